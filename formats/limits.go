@@ -1,0 +1,79 @@
+package formats
+
+import "math"
+
+// Limits bounds every count and size a parser will accept before it reads
+// or allocates anything. A zero field means "use the default"; the defaults
+// are the Default* constants below. Use WithDefaults to see the effective
+// values.
+//
+// Every refusal caused by a limit has kind KindLimitExceeded and quotes the
+// limit by name, for example "header is 120000000 bytes; limit is
+// MaxHeaderBytes=99999999".
+type Limits struct {
+	// MaxHeaderBytes caps a safetensors JSON header (inclusive).
+	MaxHeaderBytes int64
+	// MaxTensors caps the number of tensors (or npz members) in one file.
+	MaxTensors int64
+	// MaxRank caps the number of dimensions of one tensor.
+	MaxRank int64
+	// MaxDim caps each dimension. The default, math.MaxInt32, refuses the
+	// dimensions that MLX silently truncates to int32.
+	MaxDim int64
+	// MaxTotalBytes caps the sum of all tensor data in one file.
+	MaxTotalBytes int64
+	// MaxNameBytes caps the length of one tensor name or metadata key.
+	MaxNameBytes int64
+	// MaxNpyHeaderBytes caps an .npy header (numpy's own cap is 10000).
+	MaxNpyHeaderBytes int64
+	// MaxDecompressedBytes caps the bytes one deflated archive member may
+	// inflate to; such members are held in memory.
+	MaxDecompressedBytes int64
+	// MaxCompressionRatio caps a deflated member's size/compressed size.
+	MaxCompressionRatio int64
+}
+
+// The default limits. They admit every real model known to the authors
+// (the largest public checkpoints have under 100,000 tensors per shard)
+// while bounding what a hostile file can make a reader do.
+const (
+	// DefaultMaxHeaderBytes is one below 100,000,000: MLX refuses a header
+	// of N >= 1e8 bytes, the Rust reference allows exactly 1e8, and
+	// modelgate follows the stricter.
+	DefaultMaxHeaderBytes       = 100_000_000 - 1
+	DefaultMaxTensors           = 1 << 20
+	DefaultMaxRank              = 32
+	DefaultMaxDim               = math.MaxInt32
+	DefaultMaxTotalBytes        = 1 << 40 // 1 TiB
+	DefaultMaxNameBytes         = 4096
+	DefaultMaxNpyHeaderBytes    = 10_000
+	DefaultMaxDecompressedBytes = 64 << 20 // 64 MiB
+	DefaultMaxCompressionRatio  = 200
+)
+
+// DefaultLimits returns the default limits with every field set.
+func DefaultLimits() Limits { return Limits{}.WithDefaults() }
+
+// WithDefaults returns l with every zero field replaced by its default.
+func (l Limits) WithDefaults() Limits {
+	def := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	def(&l.MaxTensors, DefaultMaxTensors)
+	def(&l.MaxRank, DefaultMaxRank)
+	def(&l.MaxDim, DefaultMaxDim)
+	def(&l.MaxTotalBytes, DefaultMaxTotalBytes)
+	def(&l.MaxNameBytes, DefaultMaxNameBytes)
+	def(&l.MaxNpyHeaderBytes, DefaultMaxNpyHeaderBytes)
+	def(&l.MaxDecompressedBytes, DefaultMaxDecompressedBytes)
+	def(&l.MaxCompressionRatio, DefaultMaxCompressionRatio)
+	return l
+}
+
+// Exceeded returns the refusal for value over the limit named name.
+func Exceeded(offset int64, what string, value int64, name string, limit int64) *Error {
+	return Errorf(KindLimitExceeded, offset, "%s is %d; limit is %s=%d", what, value, name, limit)
+}
