@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,11 +58,18 @@ func parseHeader(buf []byte, base int64, lim formats.Limits) (*header, *formats.
 	return h, nil
 }
 
+// minEntryBytes is the size of the shortest tensor entry:
+// "":{"dtype":"U8","shape":[],"data_offsets":[0,0]},
+const minEntryBytes = 50
+
 // object parses the top-level object: tensor entries and __metadata__.
 func (s *scanner) object(lim formats.Limits) (*header, *formats.Error) {
 	s.pos++ // '{'
-	h := &header{}
-	seen := make(map[string]struct{})
+	// A tensor entry takes at least minEntryBytes of header, so this bounds
+	// the preallocation by bytes that exist, not by a declared count.
+	hint := min(int64(len(s.buf))/minEntryBytes, lim.MaxTensors)
+	h := &header{entries: make([]entry, 0, hint)}
+	seen := seenIn(make(map[string]struct{}, hint))
 	if s.peek() == '}' {
 		s.pos++
 		return h, nil
@@ -93,19 +101,18 @@ func (s *scanner) object(lim formats.Limits) (*header, *formats.Error) {
 	return h, nil
 }
 
-// key reads an object key and its ':', refusing duplicates, NUL bytes and
-// names over MaxNameBytes.
-func (s *scanner) key(seen map[string]struct{}, lim formats.Limits) (string, *formats.Error) {
+// key reads an object key and its ':', refusing duplicates (seen reports
+// whether a key was already read), NUL bytes and names over MaxNameBytes.
+func (s *scanner) key(seen func(string) bool, lim formats.Limits) (string, *formats.Error) {
 	at := s.pos
 	k, err := s.str()
 	if err != nil {
 		return "", err
 	}
-	if _, dup := seen[k]; dup {
+	if seen(k) {
 		s.pos = at
 		return "", s.errf("duplicate key %q", k)
 	}
-	seen[k] = struct{}{}
 	if int64(len(k)) > lim.MaxNameBytes {
 		return "", formats.Exceeded(s.base+int64(at), "key length", int64(len(k)), "MaxNameBytes", lim.MaxNameBytes)
 	}
@@ -114,6 +121,18 @@ func (s *scanner) key(seen map[string]struct{}, lim formats.Limits) (string, *fo
 		return "", s.errf("key %q contains a NUL character", k)
 	}
 	return k, s.expect(':', "':'")
+}
+
+// seenIn returns a seen function for key that records keys in m.
+func seenIn[V any](m map[string]V) func(string) bool {
+	return func(k string) bool {
+		if _, ok := m[k]; ok {
+			return true
+		}
+		var zero V
+		m[k] = zero
+		return false
+	}
 }
 
 // metadata parses __metadata__: a flat object of string values.
@@ -126,7 +145,7 @@ func (s *scanner) metadata(lim formats.Limits) (map[string]string, *formats.Erro
 		s.pos++
 		return m, nil
 	}
-	seen := make(map[string]struct{})
+	seen := seenIn(m)
 	for more := true; more; {
 		k, err := s.key(seen, lim)
 		if err != nil {
@@ -150,7 +169,17 @@ func (s *scanner) tensor(e *entry, lim formats.Limits) *formats.Error {
 	if err := s.expect('{', "a tensor object"); err != nil {
 		return err.WithField(tensorField(e.name, ""))
 	}
-	seen := make(map[string]struct{}, 3)
+	var fields [3]bool // dtype, shape, data_offsets
+	seen := func(k string) bool {
+		i := slices.Index(tensorFields[:], k)
+		if i < 0 || !fields[i] {
+			if i >= 0 {
+				fields[i] = true
+			}
+			return false
+		}
+		return true
+	}
 	for more := true; more; {
 		k, err := s.key(seen, lim)
 		if err == nil {
@@ -166,13 +195,15 @@ func (s *scanner) tensor(e *entry, lim formats.Limits) *formats.Error {
 			return err
 		}
 	}
-	for _, k := range []string{"dtype", "shape", "data_offsets"} {
-		if _, ok := seen[k]; !ok {
-			return s.errf("missing field %q", k).WithField(tensorField(e.name, ""))
+	for i, ok := range fields {
+		if !ok {
+			return s.errf("missing field %q", tensorFields[i]).WithField(tensorField(e.name, ""))
 		}
 	}
 	return nil
 }
+
+var tensorFields = [3]string{"dtype", "shape", "data_offsets"}
 
 func (s *scanner) tensorValue(e *entry, k string, lim formats.Limits) *formats.Error {
 	switch k {

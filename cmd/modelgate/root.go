@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// Exit codes, part of the CLI contract.
+const (
+	exitOK      = 0
+	exitRefused = 1
+	exitUsage   = 2
+	exitIO      = 3
+)
+
+// usageError marks a mistake in how the command was called.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// cli carries the streams and the output mode of one invocation.
+type cli struct {
+	stdout, stderr io.Writer
+	json           bool
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	c := &cli{stdout: stdout, stderr: stderr}
+	root := c.newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	return c.finish(err)
+}
+
+func (c *cli) newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "modelgate",
+		Short: "Refuse model-weight files that are not provably safe to load",
+		Long: `modelgate stands between untrusted model-weight files and the programs that
+load them. It identifies files by content, parses safetensors strictly, and
+refuses everything else, pickles above all.
+
+Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
+		Version:       version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q; see modelgate --help", args[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(c.stderr)
+			_ = cmd.Usage()
+			return usageError{errors.New("no command given")}
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
+	root.AddCommand(c.newInspect())
+	return root
+}
+
+// exactArgs is cobra.ExactArgs, reported as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "" {
+		return "(devel)"
+	}
+	return info.Main.Version
+}
+
+// emit prints a successful result v (a struct encoding as a JSON object)
+// with "ok":true as its first member, when --json is set. Without --json it
+// does nothing: the command prints its human output itself.
+func (c *cli) emit(v any) error {
+	if !c.json {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return fmt.Errorf("internal error: result is not a JSON object")
+	}
+	obj := []byte(`{"ok":true`)
+	if len(b) > 2 {
+		obj = append(obj, ',')
+	}
+	return c.writeJSON(append(obj, b[1:]...))
+}
+
+func (c *cli) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.writeJSON(b)
+}
+
+func (c *cli) writeJSON(b []byte) error {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := c.stdout.Write(out.Bytes())
+	return err
+}
+
+// jsonError is the "error" member of a refusal.
+type jsonError struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+	Path    string `json:"path,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Offset  *int64 `json:"offset,omitempty"`
+}
+
+// finish reports err and returns the exit code.
+func (c *cli) finish(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	code, je := classify(err)
+	if c.json {
+		_ = c.printJSON(struct {
+			OK    bool      `json:"ok"`
+			Error jsonError `json:"error"`
+		}{false, je})
+	}
+	fmt.Fprintf(c.stderr, "modelgate: error: %s\n", err)
+	if h := hint(formats.Kind(je.Kind)); h != "" && isTerminal(c.stderr) {
+		fmt.Fprintf(c.stderr, "modelgate: hint: %s\n", h)
+	}
+	return code
+}
+
+func classify(err error) (int, jsonError) {
+	var u usageError
+	if errors.As(err, &u) {
+		return exitUsage, jsonError{Kind: "usage", Message: err.Error()}
+	}
+	je := jsonError{Kind: string(formats.KindOf(err)), Message: err.Error()}
+	var fe *formats.Error
+	if errors.As(err, &fe) {
+		je.Path, je.Field = fe.Path, fe.Field
+		if fe.Offset >= 0 {
+			je.Offset = &fe.Offset
+		}
+	}
+	if formats.KindOf(err) == formats.KindIO {
+		return exitIO, je
+	}
+	return exitRefused, je
+}
+
+// hint says what to do about a refusal of kind k.
+func hint(k formats.Kind) string {
+	switch k {
+	case formats.KindPickle:
+		return "pickles run code when loaded; convert the model to safetensors in a sandbox you trust"
+	case formats.KindUnknownFormat, formats.KindUnsupported:
+		return "modelgate accepts safetensors, npy and npz; convert the model to safetensors"
+	case formats.KindLimitExceeded:
+		return "if the file is trusted and really this large, raise the limit named in the error"
+	}
+	return ""
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Generates modelgate's test fixtures with real numpy and torch.
+
+Run with Debian's interpreter (apt-get install python3-numpy python3-torch):
+
+    /usr/bin/python3 testdata/gen.py
+
+It rewrites the files below testdata/ and testdata/digests.json, which holds
+the sha256 of each tensor's bytes as numpy's tobytes() returns them, so that
+Go tests can check that modelgate hands out exactly those bytes. Output is
+deterministic: fixed seeds, fixed timestamps.
+"""
+import hashlib
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DIGESTS = {}
+
+# safetensors dtype names for the numpy dtypes we write; torch provides BF16.
+ST_DTYPES = {
+    np.dtype("bool"): "BOOL", np.dtype("uint8"): "U8", np.dtype("int8"): "I8",
+    np.dtype("<i2"): "I16", np.dtype("<u2"): "U16", np.dtype("<f2"): "F16",
+    np.dtype("<i4"): "I32", np.dtype("<u4"): "U32", np.dtype("<f4"): "F32",
+    np.dtype("<i8"): "I64", np.dtype("<u8"): "U64", np.dtype("<f8"): "F64",
+}
+# The reference writer's enum order (increasing alignment).
+ST_ORDER = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3",
+            "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16",
+            "I32", "U32", "F32", "C64", "F64", "I64", "U64"]
+
+
+def path(*parts):
+    p = os.path.join(HERE, *parts)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    return p
+
+
+def record(file_key, name, data):
+    DIGESTS.setdefault(file_key, {})[name] = hashlib.sha256(data).hexdigest()
+
+
+def save_safetensors(rel, tensors, metadata=None):
+    """Writes a safetensors file as huggingface's reference writer does:
+    tensors sorted by descending dtype then name, compact JSON, header padded
+    with spaces to a multiple of 8. tensors maps name -> (dtype, shape, bytes)."""
+    items = sorted(tensors.items(), key=lambda kv: (-ST_ORDER.index(kv[1][0]), kv[0]))
+    header, offset, blobs = {}, 0, []
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, (dtype, shape, data) in items:
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+        record(rel, name, data)
+    hb = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(path(rel), "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+
+
+def np_tensor(a):
+    a = a.copy(order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
+    return (ST_DTYPES[a.dtype], a.shape, a.tobytes())
+
+
+def torch_bf16(t):
+    return ("BF16", tuple(t.shape), t.contiguous().view(torch.int16).numpy().tobytes())
+
+
+def gen_safetensors():
+    rng = np.random.default_rng(1)
+    torch.manual_seed(1)
+    # A tiny two-layer MLP, the bundled example of the README.
+    save_safetensors("safetensors/tiny-mlp.safetensors", {
+        "layers.0.weight": np_tensor(rng.standard_normal((16, 8), dtype=np.float32)),
+        "layers.0.bias": np_tensor(np.zeros(16, dtype=np.float32)),
+        "layers.1.weight": torch_bf16(torch.randn(4, 16).to(torch.bfloat16)),
+        "layers.1.bias": np_tensor(np.ones(4, dtype=np.float16)),
+        "step": np_tensor(np.array(1000, dtype=np.int64)),
+        "vocab_mask": np_tensor(np.array([True, False, True])),
+    }, {"format": "pt", "source": "modelgate testdata/gen.py"})
+    # One tensor of every numpy dtype safetensors shares, plus empty and scalar.
+    every = {}
+    for i, dt in enumerate(sorted(ST_DTYPES, key=str)):
+        a = (np.arange(6) - 3).astype(dt).reshape(2, 3)
+        every["t_" + ST_DTYPES[dt].lower()] = np_tensor(a)
+    every["empty"] = np_tensor(np.zeros((0, 4), dtype=np.float32))
+    every["scalar"] = np_tensor(np.array(3.5, dtype=np.float64))
+    save_safetensors("safetensors/every-dtype.safetensors", every)
+
+
+def main():
+    gen_safetensors()
+    with open(path("digests.json"), "w") as f:
+        json.dump(DIGESTS, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
