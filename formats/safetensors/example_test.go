@@ -57,5 +57,5 @@ func ExampleWrite() {
 	}
 	fmt.Printf("%q\n", buf.Bytes()[8:])
 	// Output:
-	// "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"U8\",\"shape\":[2,2],\"data_offsets\":[0,4]}}    \x01\x02\x03\x04"
+	// "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"U8\",\"shape\":[2,2],\"data_offsets\":[0,4]}}  \x01\x02\x03\x04"
 }
