@@ -15,6 +15,7 @@ const (
 	FormatSafetensors Format = "safetensors"
 	FormatNpy         Format = "npy"
 	FormatZip         Format = "zip" // a zip archive; the npz reader decides whether it is npz
+	FormatNpz         Format = "npz" // a zip archive of .npy members
 	FormatPickle      Format = "pickle"
 	FormatUnknown     Format = "unknown"
 )

@@ -94,8 +94,86 @@ def gen_safetensors():
     save_safetensors("safetensors/every-dtype.safetensors", every)
 
 
+NPY_DTYPES = ["|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8",
+              "<f2", "<f4", "<f8", "<c8", ">f4", ">i8", ">u2"]
+
+
+def npy_bytes(a):
+    """The data as np.save stores it: Fortran order for F-contiguous arrays."""
+    return a.tobytes(order="F" if (a.flags.f_contiguous and not a.flags.c_contiguous) else "C")
+
+
+def save_npy(rel, a, **kw):
+    with open(path(rel), "wb") as f:
+        if kw:
+            np.lib.format.write_array(f, a, **kw)
+        else:
+            np.save(f, a)
+    record(rel, "", npy_bytes(a))
+
+
+def gen_npy():
+    for d in NPY_DTYPES:
+        a = (np.arange(6) - 3).astype(np.dtype(d)).reshape(2, 3)
+        save_npy("npy/%s.npy" % d.replace("<", "le-").replace(">", "be-").replace("|", "na-"), a)
+    save_npy("npy/fortran.npy", np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
+    save_npy("npy/scalar.npy", np.array(2.5, dtype=np.float32))
+    save_npy("npy/empty.npy", np.zeros((0, 3), dtype=np.int32))
+    save_npy("npy/v2.npy", np.arange(4, dtype=np.uint8), version=(2, 0))
+    save_npy("npy/v3.npy", np.arange(4, dtype=np.int16), version=(3, 0))
+    # Refused: object arrays are pickles; strings and structured are unsupported.
+    np.save(path("npy/hostile/object.npy"), np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    np.save(path("npy/hostile/structured-object.npy"), np.zeros(2, dtype=[("x", "<f4"), ("o", "O")]), allow_pickle=True)
+    np.save(path("npy/hostile/unicode.npy"), np.array(["a", "bc"]))
+    np.save(path("npy/hostile/structured.npy"), np.zeros(2, dtype=[("x", "<f4"), ("y", "<i8")]))
+    np.save(path("npy/hostile/complex128.npy"), np.zeros(2, dtype=np.complex128))
+    np.save(path("npy/hostile/datetime.npy"), np.array(["2024-01-01"], dtype="datetime64[D]"))
+
+
+def record_npz(rel, arrays):
+    DIGESTS.setdefault(rel, {})
+    for name, a in arrays.items():
+        record(rel, name, npy_bytes(a))
+
+
+def gen_npz():
+    rng = np.random.default_rng(2)
+    arrays = {"weight": rng.standard_normal((8, 4)).astype(np.float32),
+              "bias": np.arange(8, dtype=np.float16),
+              "layers/0/scale": np.array(1.5, dtype=np.float64),
+              "mask": np.array([True, False])}
+    np.savez(path("npz/savez.npz"), **arrays)
+    record_npz("npz/savez.npz", arrays)
+    np.savez_compressed(path("npz/savez_compressed.npz"), **arrays)
+    record_npz("npz/savez_compressed.npz", arrays)
+    pos = [np.arange(3, dtype=np.int64), np.ones((2, 2), dtype=">f8")]
+    np.savez(path("npz/positional.npz"), *pos)
+    record_npz("npz/positional.npz", {"arr_%d" % i: a for i, a in enumerate(pos)})
+    np.savez(path("npz/empty-archive.npz"))
+    record_npz("npz/empty-archive.npz", {})
+    # Refused: an object array member, and a pickle member beside arrays.
+    np.savez(path("npz/hostile/object-member.npz"), ok=np.zeros(2), bad=np.array([None], dtype=object))
+    import zipfile
+    with zipfile.ZipFile(path("npz/hostile/pickle-member.npz"), "w") as z:
+        z.writestr("w.npy", _npy_of(np.zeros(2, dtype=np.float32)))
+        z.writestr("data.pkl", __import__("pickle").dumps({"w": 1}, protocol=2))
+    with zipfile.ZipFile(path("npz/hostile/renamed-pickle.npz"), "w") as z:
+        z.writestr("w.npy", __import__("pickle").dumps([1, 2, 3], protocol=4))
+    big = np.zeros(200 * 1000 * 1000 // 8, dtype=np.float64)
+    np.savez_compressed(path("npz/hostile/zeros-bomb.npz"), zeros=big)
+
+
+def _npy_of(a):
+    import io
+    b = io.BytesIO()
+    np.save(b, a)
+    return b.getvalue()
+
+
 def main():
     gen_safetensors()
+    gen_npy()
+    gen_npz()
     with open(path("digests.json"), "w") as f:
         json.dump(DIGESTS, f, indent=1, sort_keys=True)
         f.write("\n")

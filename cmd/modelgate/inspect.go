@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/npy"
 	"github.com/modelgate/modelgate/formats/safetensors"
 )
 
@@ -26,7 +27,11 @@ type inspectResult struct {
 
 type tensorResult struct {
 	formats.TensorInfo
-	SHA256 string `json:"sha256,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	Descr        string `json:"descr,omitempty"`         // npy: numpy's dtype, byte order included
+	FortranOrder bool   `json:"fortran_order,omitempty"` // npy: data is column-major
+	Member       string `json:"member,omitempty"`        // npz: the zip member
+	Compressed   bool   `json:"compressed,omitempty"`    // npz: deflated; offset is within the inflated member
 }
 
 func (c *cli) newInspect() *cobra.Command {
@@ -84,21 +89,48 @@ func inspectReader(r io.ReaderAt, size int64, digests bool) (*inspectResult, err
 		}
 		res.Metadata = st.Metadata()
 		for _, t := range st.Tensors() {
-			tr := tensorResult{TensorInfo: t}
-			if digests {
-				if tr.SHA256, err = digest(io.NewSectionReader(r, t.Offset, t.Size)); err != nil {
-					return nil, err
-				}
+			sr, _ := st.Section(t.Name)
+			if err := res.add(tensorResult{TensorInfo: t}, sr, digests); err != nil {
+				return nil, err
 			}
-			res.Tensors = append(res.Tensors, tr)
+		}
+		return res, nil
+	case formats.FormatNpy:
+		f, err := npy.NewReader(r, size, formats.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		return res, res.add(tensorResult{TensorInfo: f.TensorInfo, Descr: f.Descr, FortranOrder: f.FortranOrder}, f.Section(), digests)
+	case formats.FormatZip:
+		a, err := npy.NewArchive(r, size, formats.Limits{})
+		if err != nil {
+			return nil, err
+		}
+		res.Format = formats.FormatNpz
+		for _, m := range a.Members() {
+			sr, _ := a.Section(m.Name)
+			tr := tensorResult{TensorInfo: m.TensorInfo, Descr: m.Descr, FortranOrder: m.FortranOrder, Member: m.Entry, Compressed: !m.Stored}
+			if err := res.add(tr, sr, digests); err != nil {
+				return nil, err
+			}
 		}
 		return res, nil
 	case formats.FormatPickle:
 		return nil, formats.Errorf(formats.KindPickle, 0, "file is a pickle; modelgate never loads pickles")
-	case formats.FormatUnknown:
-		return nil, formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
 	}
-	return nil, formats.Errorf(formats.KindUnsupported, 0, "%s files are not supported", format)
+	return nil, formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
+}
+
+// add appends tr, with the digest of data when asked.
+func (res *inspectResult) add(tr tensorResult, data io.Reader, digests bool) error {
+	if digests {
+		var err error
+		if tr.SHA256, err = digest(data); err != nil {
+			return err
+		}
+	}
+	res.Tensors = append(res.Tensors, tr)
+	return nil
 }
 
 func digest(r io.Reader) (string, error) {

@@ -100,7 +100,7 @@ func (c *cli) emit(v any) error {
 	if !c.json {
 		return nil
 	}
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return err
 	}
@@ -114,8 +114,19 @@ func (c *cli) emit(v any) error {
 	return c.writeJSON(append(obj, b[1:]...))
 }
 
+// marshal encodes v as JSON without escaping <, > and & (a descr is "<f4").
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
 func (c *cli) printJSON(v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,220 @@
+package strictzip
+
+import (
+	"github.com/modelgate/modelgate/formats"
+)
+
+const (
+	maxU16 = 0xFFFF
+	maxU32 = 0xFFFFFFFF
+)
+
+func (z *Reader) parseCentral(cd []byte, dir directory) *formats.Error {
+	seen := make(map[string]bool, dir.entries)
+	z.Entries = make([]*Entry, 0, dir.entries)
+	pos := 0
+	for i := uint64(0); i < dir.entries; i++ {
+		at := dir.offset + int64(pos)
+		if len(cd)-pos < centralLen {
+			return malformed(at, "central directory ends inside entry %d", i)
+		}
+		b := le(cd[pos:])
+		if b.u32() != sigCentral {
+			return malformed(at, "no central directory header for entry %d", i)
+		}
+		made := b.u16()
+		b.skip(2) // version needed
+		e := &Entry{Flags: b.u16(), Method: b.u16()}
+		b.skip(4) // time, date
+		e.CRC32 = b.u32()
+		csize, usize := b.u32(), b.u32()
+		nameLen, extraLen, commentLen := int(b.u16()), int(b.u16()), int(b.u16())
+		diskStart := b.u16()
+		b.skip(2) // internal attributes
+		external, offset := b.u32(), b.u32()
+		varLen := nameLen + extraLen + commentLen
+		if len(cd)-pos-centralLen < varLen {
+			return malformed(at, "central directory entry %d runs past the directory", i)
+		}
+		v := cd[pos+centralLen : pos+centralLen+varLen]
+		e.Name = string(v[:nameLen])
+		if seen[e.Name] {
+			return malformed(at, "duplicate entry name %q", e.Name)
+		}
+		seen[e.Name] = true
+		z64, err := zip64Extra(v[nameLen:nameLen+extraLen], at, zip64Need{usize == maxU32, csize == maxU32, offset == maxU32, diskStart == maxU16})
+		if err != nil {
+			return err
+		}
+		if diskStart != 0 && diskStart != maxU16 || z64.disk != 0 {
+			return formats.Errorf(formats.KindUnsupported, at, "entry %q is on another disk", e.Name)
+		}
+		e.UncompressedSize = pick(usize, z64.usize)
+		e.CompressedSize = pick(csize, z64.csize)
+		e.HeaderOffset = pick(offset, z64.offset)
+		if made>>8 == 3 { // Unix
+			e.Mode = external >> 16
+		}
+		if err := z.checkEntryFields(e, at); err != nil {
+			return err
+		}
+		z.Entries = append(z.Entries, e)
+		pos += centralLen + varLen
+	}
+	if pos != len(cd) {
+		return malformed(dir.offset+int64(pos), "%d bytes after the last central directory entry", len(cd)-pos)
+	}
+	return nil
+}
+
+func pick(v32 uint32, v64 int64) int64 {
+	if v32 == maxU32 {
+		return v64
+	}
+	return int64(v32)
+}
+
+// checkEntryFields refuses flags and methods modelgate does not read, and
+// sizes that cannot lie within the file.
+func (z *Reader) checkEntryFields(e *Entry, at int64) *formats.Error {
+	if e.Flags&1 != 0 {
+		return formats.Errorf(formats.KindUnsupported, at, "entry %q is encrypted", e.Name)
+	}
+	if bad := e.Flags &^ allowedFlags; bad != 0 {
+		return formats.Errorf(formats.KindUnsupported, at, "entry %q has flags %#04x (data descriptor, patched data, strong encryption or unknown)", e.Name, bad)
+	}
+	e.UTF8 = e.Flags&0x800 != 0
+	switch e.Method {
+	case Store:
+		if e.CompressedSize != e.UncompressedSize {
+			return malformed(at, "stored entry %q has compressed size %d but size %d", e.Name, e.CompressedSize, e.UncompressedSize)
+		}
+	case Deflate:
+	default:
+		return formats.Errorf(formats.KindUnsupported, at, "entry %q uses compression method %d; only stored (0) and deflate (8) are read", e.Name, e.Method)
+	}
+	if e.CompressedSize < 0 || e.UncompressedSize < 0 || e.HeaderOffset < 0 || e.HeaderOffset > z.size || e.CompressedSize > z.size {
+		return malformed(at, "entry %q has sizes or offset outside the file", e.Name)
+	}
+	return nil
+}
+
+// checkLocal reads e's local header and refuses any field that disagrees
+// with the central directory. It sets e.DataOffset.
+func (z *Reader) checkLocal(e *Entry) *formats.Error {
+	at := e.HeaderOffset
+	if z.size-at < localLen {
+		return malformed(at, "local header of %q runs past the end of the file", e.Name)
+	}
+	h, err := z.readAt(at, localLen)
+	if err != nil {
+		return err
+	}
+	b := le(h)
+	if b.u32() != sigLocal {
+		return malformed(at, "no local header for entry %q", e.Name)
+	}
+	b.skip(2)
+	flags, method := b.u16(), b.u16()
+	b.skip(4)
+	crc, csize, usize := b.u32(), b.u32(), b.u32()
+	nameLen, extraLen := int64(b.u16()), int64(b.u16())
+	if z.size-at-localLen < nameLen+extraLen {
+		return malformed(at, "local header of %q runs past the end of the file", e.Name)
+	}
+	v, err := z.readAt(at+localLen, int(nameLen+extraLen))
+	if err != nil {
+		return err
+	}
+	z64, err := zip64Extra(v[nameLen:], at, zip64Need{usize == maxU32, csize == maxU32, false, false})
+	if err != nil {
+		return err
+	}
+	switch {
+	case string(v[:nameLen]) != e.Name:
+		return malformed(at, "local header names %q; central directory names %q", v[:nameLen], e.Name)
+	case flags != e.Flags:
+		return malformed(at, "entry %q: local flags %#04x differ from central %#04x", e.Name, flags, e.Flags)
+	case method != e.Method:
+		return malformed(at, "entry %q: local method %d differs from central %d", e.Name, method, e.Method)
+	case crc != e.CRC32:
+		return malformed(at, "entry %q: local CRC-32 %08x differs from central %08x", e.Name, crc, e.CRC32)
+	case pick(csize, z64.csize) != e.CompressedSize || pick(usize, z64.usize) != e.UncompressedSize:
+		return malformed(at, "entry %q: local sizes differ from the central directory", e.Name)
+	}
+	e.DataOffset = at + localLen + nameLen + extraLen
+	if e.CompressedSize > z.size-e.DataOffset {
+		return malformed(at, "entry %q: %d bytes of data run past the end of the file", e.Name, e.CompressedSize)
+	}
+	return nil
+}
+
+// zip64Need says which fields held the ZIP64 sentinel, and so must be
+// present, in this order, in the ZIP64 extra field.
+type zip64Need struct{ usize, csize, offset, disk bool }
+
+type zip64Values struct {
+	usize, csize, offset int64
+	disk                 uint32
+}
+
+// zip64Extra checks that extra is a well-formed sequence of fields with no
+// repeated ID, and reads the ZIP64 field's values that need says are there.
+func zip64Extra(extra []byte, at int64, need zip64Need) (zip64Values, *formats.Error) {
+	var out zip64Values
+	seen := map[uint16]bool{}
+	found := false
+	for b := le(extra); len(b) > 0; {
+		if len(b) < 4 {
+			return out, malformed(at, "truncated extra field")
+		}
+		id, n := b.u16(), int(b.u16())
+		if n > len(b) {
+			return out, malformed(at, "extra field %#04x runs past its header", id)
+		}
+		if seen[id] {
+			return out, malformed(at, "repeated extra field %#04x", id)
+		}
+		seen[id] = true
+		if id == 1 {
+			found = true
+			var err *formats.Error
+			if out, err = readZip64(b[:n], at, need); err != nil {
+				return out, err
+			}
+		}
+		b.skip(n)
+	}
+	if !found && (need.usize || need.csize || need.offset || need.disk) {
+		return out, malformed(at, "a size or offset is 0xFFFFFFFF but there is no ZIP64 extra field")
+	}
+	return out, nil
+}
+
+func readZip64(f le, at int64, need zip64Need) (zip64Values, *formats.Error) {
+	var out zip64Values
+	u64 := func(want bool, dst *int64) bool {
+		if !want {
+			return true
+		}
+		if len(f) < 8 {
+			return false
+		}
+		v := f.u64()
+		if v > 1<<62 {
+			return false
+		}
+		*dst = int64(v)
+		return true
+	}
+	if !u64(need.usize, &out.usize) || !u64(need.csize, &out.csize) || !u64(need.offset, &out.offset) {
+		return out, malformed(at, "ZIP64 extra field lacks a value it must hold")
+	}
+	if need.disk {
+		if len(f) < 4 {
+			return out, malformed(at, "ZIP64 extra field lacks a value it must hold")
+		}
+		out.disk = f.u32()
+	}
+	return out, nil
+}
