@@ -1,8 +1,8 @@
 package strictzip
 
 import (
-	"compress/flate"
 	"errors"
+	"github.com/klauspost/compress/flate"
 	"hash/crc32"
 	"io"
 
