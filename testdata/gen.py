@@ -1,14 +1,16 @@
 #!/usr/bin/python3
 """Generates modelgate's test fixtures with real numpy and torch.
 
-Run with Debian's interpreter (apt-get install python3-numpy python3-torch):
+Run with Debian's interpreter (apt-get install python3-numpy python3-torch
+python3-joblib python3-lz4):
 
     /usr/bin/python3 testdata/gen.py
 
 It rewrites the files below testdata/ and testdata/digests.json, which holds
 the sha256 of each tensor's bytes as numpy's tobytes() returns them, so that
 Go tests can check that modelgate hands out exactly those bytes. Output is
-deterministic: fixed seeds, fixed timestamps.
+deterministic: fixed seeds, fixed timestamps (except pickle/torch-legacy.pt,
+whose storage keys are Python object ids).
 """
 import hashlib
 import json
@@ -155,12 +157,17 @@ def gen_npz():
     np.savez(path("npz/hostile/object-member.npz"), ok=np.zeros(2), bad=np.array([None], dtype=object))
     import zipfile
     with zipfile.ZipFile(path("npz/hostile/pickle-member.npz"), "w") as z:
-        z.writestr("w.npy", _npy_of(np.zeros(2, dtype=np.float32)))
-        z.writestr("data.pkl", __import__("pickle").dumps({"w": 1}, protocol=2))
+        z.writestr(_zinfo("w.npy"), _npy_of(np.zeros(2, dtype=np.float32)))
+        z.writestr(_zinfo("data.pkl"), __import__("pickle").dumps({"w": 1}, protocol=2))
     with zipfile.ZipFile(path("npz/hostile/renamed-pickle.npz"), "w") as z:
-        z.writestr("w.npy", __import__("pickle").dumps([1, 2, 3], protocol=4))
+        z.writestr(_zinfo("w.npy"), __import__("pickle").dumps([1, 2, 3], protocol=4))
     big = np.zeros(200 * 1000 * 1000 // 8, dtype=np.float64)
     np.savez_compressed(path("npz/hostile/zeros-bomb.npz"), zeros=big)
+
+
+def _zinfo(name):
+    import zipfile
+    return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
 
 
 def _npy_of(a):
@@ -170,10 +177,50 @@ def _npy_of(a):
     return b.getvalue()
 
 
+def gen_pickles():
+    """Pickle-bearing files, each refused as pickle whatever it is named.
+    Never load them: only the first one would be harmless."""
+    import gzip, bz2, lzma, zlib, pickle, tarfile, io, joblib, lz4.frame
+    torch.manual_seed(3)
+    sd = {"linear.weight": torch.randn(2, 2), "linear.bias": torch.zeros(2)}
+    torch.save(sd, path("pickle/torch-zip.pt"))
+    torch.save(sd, path("pickle/torch-legacy.pt"), _use_new_zipfile_serialization=False)
+    obj = {"weights": [1.0, 2.0], "name": "w"}
+    for proto in range(6):
+        with open(path("pickle/proto%d.pkl" % proto), "wb") as f:
+            pickle.dump(obj, f, protocol=proto)
+    with open(path("pickle/numpy-array.pkl"), "wb") as f:
+        pickle.dump(np.arange(3, dtype=np.float32), f, protocol=2)
+    raw = pickle.dumps(obj, protocol=4)
+    with open(path("pickle/gzip.pkl.gz"), "wb") as f:
+        f.write(gzip.compress(raw, mtime=0))
+    with open(path("pickle/bz2.pkl.bz2"), "wb") as f:
+        f.write(bz2.compress(raw))
+    with open(path("pickle/xz.pkl.xz"), "wb") as f:
+        f.write(lzma.compress(raw))
+    with open(path("pickle/zlib.pkl.z"), "wb") as f:
+        f.write(zlib.compress(raw))
+    with open(path("pickle/lz4.pkl.lz4"), "wb") as f:
+        f.write(lz4.frame.compress(raw))
+    arr = {"w": np.arange(4, dtype=np.float32)}
+    joblib.dump(arr, path("pickle/model.joblib"))
+    joblib.dump(arr, path("pickle/model-zlib.joblib"), compress=("zlib", 3))
+    joblib.dump(arr, path("pickle/model-gzip.joblib"), compress=("gzip", 3))
+    # The oldest torch.save layout: a tar of sys_info, pickle, storages, tensors.
+    with tarfile.open(path("pickle/torch-legacy-tar.pt"), "w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in (("sys_info", pickle.dumps({"protocol_version": 1001}, protocol=2)),
+                           ("pickle", pickle.dumps(obj, protocol=2)),
+                           ("storages", pickle.dumps(0, protocol=2)), ("tensors", pickle.dumps(0, protocol=2))):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            t.addfile(info, io.BytesIO(data))
+
+
 def main():
     gen_safetensors()
     gen_npy()
     gen_npz()
+    gen_pickles()
     with open(path("digests.json"), "w") as f:
         json.dump(DIGESTS, f, indent=1, sort_keys=True)
         f.write("\n")

@@ -13,11 +13,23 @@ import (
 // records, its central directory and every local header. It reads no
 // entry data.
 func NewReader(r io.ReaderAt, size int64, lim formats.Limits) (*Reader, error) {
-	z := &Reader{r: r, size: size, lim: lim.WithDefaults()}
+	z := &Reader{r: r, size: size, lim: lim.WithDefaults(), strict: true}
 	if err := z.init(); err != nil {
 		return nil, err
 	}
 	return z, nil
+}
+
+// List parses only the end records and the central directory, without the
+// flag, method, local-header and layout checks of NewReader. It is for
+// classifying an archive (naming what it holds), never for reading one:
+// the entries' DataOffset is unset and Open must not be used.
+func List(r io.ReaderAt, size int64, lim formats.Limits) ([]*Entry, error) {
+	z := &Reader{r: r, size: size, lim: lim.WithDefaults()}
+	if err := z.init(); err != nil {
+		return nil, err
+	}
+	return z.Entries, nil
 }
 
 // directory is what the end records say about the central directory.
@@ -47,8 +59,11 @@ func (z *Reader) init() *formats.Error {
 	if err != nil {
 		return err
 	}
-	if err := z.parseCentral(cd, dir); err != nil {
+	if err := z.parseCentral(cd, dir, z.strict); err != nil {
 		return err
+	}
+	if !z.strict {
+		return nil
 	}
 	for _, e := range z.Entries {
 		if err := z.checkLocal(e); err != nil {

@@ -9,7 +9,7 @@ const (
 	maxU32 = 0xFFFFFFFF
 )
 
-func (z *Reader) parseCentral(cd []byte, dir directory) *formats.Error {
+func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Error {
 	seen := make(map[string]bool, dir.entries)
 	z.Entries = make([]*Entry, 0, dir.entries)
 	pos := 0
@@ -55,7 +55,7 @@ func (z *Reader) parseCentral(cd []byte, dir directory) *formats.Error {
 		if made>>8 == 3 { // Unix
 			e.Mode = external >> 16
 		}
-		if err := z.checkEntryFields(e, at); err != nil {
+		if err := z.checkEntryFields(e, at, strict); err != nil {
 			return err
 		}
 		z.Entries = append(z.Entries, e)
@@ -74,16 +74,22 @@ func pick(v32 uint32, v64 int64) int64 {
 	return int64(v32)
 }
 
-// checkEntryFields refuses flags and methods modelgate does not read, and
-// sizes that cannot lie within the file.
-func (z *Reader) checkEntryFields(e *Entry, at int64) *formats.Error {
+// checkEntryFields refuses flags and methods modelgate does not read
+// (when strict), and sizes that cannot lie within the file.
+func (z *Reader) checkEntryFields(e *Entry, at int64, strict bool) *formats.Error {
+	e.UTF8 = e.Flags&0x800 != 0
+	if e.CompressedSize < 0 || e.UncompressedSize < 0 || e.HeaderOffset < 0 || e.HeaderOffset > z.size || e.CompressedSize > z.size {
+		return malformed(at, "entry %q has sizes or offset outside the file", e.Name)
+	}
+	if !strict {
+		return nil
+	}
 	if e.Flags&1 != 0 {
 		return formats.Errorf(formats.KindUnsupported, at, "entry %q is encrypted", e.Name)
 	}
 	if bad := e.Flags &^ allowedFlags; bad != 0 {
 		return formats.Errorf(formats.KindUnsupported, at, "entry %q has flags %#04x (data descriptor, patched data, strong encryption or unknown)", e.Name, bad)
 	}
-	e.UTF8 = e.Flags&0x800 != 0
 	switch e.Method {
 	case Store:
 		if e.CompressedSize != e.UncompressedSize {
@@ -92,9 +98,6 @@ func (z *Reader) checkEntryFields(e *Entry, at int64) *formats.Error {
 	case Deflate:
 	default:
 		return formats.Errorf(formats.KindUnsupported, at, "entry %q uses compression method %d; only stored (0) and deflate (8) are read", e.Name, e.Method)
-	}
-	if e.CompressedSize < 0 || e.UncompressedSize < 0 || e.HeaderOffset < 0 || e.HeaderOffset > z.size || e.CompressedSize > z.size {
-		return malformed(at, "entry %q has sizes or offset outside the file", e.Name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package strictzip
 
 import (
+	"encoding/binary"
 	"errors"
 	"github.com/klauspost/compress/flate"
 	"hash/crc32"
@@ -122,4 +123,33 @@ func (c *checked) finish() error {
 		return malformed(c.e.DataOffset, "entry %q: CRC-32 is %08x; the headers say %08x", c.e.Name, sum, c.e.CRC32)
 	}
 	return io.EOF
+}
+
+// Peek returns up to n leading bytes of a listed entry's uncompressed
+// content, for classification: stored and deflated entries only, no CRC
+// check, reading at most what n needs. It returns nil when the entry's data
+// cannot be located or decoded.
+func Peek(r io.ReaderAt, size int64, e *Entry, n int) []byte {
+	var h [localLen]byte
+	if e.HeaderOffset > size-localLen {
+		return nil
+	}
+	if _, err := r.ReadAt(h[:], e.HeaderOffset); err != nil || binary.LittleEndian.Uint32(h[:]) != sigLocal {
+		return nil
+	}
+	off := e.HeaderOffset + localLen + int64(binary.LittleEndian.Uint16(h[26:])) + int64(binary.LittleEndian.Uint16(h[28:]))
+	if off > size {
+		return nil
+	}
+	var src io.Reader = io.NewSectionReader(r, off, min(e.CompressedSize, size-off))
+	switch e.Method {
+	case Store:
+	case Deflate:
+		src = flate.NewReader(src)
+	default:
+		return nil
+	}
+	buf := make([]byte, n)
+	k, _ := io.ReadFull(src, buf)
+	return buf[:k]
 }

@@ -72,6 +72,7 @@ type Reader struct {
 	r       io.ReaderAt
 	size    int64
 	lim     formats.Limits
+	strict  bool
 	Entries []*Entry // in central directory order
 }
 

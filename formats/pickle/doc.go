@@ -1,0 +1,38 @@
+// Package pickle recognises pickle-bearing content so that modelgate can
+// refuse it. It never unpickles, executes or "scans and hopes": a pickle is
+// refused whatever it imports, so no blocklist can be incomplete
+// (CVE-2025-1716).
+//
+// Classify names what a file is from its content alone (names are never
+// read, CVE-2025-1889, CVE-2025-10155):
+//
+//   - raw pickles of protocols 2 to 5 by their PROTO opcode, and of
+//     protocols 0 and 1 (which have no marker) by walking their first
+//     opcodes: a run of well-formed opcodes that reaches STOP, imports
+//     something, or goes on for eight opcodes;
+//   - PyTorch checkpoints: the zip layout (*/data.pkl beside */version or
+//     byteorder), the pre-1.6 stacked-pickle stream (its magic number) and
+//     the oldest tar layout (sys_info, pickle, storages, tensors);
+//   - joblib files (a pickle importing joblib.*) and pickles wrapped in
+//     gzip, bzip2, xz, zlib or lz4: at most PeekBytes are decompressed;
+//   - zip archives: every member name is listed from the central directory
+//     (leniently, so that a zip the strict layer would refuse is still
+//     named), members named *.pkl, *.pickle or *.joblib, and any member
+//     whose first bytes are a pickle (CVE-2025-1944, CVE-2025-1945: flag
+//     bits and local names do not hide a member; CVE-2025-10156: a bad CRC
+//     does not either, since the peek ignores it);
+//   - tar archives with a member that is a pickle;
+//   - safetensors, npy, npz (the only formats that may go on to a strict
+//     parser), GGUF, ONNX, HDF5, Keras zips, 7z, and unknown content.
+//
+// For a better message the opcode walk names the imports a pickle would
+// perform (GLOBAL, INST, and STACK_GLOBAL through string constants and the
+// memo), at most MaxImports of them within MaxWalkBytes; this never
+// changes the verdict.
+//
+// Verdict.Refusal maps a verdict to the refusal: kind formats.KindPickle
+// for anything carrying a pickle, formats.KindUnknownFormat for content
+// that is no known format, formats.KindUnsupported otherwise. An object
+// array inside an npy or npz is found by the npy reader, which refuses it
+// as a pickle too.
+package pickle
