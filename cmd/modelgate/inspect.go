@@ -12,8 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/formats/npy"
-	"github.com/modelgate/modelgate/formats/safetensors"
+	"github.com/modelgate/modelgate/loader"
 )
 
 // inspectResult is the JSON shape of `modelgate inspect --json`.
@@ -26,12 +25,8 @@ type inspectResult struct {
 }
 
 type tensorResult struct {
-	formats.TensorInfo
-	SHA256       string `json:"sha256,omitempty"`
-	Descr        string `json:"descr,omitempty"`         // npy: numpy's dtype, byte order included
-	FortranOrder bool   `json:"fortran_order,omitempty"` // npy: data is column-major
-	Member       string `json:"member,omitempty"`        // npz: the zip member
-	Compressed   bool   `json:"compressed,omitempty"`    // npz: deflated; offset is within the inflated member
+	loader.Tensor
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 func (c *cli) newInspect() *cobra.Command {
@@ -57,80 +52,42 @@ func (c *cli) newInspect() *cobra.Command {
 	return cmd
 }
 
-func inspect(path string, digests bool) (*inspectResult, error) {
+// openFile opens path for reading, reporting failures as kind io.
+func openFile(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
+		return nil, 0, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
+		f.Close()
+		return nil, 0, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
 	}
-	res, err := inspectReader(f, st.Size(), digests)
-	if err != nil {
-		return nil, formats.WithPath(err, path)
-	}
-	res.Path = path
-	return res, nil
+	return f, st.Size(), nil
 }
 
-func inspectReader(r io.ReaderAt, size int64, digests bool) (*inspectResult, error) {
-	format, err := formats.Detect(r, size)
+func inspect(path string, digests bool) (*inspectResult, error) {
+	f, size, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	res := &inspectResult{Format: format, Size: size, Tensors: []tensorResult{}}
-	switch format {
-	case formats.FormatSafetensors:
-		st, err := safetensors.NewReader(r, size, formats.Limits{})
-		if err != nil {
-			return nil, err
-		}
-		res.Metadata = st.Metadata()
-		for _, t := range st.Tensors() {
-			sr, _ := st.Section(t.Name)
-			if err := res.add(tensorResult{TensorInfo: t}, sr, digests); err != nil {
-				return nil, err
+	defer f.Close()
+	m, err := loader.Parse(f, size, nil, formats.Limits{})
+	if err != nil {
+		return nil, formats.WithPath(err, path)
+	}
+	res := &inspectResult{Path: path, Format: m.Format, Size: size, Metadata: m.Metadata, Tensors: []tensorResult{}}
+	for _, t := range m.Tensors {
+		tr := tensorResult{Tensor: t}
+		if digests {
+			sr, _ := m.Section(t.Name)
+			if tr.SHA256, err = digest(sr); err != nil {
+				return nil, formats.WithPath(err, path)
 			}
 		}
-		return res, nil
-	case formats.FormatNpy:
-		f, err := npy.NewReader(r, size, formats.Limits{})
-		if err != nil {
-			return nil, err
-		}
-		return res, res.add(tensorResult{TensorInfo: f.TensorInfo, Descr: f.Descr, FortranOrder: f.FortranOrder}, f.Section(), digests)
-	case formats.FormatZip:
-		a, err := npy.NewArchive(r, size, formats.Limits{})
-		if err != nil {
-			return nil, err
-		}
-		res.Format = formats.FormatNpz
-		for _, m := range a.Members() {
-			sr, _ := a.Section(m.Name)
-			tr := tensorResult{TensorInfo: m.TensorInfo, Descr: m.Descr, FortranOrder: m.FortranOrder, Member: m.Entry, Compressed: !m.Stored}
-			if err := res.add(tr, sr, digests); err != nil {
-				return nil, err
-			}
-		}
-		return res, nil
-	case formats.FormatPickle:
-		return nil, formats.Errorf(formats.KindPickle, 0, "file is a pickle; modelgate never loads pickles")
+		res.Tensors = append(res.Tensors, tr)
 	}
-	return nil, formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
-}
-
-// add appends tr, with the digest of data when asked.
-func (res *inspectResult) add(tr tensorResult, data io.Reader, digests bool) error {
-	if digests {
-		var err error
-		if tr.SHA256, err = digest(data); err != nil {
-			return err
-		}
-	}
-	res.Tensors = append(res.Tensors, tr)
-	return nil
+	return res, nil
 }
 
 func digest(r io.Reader) (string, error) {

@@ -71,7 +71,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
-	root.AddCommand(c.newInspect())
+	root.AddCommand(c.newInspect(), c.newScan())
 	return root
 }
 
@@ -158,7 +158,8 @@ func (c *cli) finish(err error) int {
 		return exitOK
 	}
 	code, je := classify(err)
-	if c.json {
+	var quiet silent
+	if c.json && !errors.As(err, &quiet) {
 		_ = c.printJSON(struct {
 			OK    bool      `json:"ok"`
 			Error jsonError `json:"error"`

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+)
+
+// scanSummary counts verdicts.
+type scanSummary struct {
+	Files    int `json:"files"`
+	Accepted int `json:"accepted"`
+	Refused  int `json:"refused"`
+	Ignored  int `json:"ignored"`
+}
+
+func (c *cli) newScan() *cobra.Command {
+	var opts loader.ScanOptions
+	var sarifPath string
+	cmd := &cobra.Command{
+		Use:   "scan [--json] [--sarif FILE] [--follow-symlinks] PATH...",
+		Short: "Classify every file under PATHs and refuse anything not provably safe (a CI gate)",
+		Long: `scan walks files and directories, identifies every file by content, parses
+safetensors, npy and npz strictly, and refuses everything else. It exits 0
+only if no file is refused.
+
+Ignored, and listed as such: directories .git, .hg and .svn; files whose
+content is no known format and that are text (UTF-8 without NUL in the first
+8 KiB), empty, or named tokenizer.model, spiece.model,
+sentencepiece.bpe.model or *.tiktoken. A file of any known format (a pickle
+above all) is checked whatever its name.
+
+Symbolic links inside a scanned directory are never followed out of it: a
+link that leaves is refused (path-traversal); one that stays is ignored, or
+checked with --follow-symlinks.`,
+		Example: `  modelgate scan ./models
+  modelgate scan --json --sarif modelgate.sarif ./models > scan.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{fmt.Errorf("scan needs at least one PATH")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			results, err := loader.Scan(cmd.Context(), args, opts)
+			if err != nil {
+				return err
+			}
+			if sarifPath != "" {
+				if err := writeSARIF(sarifPath, results); err != nil {
+					return formats.Errorf(formats.KindIO, formats.NoOffset, "writing %s: %w", sarifPath, err)
+				}
+			}
+			return c.reportScan(results)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.FollowSymlinks, "follow-symlinks", false, "check the targets of symbolic links that stay inside a scanned directory")
+	cmd.Flags().StringVar(&sarifPath, "sarif", "", "also write a SARIF 2.1.0 report to `FILE`")
+	return cmd
+}
+
+// reportScan prints the results and returns the refusal that sets the exit
+// code: the first refused file's kind.
+func (c *cli) reportScan(results []loader.ScanResult) error {
+	var sum scanSummary
+	var first *loader.ScanResult
+	for i, r := range results {
+		sum.Files++
+		switch r.Verdict {
+		case loader.Accepted:
+			sum.Accepted++
+		case loader.Ignored:
+			sum.Ignored++
+		default:
+			sum.Refused++
+			if first == nil {
+				first = &results[i]
+			}
+		}
+	}
+	var refusal error
+	if first != nil {
+		refusal = formats.WithPath(formats.Errorf(first.Kind, formats.NoOffset, "%d of %d files refused; first: %s", sum.Refused, sum.Files, first.Reason), first.Path)
+	}
+	if c.json {
+		if refusal != nil {
+			_, je := classify(refusal)
+			_ = c.printJSON(struct {
+				OK      bool                `json:"ok"`
+				Files   []loader.ScanResult `json:"files"`
+				Summary scanSummary         `json:"summary"`
+				Error   jsonError           `json:"error"`
+			}{false, results, sum, je})
+			return silent{refusal}
+		}
+		return c.emit(struct {
+			Files   []loader.ScanResult `json:"files"`
+			Summary scanSummary         `json:"summary"`
+		}{results, sum})
+	}
+	printScan(c.stdout, results, sum)
+	if refusal != nil {
+		return silent{refusal}
+	}
+	return nil
+}
+
+func printScan(w io.Writer, results []loader.ScanResult, sum scanSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERDICT\tFORMAT\tKIND\tPATH\tREASON")
+	for _, r := range results {
+		format, kind := string(r.Format), string(r.Kind)
+		if format == "" {
+			format = "-"
+		}
+		if kind == "" {
+			kind = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Verdict, format, kind, r.Path, r.Reason)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d files: %d accepted, %d refused, %d ignored\n", sum.Files, sum.Accepted, sum.Refused, sum.Ignored)
+}
+
+// silent is a refusal already reported on stdout: finish sets the exit
+// code and prints the error line, but no second JSON object.
+type silent struct{ error }
+
+func (s silent) Unwrap() error { return s.error }

@@ -1,0 +1,161 @@
+package loader
+
+import (
+	"io"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/npy"
+	"github.com/modelgate/modelgate/formats/pickle"
+	"github.com/modelgate/modelgate/formats/safetensors"
+)
+
+// Tensor is one tensor of a parsed file, in safetensors vocabulary, with
+// what its source format adds.
+type Tensor struct {
+	formats.TensorInfo
+	Descr        string `json:"descr,omitempty"`         // npy: numpy's dtype, byte order included
+	FortranOrder bool   `json:"fortran_order,omitempty"` // npy: data is column-major
+	BigEndian    bool   `json:"big_endian,omitempty"`    // npy: data is big-endian
+	Member       string `json:"member,omitempty"`        // npz: the zip member
+	Compressed   bool   `json:"compressed,omitempty"`    // npz: deflated; Offset is within the inflated member
+}
+
+// File is one parsed model file.
+type File struct {
+	Format   formats.Format
+	Size     int64
+	Metadata map[string]string // safetensors __metadata__
+	Tensors  []Tensor          // in the order of their data
+	byName   map[string]int
+	src      source
+}
+
+// source hands out tensor data by name.
+type source interface {
+	Section(name string) (*io.SectionReader, bool)
+	Bytes(name string) ([]byte, bool)
+}
+
+// Parse identifies the content of r (size bytes) and parses it strictly.
+// Pickle-bearing content is refused with kind pickle, every format but
+// safetensors, npy and npz with unsupported or unknown-format, and a file
+// of an accepted format by its parser. If mem is not nil it must hold the
+// same bytes as r (a mapping); tensor data is then handed out zero-copy.
+func Parse(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) (*File, error) {
+	f, _, err := parse(r, size, mem, lim)
+	return f, err
+}
+
+// parse is Parse, also returning what the content was classified as.
+func parse(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) (*File, formats.Format, error) {
+	v, err := pickle.Classify(r, size, lim)
+	if err != nil {
+		return nil, formats.FormatUnknown, err
+	}
+	if e := v.Refusal(); e != nil {
+		return nil, v.Format, e
+	}
+	f := &File{Format: v.Format, Size: size}
+	switch v.Format {
+	case formats.FormatSafetensors:
+		err = f.parseSafetensors(r, size, mem, lim)
+	case formats.FormatNpy:
+		err = f.parseNpy(r, size, mem, lim)
+	case formats.FormatNpz:
+		err = f.parseNpz(r, size, mem, lim)
+	}
+	if err != nil {
+		return nil, v.Format, err
+	}
+	f.byName = make(map[string]int, len(f.Tensors))
+	for i, t := range f.Tensors {
+		f.byName[t.Name] = i
+	}
+	return f, v.Format, nil
+}
+
+func (f *File) parseSafetensors(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) error {
+	var st *safetensors.File
+	var err error
+	if mem != nil {
+		st, err = safetensors.NewReaderBytes(mem, lim)
+	} else {
+		st, err = safetensors.NewReader(r, size, lim)
+	}
+	if err != nil {
+		return err
+	}
+	f.Metadata, f.src = st.Metadata(), st
+	for _, t := range st.Tensors() {
+		f.Tensors = append(f.Tensors, Tensor{TensorInfo: t})
+	}
+	return nil
+}
+
+func (f *File) parseNpy(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) error {
+	var a *npy.File
+	var err error
+	if mem != nil {
+		a, err = npy.NewReaderBytes(mem, lim)
+	} else {
+		a, err = npy.NewReader(r, size, lim)
+	}
+	if err != nil {
+		return err
+	}
+	f.src = npySource{a}
+	f.Tensors = []Tensor{npyTensor(a.Array, "", false)}
+	return nil
+}
+
+func npyTensor(a npy.Array, member string, compressed bool) Tensor {
+	return Tensor{TensorInfo: a.TensorInfo, Descr: a.Descr, FortranOrder: a.FortranOrder, BigEndian: a.BigEndian(), Member: member, Compressed: compressed}
+}
+
+// npySource serves a single .npy file's data under the name "".
+type npySource struct{ f *npy.File }
+
+func (s npySource) Section(name string) (*io.SectionReader, bool) {
+	return s.f.Section(), name == ""
+}
+
+func (s npySource) Bytes(name string) ([]byte, bool) {
+	if name != "" {
+		return nil, false
+	}
+	return s.f.Bytes()
+}
+
+func (f *File) parseNpz(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) error {
+	var a *npy.Archive
+	var err error
+	if mem != nil {
+		a, err = npy.NewArchiveBytes(mem, lim)
+	} else {
+		a, err = npy.NewArchive(r, size, lim)
+	}
+	if err != nil {
+		return err
+	}
+	f.src = a
+	for _, m := range a.Members() {
+		f.Tensors = append(f.Tensors, npyTensor(m.Array, m.Entry, !m.Stored))
+	}
+	return nil
+}
+
+// Tensor returns the tensor named name.
+func (f *File) Tensor(name string) (Tensor, bool) {
+	i, ok := f.byName[name]
+	if !ok {
+		return Tensor{}, false
+	}
+	return f.Tensors[i], true
+}
+
+// Section returns a reader of the named tensor's bytes as stored.
+func (f *File) Section(name string) (*io.SectionReader, bool) { return f.src.Section(name) }
+
+// Bytes returns the named tensor's bytes without copying, when the file is
+// mapped (or the tensor was inflated into memory).
+func (f *File) Bytes(name string) ([]byte, bool) { return f.src.Bytes(name) }

@@ -1,0 +1,193 @@
+package loader
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// Verdicts of a scan.
+const (
+	Accepted = "accepted"
+	Refused  = "refused"
+	Ignored  = "ignored"
+)
+
+// ScanResult is the verdict on one file.
+type ScanResult struct {
+	Path    string         `json:"path"`
+	Format  formats.Format `json:"format,omitempty"`
+	Verdict string         `json:"verdict"`
+	Kind    formats.Kind   `json:"kind,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Size    int64          `json:"size"`
+	Tensors int            `json:"tensors,omitempty"`
+}
+
+// ScanOptions configures Scan.
+type ScanOptions struct {
+	// FollowSymlinks checks the target of a symbolic link inside a scanned
+	// directory, through os.Root, so that it cannot leave the directory.
+	// Otherwise a link whose target stays inside is ignored (its target is
+	// scanned where it lies) and one that leaves is refused.
+	FollowSymlinks bool
+	Limits         formats.Limits
+}
+
+// skippedDirs are not entered: version-control metadata is not model data.
+var skippedDirs = map[string]bool{".git": true, ".hg": true, ".svn": true}
+
+// knownBinaries are non-weight binary files that ship beside models. Only a
+// file whose content is no known format is ignored for its name.
+var knownBinaries = map[string]bool{"tokenizer.model": true, "spiece.model": true, "sentencepiece.bpe.model": true}
+
+// Scan classifies and strictly parses every file under paths (files or
+// directories), and returns one result per file, in a stable order. The
+// ignore rule: a file whose content is no known format is ignored if it is
+// text (UTF-8 with no NUL byte in its first 8 KiB), empty, or named
+// tokenizer.model, spiece.model, sentencepiece.bpe.model or *.tiktoken;
+// directories named .git, .hg and .svn are not entered. A file of any known
+// format is checked whatever its name. The error is for cancellation only.
+func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, error) {
+	var out []ScanResult
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		switch {
+		case err != nil:
+			out = append(out, ScanResult{Path: p, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
+		case st.IsDir():
+			res, err := scanDir(ctx, p, opts)
+			out = append(out, res...)
+			if err != nil {
+				return out, err
+			}
+		default:
+			out = append(out, scanOpen(func() (*os.File, error) { return os.Open(p) }, p, opts.Limits))
+		}
+	}
+	return out, ctx.Err()
+}
+
+func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return []ScanResult{{Path: dir, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}}, nil
+	}
+	defer root.Close()
+	var out []ScanResult
+	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		display := filepath.Join(dir, filepath.FromSlash(rel))
+		switch {
+		case err != nil:
+			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
+			return nil
+		case d.IsDir() && skippedDirs[d.Name()]:
+			out = append(out, ScanResult{Path: display, Verdict: Ignored, Reason: "version-control directory, not entered"})
+			return fs.SkipDir
+		case d.IsDir():
+			return nil
+		case d.Type()&fs.ModeSymlink != 0:
+			out = append(out, scanLink(root, rel, display, opts))
+		case !d.Type().IsRegular():
+			out = append(out, ScanResult{Path: display, Verdict: Ignored, Reason: "not a regular file"})
+		default:
+			out = append(out, scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// scanLink handles a symbolic link met inside a scanned directory.
+func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
+	if _, err := root.Stat(rel); err != nil {
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,
+			Reason: "symbolic link leaves the scanned directory or is dangling: " + err.Error()}
+	}
+	if !opts.FollowSymlinks {
+		return ScanResult{Path: display, Verdict: Ignored, Reason: "symbolic link inside the scanned directory; its target is scanned where it lies"}
+	}
+	return scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits)
+}
+
+func scanOpen(open func() (*os.File, error), display string, lim formats.Limits) ScanResult {
+	f, err := open()
+	if err != nil {
+		kind := formats.KindIO
+		if strings.Contains(err.Error(), "path escapes") {
+			kind = formats.KindPathTraversal
+		}
+		return ScanResult{Path: display, Verdict: Refused, Kind: kind, Reason: err.Error()}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}
+	}
+	if !st.Mode().IsRegular() {
+		return ScanResult{Path: display, Verdict: Ignored, Reason: "not a regular file"}
+	}
+	return CheckFile(f, st.Size(), display, lim)
+}
+
+// CheckFile classifies and parses one file and applies the ignore rule of
+// Scan.
+func CheckFile(r io.ReaderAt, size int64, name string, lim formats.Limits) ScanResult {
+	res := ScanResult{Path: name, Size: size}
+	m, format, err := parse(r, size, nil, lim)
+	res.Format = format
+	if err == nil {
+		res.Verdict, res.Tensors = Accepted, len(m.Tensors)
+		return res
+	}
+	res.Kind, res.Reason, res.Verdict = formats.KindOf(err), err.Error(), Refused
+	if res.Kind == formats.KindUnknownFormat {
+		if why := ignorable(r, size, name); why != "" {
+			res.Verdict, res.Kind, res.Reason = Ignored, "", why
+		}
+	}
+	return res
+}
+
+// ignorable says why a file of unknown content may be ignored, or "".
+func ignorable(r io.ReaderAt, size int64, name string) string {
+	base := path.Base(filepath.ToSlash(name))
+	switch {
+	case size == 0:
+		return "empty file"
+	case knownBinaries[base] || strings.HasSuffix(base, ".tiktoken"):
+		return "tokenizer file (unknown content under a known tokenizer name)"
+	}
+	head := make([]byte, min(size, 8<<10))
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if bytes.IndexByte(head, 0) < 0 && utf8.Valid(trimPartialRune(head, size)) {
+		return "text file, not model weights"
+	}
+	return ""
+}
+
+// trimPartialRune drops a rune cut by the 8 KiB window.
+func trimPartialRune(b []byte, size int64) []byte {
+	if int64(len(b)) == size {
+		return b
+	}
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if utf8.Valid(b) {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
+}
