@@ -1,0 +1,276 @@
+package verify
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// Policy is the one file a service and a CI step share: which formats may
+// load, the limits, the approved digests and the required signatures. Its
+// schema is policy.schema.json beside this file; unknown keys are errors.
+//
+//	version: 1
+//	formats: [safetensors, npz]
+//	limits: {max_file_bytes: 200GiB, max_tensors: 200000}
+//	digests:
+//	  - {name: model.safetensors, sha256: "…"}
+//	digest_files: [SHA256SUMS]
+//	require: [digest, signature]
+//	signatures: {…}
+type Policy struct {
+	Version     int              `yaml:"version" json:"version"`
+	Formats     []formats.Format `yaml:"formats" json:"formats,omitempty"`
+	Limits      PolicyLimits     `yaml:"limits" json:"limits"`
+	Digests     []Entry          `yaml:"digests" json:"digests,omitempty"`
+	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"`
+	Require     []string         `yaml:"require" json:"require,omitempty"`
+	Signatures  *Signatures      `yaml:"signatures" json:"signatures,omitempty"`
+
+	allowlist *Allowlist
+}
+
+// PolicyLimits are formats.Limits as a policy spells them; sizes take units
+// (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB). Zero means the default.
+type PolicyLimits struct {
+	MaxFileBytes         Size  `yaml:"max_file_bytes" json:"max_file_bytes,omitempty"`
+	MaxHeaderBytes       Size  `yaml:"max_header_bytes" json:"max_header_bytes,omitempty"`
+	MaxTensors           int64 `yaml:"max_tensors" json:"max_tensors,omitempty"`
+	MaxRank              int64 `yaml:"max_rank" json:"max_rank,omitempty"`
+	MaxDim               int64 `yaml:"max_dim" json:"max_dim,omitempty"`
+	MaxTotalBytes        Size  `yaml:"max_total_bytes" json:"max_total_bytes,omitempty"`
+	MaxNameBytes         int64 `yaml:"max_name_bytes" json:"max_name_bytes,omitempty"`
+	MaxNpyHeaderBytes    Size  `yaml:"max_npy_header_bytes" json:"max_npy_header_bytes,omitempty"`
+	MaxDecompressedBytes Size  `yaml:"max_decompressed_bytes" json:"max_decompressed_bytes,omitempty"`
+	MaxCompressionRatio  int64 `yaml:"max_compression_ratio" json:"max_compression_ratio,omitempty"`
+}
+
+// Signatures is the signatures section: who may sign, and what to trust.
+type Signatures struct {
+	// Bundle is the signature file, relative to the model; default
+	// model.sig inside a model directory or beside a file.
+	Bundle string `yaml:"bundle" json:"bundle,omitempty"`
+	// TrustedRoot is a Sigstore trusted_root.json (offline); without it the
+	// public-good instance is used through TUF.
+	TrustedRoot string     `yaml:"trusted_root" json:"trusted_root,omitempty"`
+	Identities  []Identity `yaml:"identities" json:"identities,omitempty"`
+	Keys        []string   `yaml:"keys" json:"keys,omitempty"` // PEM public keys
+	CAs         []string   `yaml:"cas" json:"cas,omitempty"`   // PEM CA certificates
+	IgnorePaths []string   `yaml:"ignore_paths" json:"ignore_paths,omitempty"`
+}
+
+// Identity is a Sigstore keyless signer: an OIDC issuer and a certificate
+// subject (SAN), exact or as a regular expression (always anchored).
+type Identity struct {
+	Issuer        string `yaml:"issuer" json:"issuer"`
+	Subject       string `yaml:"subject" json:"subject,omitempty"`
+	SubjectRegexp string `yaml:"subject_regexp" json:"subject_regexp,omitempty"`
+}
+
+// The requirements a policy can name.
+const (
+	RequireDigest    = "digest"
+	RequireSignature = "signature"
+)
+
+// Size is a byte count that YAML may spell with a unit ("200GiB").
+type Size int64
+
+var sizeUnits = map[string]int64{
+	"": 1, "B": 1, "KB": 1e3, "KiB": 1 << 10, "MB": 1e6, "MiB": 1 << 20,
+	"GB": 1e9, "GiB": 1 << 30, "TB": 1e12, "TiB": 1 << 40,
+}
+
+var sizeRE = regexp.MustCompile(`^([0-9]+)\s*([KMGT]i?B|B)?$`)
+
+// ParseSize parses "123", "64MiB", "200 GiB".
+func ParseSize(s string) (Size, error) {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("size %q is not a number with an optional unit (B, KB, KiB, … TiB)", s)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	v, ok := formats.MulInt64(n, sizeUnits[m[2]])
+	if err != nil || !ok {
+		return 0, fmt.Errorf("size %q overflows", s)
+	}
+	return Size(v), nil
+}
+
+// UnmarshalText parses a size with an optional unit.
+func (s *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	*s = v
+	return err
+}
+
+// UnmarshalText parses 64 hex digits.
+func (d *Digest) UnmarshalText(b []byte) error {
+	v, err := ParseDigest(string(b))
+	*d = v
+	return err
+}
+
+// LoadPolicy reads and validates a policy file. digest_files are read
+// relative to the policy file's directory.
+func LoadPolicy(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
+	p, err := ParsePolicy(b, filepath.Dir(path))
+	if err != nil {
+		return nil, formats.WithPath(err, path)
+	}
+	return p, nil
+}
+
+// ParsePolicy parses and validates a policy; dir resolves digest_files.
+func ParsePolicy(b []byte, dir string) (*Policy, error) {
+	var p Policy
+	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
+		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", yaml.FormatError(err, false, false))
+	}
+	entries := slices.Clone(p.Digests)
+	for _, f := range p.DigestFiles {
+		fe, err := readSumFile(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, fe...)
+	}
+	a, err := NewAllowlist(entries...)
+	if err != nil {
+		return nil, err
+	}
+	p.allowlist = a
+	if err := p.validate(); err != nil {
+		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", err)
+	}
+	return &p, nil
+}
+
+func readSumFile(path string) ([]Entry, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
+	defer f.Close()
+	e, err := ParseSHA256Sums(f)
+	if err != nil {
+		return nil, formats.WithPath(err, path)
+	}
+	return e, nil
+}
+
+// validate refuses an empty or contradictory policy.
+func (p *Policy) validate() error {
+	if p.Version != 0 && p.Version != 1 {
+		return fmt.Errorf("version %d; this modelgate reads version 1", p.Version)
+	}
+	l := p.Limits
+	for _, v := range []int64{int64(l.MaxFileBytes), int64(l.MaxHeaderBytes), l.MaxTensors, l.MaxRank, l.MaxDim,
+		int64(l.MaxTotalBytes), l.MaxNameBytes, int64(l.MaxNpyHeaderBytes), int64(l.MaxDecompressedBytes), l.MaxCompressionRatio} {
+		if v < 0 {
+			return fmt.Errorf("limits: %d is negative", v)
+		}
+	}
+	if p.isEmpty() {
+		return fmt.Errorf("the policy says nothing: give formats, limits, digests, signatures or require")
+	}
+	for i, f := range p.Formats {
+		if f != formats.FormatSafetensors && f != formats.FormatNpy && f != formats.FormatNpz {
+			return fmt.Errorf("formats: %q cannot be loaded safely; choose among safetensors, npy and npz", f)
+		}
+		if slices.Contains(p.Formats[:i], f) {
+			return fmt.Errorf("formats: %q is listed twice", f)
+		}
+	}
+	for i, r := range p.Require {
+		if r != RequireDigest && r != RequireSignature {
+			return fmt.Errorf("require: %q is not digest or signature", r)
+		}
+		if slices.Contains(p.Require[:i], r) {
+			return fmt.Errorf("require: %q is listed twice", r)
+		}
+	}
+	if p.Requires(RequireDigest) && p.allowlist.Len() == 0 {
+		return fmt.Errorf("require: digest, but no digests or digest_files approve anything")
+	}
+	if p.Requires(RequireSignature) && (p.Signatures == nil || p.Signatures.empty()) {
+		return fmt.Errorf("require: signature, but the signatures section names no identity, key or CA")
+	}
+	if p.Signatures != nil {
+		return p.Signatures.validate()
+	}
+	return nil
+}
+
+func (p *Policy) isEmpty() bool {
+	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
+		len(p.Require) == 0 && p.Signatures == nil
+}
+
+func (s *Signatures) empty() bool {
+	return len(s.Identities) == 0 && len(s.Keys) == 0 && len(s.CAs) == 0
+}
+
+func (s *Signatures) validate() error {
+	if s.empty() {
+		return fmt.Errorf("signatures: name at least one identity, key or CA")
+	}
+	for _, id := range s.Identities {
+		if id.Issuer == "" {
+			return fmt.Errorf("signatures.identities: every identity needs an issuer")
+		}
+		if (id.Subject == "") == (id.SubjectRegexp == "") {
+			return fmt.Errorf("signatures.identities: give exactly one of subject and subject_regexp")
+		}
+		if id.SubjectRegexp != "" {
+			if _, err := regexp.Compile(id.SubjectRegexp); err != nil {
+				return fmt.Errorf("signatures.identities: subject_regexp: %v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Requires reports whether the policy requires r (digest or signature).
+func (p *Policy) Requires(r string) bool { return slices.Contains(p.Require, r) }
+
+// Allowlist returns the approved digests: digests and digest_files.
+func (p *Policy) Allowlist() *Allowlist { return p.allowlist }
+
+// AllowsFormat reports whether f may load (any accepted format when the
+// policy lists none).
+func (p *Policy) AllowsFormat(f formats.Format) bool {
+	return len(p.Formats) == 0 || slices.Contains(p.Formats, f)
+}
+
+// FormatLimits returns the policy's limits as formats.Limits (zero fields
+// keep their defaults).
+func (p *Policy) FormatLimits() formats.Limits {
+	l := p.Limits
+	return formats.Limits{
+		MaxHeaderBytes: int64(l.MaxHeaderBytes), MaxTensors: l.MaxTensors, MaxRank: l.MaxRank,
+		MaxDim: l.MaxDim, MaxTotalBytes: int64(l.MaxTotalBytes), MaxNameBytes: l.MaxNameBytes,
+		MaxNpyHeaderBytes: int64(l.MaxNpyHeaderBytes), MaxDecompressedBytes: int64(l.MaxDecompressedBytes),
+		MaxCompressionRatio: l.MaxCompressionRatio,
+	}.WithDefaults()
+}
+
+// CheckFileSize refuses a file over max_file_bytes.
+func (p *Policy) CheckFileSize(name string, size int64) error {
+	if p.Limits.MaxFileBytes > 0 && size > int64(p.Limits.MaxFileBytes) {
+		return formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", size, "max_file_bytes", int64(p.Limits.MaxFileBytes)), name)
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/verify"
+)
+
+func TestHash(t *testing.T) {
+	for _, n := range []int{0, 1, verify.ChunkSize - 1, verify.ChunkSize, 3*verify.ChunkSize + 17} {
+		b := bytes.Repeat([]byte{0xab, 0x01, 0x7f}, n/3+1)[:n]
+		want := sha256.Sum256(b)
+		var done atomic.Int64
+		d, err := verify.Hash(context.Background(), bytes.NewReader(b), int64(n), func(k int64) { done.Add(k) })
+		require.NoError(t, err)
+		assert.Equal(t, verify.Digest(want), d, "n=%d", n)
+		assert.Equal(t, int64(n), done.Load())
+		d, err = verify.HashBytes(context.Background(), b, nil)
+		require.NoError(t, err)
+		assert.Equal(t, verify.Digest(want), d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := verify.Hash(ctx, bytes.NewReader(make([]byte, 10)), 10, nil)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = verify.Hash(context.Background(), bytes.NewReader(make([]byte, 10)), 20, nil)
+	assert.Equal(t, formats.KindIO, formats.KindOf(err), "a file shorter than its size is an I/O error")
+}
+
+func TestParseDigest(t *testing.T) {
+	d, err := verify.ParseDigest(strings.Repeat("AB", 32))
+	require.NoError(t, err)
+	assert.Equal(t, strings.Repeat("ab", 32), d.String())
+	for _, s := range []string{"", "ab", strings.Repeat("g", 64), strings.Repeat("a", 65)} {
+		_, err := verify.ParseDigest(s)
+		assert.Equal(t, formats.KindMalformed, formats.KindOf(err), s)
+	}
+}
+
+// TestHashTreeMatchesSHA256Sum hashes a tree in parallel and checks each
+// digest against coreutils' sha256sum where it is installed.
+func TestHashTree(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string][]byte{"a.safetensors": []byte("aaa"), "sub/b.npz": bytes.Repeat([]byte("b"), 3<<20), "sub/deeper/c": nil, "z": []byte("z")}
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+	root, err := os.OpenRoot(dir)
+	require.NoError(t, err)
+	defer root.Close()
+	var done atomic.Int64
+	got, err := verify.HashTree(context.Background(), root, func(n string) bool { return n == "z" }, func(k int64) { done.Add(k) })
+	require.NoError(t, err)
+	var names []string
+	for _, fd := range got {
+		names = append(names, fd.Name)
+		assert.Equal(t, verify.Digest(sha256.Sum256(files[fd.Name])), fd.SHA256, fd.Name)
+		assert.Equal(t, int64(len(files[fd.Name])), fd.Size)
+	}
+	assert.Equal(t, []string{"a.safetensors", "sub/b.npz", "sub/deeper/c"}, names, "sorted, excluded names dropped")
+	assert.Equal(t, int64(3+3<<20), done.Load())
+
+	if _, err := exec.LookPath("sha256sum"); err == nil {
+		out, err := exec.Command("sha256sum", filepath.Join(dir, "sub", "b.npz")).Output()
+		require.NoError(t, err)
+		assert.Equal(t, got[1].SHA256.String(), strings.Fields(string(out))[0])
+	}
+
+	require.NoError(t, os.Symlink("a.safetensors", filepath.Join(dir, "link")))
+	_, err = verify.HashTree(context.Background(), root, nil, nil)
+	assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err))
+}
+
+func TestSHA256SumLine(t *testing.T) {
+	d := verify.Digest(sha256.Sum256(nil))
+	assert.Equal(t, d.String()+"  model.safetensors\n", verify.SHA256SumLine(d, "model.safetensors"))
+	assert.Equal(t, `\`+d.String()+`  a\nb\\c`+"\n", verify.SHA256SumLine(d, "a\nb\\c"))
+}
+
+func TestParseSHA256Sums(t *testing.T) {
+	h1, h2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
+	in := h1 + "  model.safetensors\n" + h2 + " *./shard-2.safetensors\r\n\n" +
+		`\` + h1 + `  odd\nname\\x` + "\nSHA256 (tagged name) = " + h2 + "\n"
+	entries, err := verify.ParseSHA256Sums(strings.NewReader(in))
+	require.NoError(t, err)
+	require.Len(t, entries, 4)
+	assert.Equal(t, "model.safetensors", entries[0].Name)
+	assert.Equal(t, "./shard-2.safetensors", entries[1].Name)
+	assert.Equal(t, "odd\nname\\x", entries[2].Name)
+	assert.Equal(t, "tagged name", entries[3].Name)
+	assert.Equal(t, h2, entries[3].SHA256.String())
+
+	for _, bad := range []string{h1 + " model", h1[:63] + "  m", "zz  m", h1 + "\tm", `\` + h1 + `  a\q`} {
+		_, err := verify.ParseSHA256Sums(strings.NewReader(bad + "\n"))
+		assert.Equal(t, formats.KindMalformed, formats.KindOf(err), bad)
+		assert.Contains(t, err.Error(), "line 1")
+	}
+}
+
+func TestAllowlist(t *testing.T) {
+	d1, d2, d3 := verify.Digest{1}, verify.Digest{2}, verify.Digest{3}
+	a, err := verify.NewAllowlist(verify.Entry{Name: "./m.safetensors", SHA256: d1}, verify.Entry{SHA256: d2}, verify.Entry{Name: "m.safetensors", SHA256: d1})
+	require.NoError(t, err)
+	assert.NoError(t, a.Check("m.safetensors", d1))
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(a.Check("m.safetensors", d2)), "a name's own digest wins over a nameless entry")
+	assert.NoError(t, a.Check("other.npz", d2))
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(a.Check("other.npz", d3)))
+
+	_, err = verify.NewAllowlist(verify.Entry{Name: "m", SHA256: d1}, verify.Entry{Name: "m", SHA256: d2})
+	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
+	for _, name := range []string{"../m", "/abs", `a\b`, "a//b", "a/../b"} {
+		_, err = verify.NewAllowlist(verify.Entry{Name: name, SHA256: d1})
+		assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err), name)
+	}
+}
+
+func TestParseLFSPointer(t *testing.T) {
+	h := strings.Repeat("a", 64)
+	d, n, err := verify.ParseLFSPointer(strings.NewReader("version https://git-lfs.github.com/spec/v1\noid sha256:" + h + "\nsize 4294967296\n"))
+	require.NoError(t, err)
+	assert.Equal(t, h, d.String())
+	assert.Equal(t, int64(1<<32), n)
+	for _, bad := range []string{
+		"version https://git-lfs.github.com/spec/v1\noid sha256:" + h + "\n",
+		"version https://git-lfs.github.com/spec/v1\noid md5:" + h + "\nsize 1\n",
+		"version https://git-lfs.github.com/spec/v1\noid sha256:" + h + "\nsize -1\n",
+		"version https://git-lfs.github.com/spec/v1\noid sha256:" + h + "\nsize 01\n",
+		"version 2\noid sha256:" + h + "\nsize 1\n",
+		strings.Repeat("x", 2000),
+	} {
+		_, _, err := verify.ParseLFSPointer(strings.NewReader(bad))
+		assert.Equal(t, formats.KindMalformed, formats.KindOf(err), bad)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	dir := t.TempDir()
+	h := strings.Repeat("c", 64)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(h+"  shard.safetensors\n"), 0o644))
+	p, err := verify.ParsePolicy([]byte(`
+version: 1
+formats: [safetensors, npz]
+limits: {max_file_bytes: 200GiB, max_tensors: 200000, max_header_bytes: 1 MiB}
+digests:
+  - {name: model.safetensors, sha256: "`+strings.Repeat("d", 64)+`"}
+digest_files: [SHA256SUMS]
+require: [digest]
+`), dir)
+	require.NoError(t, err)
+	assert.True(t, p.Requires(verify.RequireDigest))
+	assert.False(t, p.Requires(verify.RequireSignature))
+	assert.True(t, p.AllowsFormat(formats.FormatNpz))
+	assert.False(t, p.AllowsFormat(formats.FormatNpy))
+	assert.Equal(t, int64(200000), p.FormatLimits().MaxTensors)
+	assert.Equal(t, int64(1<<20), p.FormatLimits().MaxHeaderBytes)
+	assert.Equal(t, formats.DefaultLimits().MaxRank, p.FormatLimits().MaxRank)
+	assert.Equal(t, 2, p.Allowlist().Len())
+	assert.NoError(t, p.Allowlist().Check("shard.safetensors", verify.Digest{0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc}))
+	assert.Equal(t, formats.KindLimitExceeded, formats.KindOf(p.CheckFileSize("x", 201<<30)))
+	assert.NoError(t, p.CheckFileSize("x", 1<<30))
+}
+
+func TestPolicyRefusals(t *testing.T) {
+	h := strings.Repeat("e", 64)
+	for _, tc := range []struct{ name, yaml, msg string }{
+		{"empty", ``, "says nothing"},
+		{"unknown key", "formats: [npy]\nallow_pickle: true\n", `unknown field "allow_pickle"`},
+		{"unknown nested key", "limits: {max_tensor: 5}\n", `unknown field "max_tensor"`},
+		{"duplicate key", "formats: [npy]\nformats: [npz]\n", "already defined"},
+		{"pickle format", "formats: [pickle]\n", `"pickle" cannot be loaded safely`},
+		{"format twice", "formats: [npy, npy]\n", "listed twice"},
+		{"bad size", "limits: {max_file_bytes: 12 parsecs}\n", "not a number"},
+		{"negative", "limits: {max_tensors: -1}\n", "negative"},
+		{"bad digest", "digests: [{sha256: xyz}]\n", "not 64 hex digits"},
+		{"traversal name", "digests: [{name: ../x, sha256: " + h + "}]\n", "not a clean relative path"},
+		{"require digest without digests", "require: [digest]\n", "no digests"},
+		{"require signature without signers", "require: [signature]\n", "names no identity"},
+		{"unknown requirement", "require: [vibes]\n", `"vibes" is not digest or signature`},
+		{"version 2", "version: 2\nformats: [npy]\n", "version 2"},
+		{"identity without issuer", "signatures: {identities: [{subject: a}]}\n", "needs an issuer"},
+		{"identity with both", "signatures: {identities: [{issuer: i, subject: a, subject_regexp: b}]}\n", "exactly one"},
+		{"bad regexp", "signatures: {identities: [{issuer: i, subject_regexp: '('}]}\n", "subject_regexp"},
+		{"empty signatures", "signatures: {trusted_root: r.json}\n", "at least one identity"},
+		{"missing digest file", "digest_files: [nope]\n", "nope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verify.ParsePolicy([]byte(tc.yaml), t.TempDir())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+// TestPolicySchemaMatchesStruct keeps policy.schema.json and the Go types
+// in step: every YAML key is in the schema and the other way round.
+func TestPolicySchemaMatchesStruct(t *testing.T) {
+	raw, err := os.ReadFile("policy.schema.json")
+	require.NoError(t, err)
+	var schema struct {
+		Properties map[string]struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		} `json:"properties"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &schema))
+	keys := func(v any) []string {
+		var out []string
+		ty := reflect.TypeOf(v)
+		for i := range ty.NumField() {
+			if tag := ty.Field(i).Tag.Get("yaml"); tag != "" {
+				out = append(out, strings.Split(tag, ",")[0])
+			}
+		}
+		return out
+	}
+	schemaKeys := func(m map[string]json.RawMessage) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		return out
+	}
+	var top []string
+	for k := range schema.Properties {
+		top = append(top, k)
+	}
+	assert.ElementsMatch(t, keys(verify.Policy{}), top)
+	assert.ElementsMatch(t, keys(verify.PolicyLimits{}), schemaKeys(schema.Properties["limits"].Properties))
+	assert.ElementsMatch(t, keys(verify.Signatures{}), schemaKeys(schema.Properties["signatures"].Properties))
+}
