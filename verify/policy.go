@@ -136,8 +136,8 @@ func LoadPolicy(path string) (*Policy, error) {
 // ParsePolicy parses and validates a policy; dir resolves digest_files.
 func ParsePolicy(b []byte, dir string) (*Policy, error) {
 	var p Policy
-	if err := yaml.UnmarshalWithOptions(b, &p, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
-		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", yaml.FormatError(err, false, false))
+	if err := decodeYAML(b, &p); err != nil {
+		return nil, err
 	}
 	entries := slices.Clone(p.Digests)
 	for _, f := range p.DigestFiles {
@@ -156,6 +156,21 @@ func ParsePolicy(b []byte, dir string) (*Policy, error) {
 		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", err)
 	}
 	return &p, nil
+}
+
+// decodeYAML decodes strictly. goccy/go-yaml v1.19.2 panics on some
+// malformed input (a tag on a sequence, found by FuzzParsers); such input
+// is refused as malformed rather than crashing the caller.
+func decodeYAML(b []byte, p *Policy) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: YAML the decoder cannot handle: %v", r)
+		}
+	}()
+	if err := yaml.UnmarshalWithOptions(b, p, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
+		return formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", yaml.FormatError(err, false, false))
+	}
+	return nil
 }
 
 func readSumFile(path string) ([]Entry, error) {
