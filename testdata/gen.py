@@ -22,6 +22,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIGESTS = {}
+# sha256 of each npy/npz array as canonical safetensors holds it: C order,
+# little-endian (what modelgate convert must produce).
+CANONICAL = {}
 
 # safetensors dtype names for the numpy dtypes we write; torch provides BF16.
 ST_DTYPES = {
@@ -105,6 +108,11 @@ def npy_bytes(a):
     return a.tobytes(order="F" if (a.flags.f_contiguous and not a.flags.c_contiguous) else "C")
 
 
+def canonical(rel, name, a):
+    c = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"))
+    CANONICAL.setdefault(rel, {})[name] = hashlib.sha256(c.tobytes()).hexdigest()
+
+
 def save_npy(rel, a, **kw):
     with open(path(rel), "wb") as f:
         if kw:
@@ -112,6 +120,7 @@ def save_npy(rel, a, **kw):
         else:
             np.save(f, a)
     record(rel, "", npy_bytes(a))
+    canonical(rel, "", a)
 
 
 def gen_npy():
@@ -136,6 +145,7 @@ def record_npz(rel, arrays):
     DIGESTS.setdefault(rel, {})
     for name, a in arrays.items():
         record(rel, name, npy_bytes(a))
+        canonical(rel, name, a)
 
 
 def gen_npz():
@@ -221,9 +231,10 @@ def main():
     gen_npy()
     gen_npz()
     gen_pickles()
-    with open(path("digests.json"), "w") as f:
-        json.dump(DIGESTS, f, indent=1, sort_keys=True)
-        f.write("\n")
+    for name, d in (("digests.json", DIGESTS), ("canonical.json", CANONICAL)):
+        with open(path(name), "w") as f:
+            json.dump(d, f, indent=1, sort_keys=True)
+            f.write("\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,99 @@
+package loader
+
+import (
+	"errors"
+	"io"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/verify"
+)
+
+// Model is a verified, parsed model: one file or a directory. Its tensors'
+// bytes are the bytes that were hashed and parsed. Close releases the
+// mappings; no slice from Bytes may be used after it.
+type Model struct {
+	Path     string       // as given to Open
+	Files    []*ModelFile // loaded weight files, by name
+	Tensors  []ModelTensor
+	Verified Verified
+	byName   map[string]int
+	closers  []func() error
+}
+
+// ModelFile is one loaded weight file.
+type ModelFile struct {
+	Name     string         `json:"name"` // relative to the model directory (a file: its base name)
+	Size     int64          `json:"size"`
+	SHA256   *verify.Digest `json:"sha256,omitempty"` // when a digest was needed
+	Format   formats.Format `json:"format"`
+	Metadata map[string]string
+	parsed   *File
+}
+
+// ModelTensor is a tensor and the file it is in.
+type ModelTensor struct {
+	Tensor
+	File string `json:"file"`
+}
+
+// Verified says what Open checked.
+type Verified struct {
+	Mode        string              `json:"mode"`              // map, read-at or private-copy
+	Allowlisted bool                `json:"allowlisted"`       // every loaded file approved by digest
+	Digests     []verify.FileDigest `json:"digests,omitempty"` // of every file hashed
+	Signer      string              `json:"signer,omitempty"`  // the identity or key that signed
+	Profile     string              `json:"profile,omitempty"` // mlx when applied
+	Ignored     []string            `json:"ignored,omitempty"` // files not loaded, and why
+}
+
+// Tensor returns the tensor named name.
+func (m *Model) Tensor(name string) (ModelTensor, bool) {
+	i, ok := m.byName[name]
+	if !ok {
+		return ModelTensor{}, false
+	}
+	return m.Tensors[i], true
+}
+
+func (m *Model) file(t ModelTensor) *File {
+	for _, f := range m.Files {
+		if f.Name == t.File {
+			return f.parsed
+		}
+	}
+	return nil
+}
+
+// Bytes returns the named tensor's bytes as stored, without copying (from
+// the read-only mapping or private copy). It fails in ModeReadAt.
+func (m *Model) Bytes(name string) ([]byte, error) {
+	t, ok := m.Tensor(name)
+	if !ok {
+		return nil, errors.New("no tensor " + name)
+	}
+	b, ok := m.file(t).Bytes(t.Name)
+	if !ok {
+		return nil, errors.New("tensor bytes are not in memory (ModeReadAt); use Section")
+	}
+	return b, nil
+}
+
+// Section returns a reader of the named tensor's bytes as stored.
+func (m *Model) Section(name string) (*io.SectionReader, error) {
+	t, ok := m.Tensor(name)
+	if !ok {
+		return nil, errors.New("no tensor " + name)
+	}
+	sr, _ := m.file(t).Section(t.Name)
+	return sr, nil
+}
+
+// Close releases every mapping and file.
+func (m *Model) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,168 @@
+package loader
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// shardIndex is a Hugging Face *.safetensors.index.json.
+type shardIndex struct {
+	weightMap map[string]string // tensor -> shard
+	shards    []string          // sorted, unique
+}
+
+// parseIndex reads an index strictly: one object with "weight_map" (an
+// object of tensor -> shard strings, no duplicate keys) and optionally
+// "metadata" (an object); nothing else. Shard names must be clean relative
+// paths (kind path-traversal otherwise).
+func parseIndex(b []byte, lim formats.Limits) (*shardIndex, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	bad := func(format string, args ...any) error {
+		return formats.Errorf(formats.KindMalformed, dec.InputOffset(), format, args...)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, bad("index is not a JSON object")
+	}
+	idx := &shardIndex{}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad("index: %v", err)
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			return nil, bad("index: duplicate key %q", key)
+		}
+		seen[key] = true
+		switch key {
+		case "metadata":
+			var v map[string]any
+			if err := dec.Decode(&v); err != nil {
+				return nil, bad("index: metadata is not an object")
+			}
+		case "weight_map":
+			if idx.weightMap, err = readWeightMap(dec, lim); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, bad("index: unknown key %q", key)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad("index: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, bad("index: data after the object")
+	}
+	if idx.weightMap == nil {
+		return nil, bad("index has no weight_map")
+	}
+	for _, shard := range idx.weightMap {
+		if !slices.Contains(idx.shards, shard) {
+			idx.shards = append(idx.shards, shard)
+		}
+	}
+	slices.Sort(idx.shards)
+	for _, s := range idx.shards {
+		if !fs.ValidPath(s) || strings.Contains(s, `\`) || s == "." {
+			return nil, formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "index names shard %q, which is not a clean path inside the model directory", s)
+		}
+	}
+	return idx, nil
+}
+
+func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, error) {
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: weight_map is not an object")
+	}
+	m := map[string]string{}
+	for dec.More() {
+		kt, err1 := dec.Token()
+		vt, err2 := dec.Token()
+		k, ok1 := kt.(string)
+		v, ok2 := vt.(string)
+		if err := errors.Join(err1, err2); err != nil || !ok1 || !ok2 {
+			return nil, formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: weight_map must map names to shard names")
+		}
+		if _, dup := m[k]; dup {
+			return nil, formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: tensor %q is listed twice", k)
+		}
+		if int64(len(m)) >= lim.MaxTensors {
+			return nil, formats.Exceeded(dec.InputOffset(), "index tensor count", int64(len(m))+1, "MaxTensors", lim.MaxTensors)
+		}
+		m[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: %v", err)
+	}
+	return m, nil
+}
+
+// loadSharded loads the shards an index names and checks that the index
+// and the shards agree tensor for tensor.
+func (o *opener) loadSharded(m *Model, names []string, indexName string) error {
+	f, err := o.root.Open(o.rootName(indexName))
+	if err != nil {
+		return openErr(err, indexName)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, o.c.limits.MaxHeaderBytes+1))
+	f.Close()
+	if err != nil {
+		return formats.WithPath(formats.IOError(formats.NoOffset, err), indexName)
+	}
+	if int64(len(b)) > o.c.limits.MaxHeaderBytes {
+		return formats.WithPath(formats.Exceeded(formats.NoOffset, "index size", int64(len(b)), "MaxHeaderBytes", o.c.limits.MaxHeaderBytes), indexName)
+	}
+	idx, err := parseIndex(b, o.c.limits)
+	if err != nil {
+		return formats.WithPath(err, indexName)
+	}
+	want := map[string]bool{}
+	for _, s := range idx.shards {
+		want[s] = true
+		if !slices.Contains(names, s) {
+			// Not listed: missing, or reached through a path that leaves the
+			// directory; opening it says which.
+			if _, err := o.root.Stat(o.rootName(s)); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "index names shard %q, which does not exist", s), indexName)
+				}
+				return openErr(err, s)
+			}
+			names = append(names, s)
+		}
+	}
+	rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == indexName })
+	if err := o.loadFiles(m, rest, want); err != nil {
+		return err
+	}
+	return checkIndex(m, idx, indexName)
+}
+
+// checkIndex: every tensor the index names is in its shard, and every
+// tensor of a shard is in the index.
+func checkIndex(m *Model, idx *shardIndex, indexName string) error {
+	for name, shard := range idx.weightMap {
+		t, ok := m.Tensor(name)
+		switch {
+		case !ok:
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "index puts tensor %q in %s, which does not hold it", name, shard), indexName)
+		case t.File != shard:
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "index puts tensor %q in %s, but it is in %s", name, shard, t.File), indexName)
+		}
+	}
+	for _, t := range m.Tensors {
+		if _, ok := idx.weightMap[t.Name]; !ok {
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "tensor %q of %s is not in the index", t.Name, t.File), indexName)
+		}
+	}
+	return nil
+}
