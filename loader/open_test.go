@@ -270,7 +270,7 @@ func TestMLXProfile(t *testing.T) {
 	// Dimensions beyond int32 that the caller's limits let through.
 	p := filepath.Join(dir, "wide.safetensors")
 	hdr := `{"w":{"dtype":"U8","shape":[2147483648,0],"data_offsets":[0,0]}}`
-	writeFile(t, p, append(append([]byte{byte(len(hdr)), 0, 0, 0, 0, 0, 0, 0}, hdr...)))
+	writeFile(t, p, append([]byte{byte(len(hdr)), 0, 0, 0, 0, 0, 0, 0}, hdr...))
 	_, err = loader.Open(ctx, p, loader.WithLimits(formats.Limits{MaxDim: 1 << 40}), loader.WithProfile(loader.ProfileMLX))
 	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err))
 }
