@@ -100,17 +100,20 @@ func (e *Error) WithField(field string) *Error {
 }
 
 // WithPath returns err with its Path set to path if err is an *Error whose
-// Path is empty; a nested path (an archive member) is prefixed with path.
-// Other errors are returned unchanged.
+// Path is empty; a nested path (an archive member) is prefixed with path,
+// unless it is path already. Other errors are returned unchanged.
 func WithPath(err error, path string) error {
 	var e *Error
 	if !errors.As(err, &e) {
 		return err
 	}
 	c := *e
-	if c.Path == "" {
+	switch {
+	case c.Path == path:
+		return err
+	case c.Path == "":
 		c.Path = path
-	} else {
+	default:
 		c.Path = path + ":" + c.Path
 	}
 	return &c

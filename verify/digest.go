@@ -131,8 +131,18 @@ func HashTree(ctx context.Context, root *os.Root, exclude func(name string) bool
 	return hashNames(ctx, root, names, progress)
 }
 
-// hashNames hashes the named files with one worker per core.
+// HashFiles hashes the files at paths (named as given) in parallel, one
+// worker per core, in the order given.
+func HashFiles(ctx context.Context, paths []string, progress Progress) ([]FileDigest, error) {
+	return hashAll(ctx, paths, os.Open, progress)
+}
+
+// hashNames hashes the named files below root with one worker per core.
 func hashNames(ctx context.Context, root *os.Root, names []string, progress Progress) ([]FileDigest, error) {
+	return hashAll(ctx, names, root.Open, progress)
+}
+
+func hashAll(ctx context.Context, names []string, open func(string) (*os.File, error), progress Progress) ([]FileDigest, error) {
 	out := make([]FileDigest, len(names))
 	errs := make([]error, len(names))
 	work := make(chan int)
@@ -142,7 +152,7 @@ func hashNames(ctx context.Context, root *os.Root, names []string, progress Prog
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				out[i], errs[i] = hashName(ctx, root, names[i], progress)
+				out[i], errs[i] = hashName(ctx, open, names[i], progress)
 			}
 		}()
 	}
@@ -154,8 +164,8 @@ func hashNames(ctx context.Context, root *os.Root, names []string, progress Prog
 	return out, errors.Join(errs...)
 }
 
-func hashName(ctx context.Context, root *os.Root, name string, progress Progress) (FileDigest, error) {
-	f, err := root.Open(name)
+func hashName(ctx context.Context, open func(string) (*os.File, error), name string, progress Progress) (FileDigest, error) {
+	f, err := open(name)
 	if err != nil {
 		return FileDigest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
 	}

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -21,24 +21,31 @@ type inspectResult struct {
 	Format   formats.Format    `json:"format"`
 	Size     int64             `json:"size"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	Files    []string          `json:"files,omitempty"` // a directory's weight files
 	Tensors  []tensorResult    `json:"tensors"`
 }
 
 type tensorResult struct {
-	loader.Tensor
+	loader.ModelTensor
 	SHA256 string `json:"sha256,omitempty"`
 }
 
 func (c *cli) newInspect() *cobra.Command {
 	var digests bool
+	var lf loadFlags
 	cmd := &cobra.Command{
-		Use:   "inspect [--json] [--digests] FILE",
-		Short: "Identify a model file by content, parse it strictly, and list its tensors",
+		Use:   "inspect [--json] [--digests] [--profile mlx] PATH",
+		Short: "Identify a model (file or directory) by content, parse it strictly, and list its tensors",
 		Example: `  modelgate inspect model.safetensors
-  modelgate inspect --json --digests model.safetensors | jq '.tensors[].sha256'`,
+  modelgate inspect --json --digests model.safetensors | jq '.tensors[].sha256'
+  modelgate inspect --profile mlx ./sharded-model`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := inspect(args[0], digests)
+			opts, err := lf.options(args[0])
+			if err != nil {
+				return err
+			}
+			res, err := inspect(cmd.Context(), args[0], digests, opts)
 			if err != nil {
 				return err
 			}
@@ -49,40 +56,38 @@ func (c *cli) newInspect() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&digests, "digests", false, "add the sha256 of each tensor's bytes as stored")
+	lf.register(cmd, false)
 	return cmd
 }
 
-// openFile opens path for reading, reporting failures as kind io.
-func openFile(path string) (*os.File, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "%w", err), path)
-	}
-	return f, st.Size(), nil
-}
-
-func inspect(path string, digests bool) (*inspectResult, error) {
-	f, size, err := openFile(path)
+func inspect(ctx context.Context, path string, digests bool, opts []loader.Option) (*inspectResult, error) {
+	m, err := loader.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	m, err := loader.Parse(f, size, nil, formats.Limits{})
-	if err != nil {
-		return nil, formats.WithPath(err, path)
+	defer m.Close()
+	res := &inspectResult{Path: path, Format: m.Files[0].Format, Metadata: m.Files[0].Metadata, Tensors: []tensorResult{}}
+	for _, f := range m.Files {
+		res.Size += f.Size
+		if f.Format != res.Format {
+			res.Format = "mixed"
+		}
 	}
-	res := &inspectResult{Path: path, Format: m.Format, Size: size, Metadata: m.Metadata, Tensors: []tensorResult{}}
+	if len(m.Files) > 1 {
+		res.Metadata = nil
+		for _, f := range m.Files {
+			res.Files = append(res.Files, f.Name)
+		}
+	}
 	for _, t := range m.Tensors {
-		tr := tensorResult{Tensor: t}
+		tr := tensorResult{ModelTensor: t}
 		if digests {
-			sr, _ := m.Section(t.Name)
+			sr, err := m.Section(t.Name)
+			if err != nil {
+				return nil, err
+			}
 			if tr.SHA256, err = digest(sr); err != nil {
-				return nil, formats.WithPath(err, path)
+				return nil, formats.WithPath(err, t.File)
 			}
 		}
 		res.Tensors = append(res.Tensors, tr)

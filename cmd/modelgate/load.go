@@ -1,0 +1,132 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
+)
+
+// loadFlags are the flags every command that opens a model shares.
+type loadFlags struct {
+	policy      string
+	sha256      string
+	sha256File  string
+	profile     string
+	allowRawFP8 bool
+	mode        string
+	root        string
+}
+
+func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.profile, "profile", "", "refuse what a runtime would misread: mlx")
+	fl.BoolVar(&f.allowRawFP8, "allow-raw-fp8", false, "with --profile mlx, accept F8_E4M3/F8_E8M0, which MLX loads as raw uint8")
+	fl.StringVar(&f.mode, "mode", "map", "how verified bytes are held: map, read-at or private-copy")
+	fl.StringVar(&f.root, "root", "", "confine file access to `DIR` (default: the model's directory)")
+	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
+	if digests {
+		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
+		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum `FILE`")
+	}
+}
+
+// options turns the flags into loader options.
+func (f *loadFlags) options(model string) ([]loader.Option, error) {
+	var opts []loader.Option
+	switch f.profile {
+	case "":
+	case "mlx":
+		opts = append(opts, loader.WithProfile(loader.ProfileMLX))
+	default:
+		return nil, usageError{fmt.Errorf("--profile %q: the only profile is mlx", f.profile)}
+	}
+	if f.allowRawFP8 {
+		opts = append(opts, loader.WithRawFP8Unsafe())
+	}
+	modes := map[string]loader.Mode{"map": loader.ModeMap, "read-at": loader.ModeReadAt, "private-copy": loader.ModePrivateCopy}
+	mode, ok := modes[f.mode]
+	if !ok {
+		return nil, usageError{fmt.Errorf("--mode %q: choose map, read-at or private-copy", f.mode)}
+	}
+	opts = append(opts, loader.WithMode(mode))
+	if f.root != "" {
+		opts = append(opts, loader.WithRoot(f.root))
+	}
+	if f.policy != "" {
+		p, err := verify.LoadPolicy(f.policy)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, loader.WithPolicy(p))
+	}
+	a, err := f.allowlist(model)
+	if err != nil || a == nil {
+		return opts, err
+	}
+	return append(opts, loader.WithAllowlist(a, true)), nil
+}
+
+// allowlist builds the allowlist of --sha256 or --sha256-file. Names in a
+// sha256sum file are relative to the file's directory, as for
+// "sha256sum -c" run there; they are rebased onto the model's directory
+// (a single file's directory), and entries outside it are dropped.
+func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
+	switch {
+	case f.sha256 != "" && f.sha256File != "":
+		return nil, usageError{fmt.Errorf("give --sha256 or --sha256-file, not both")}
+	case f.sha256 != "":
+		d, err := verify.ParseDigest(f.sha256)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return verify.NewAllowlist(verify.Entry{SHA256: d})
+	case f.sha256File != "":
+		r, err := os.Open(f.sha256File)
+		if err != nil {
+			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), f.sha256File)
+		}
+		defer r.Close()
+		entries, err := verify.ParseSHA256Sums(r)
+		if err != nil {
+			return nil, formats.WithPath(err, f.sha256File)
+		}
+		return verify.NewAllowlist(rebase(entries, filepath.Dir(f.sha256File), modelDir(model))...)
+	}
+	return nil, nil
+}
+
+// modelDir is the directory a model's names are relative to.
+func modelDir(model string) string {
+	if st, err := os.Stat(model); err == nil && st.IsDir() {
+		return model
+	}
+	return filepath.Dir(model)
+}
+
+// rebase rewrites entries named relative to from (or absolute) as names
+// relative to to, dropping entries outside to.
+func rebase(entries []verify.Entry, from, to string) []verify.Entry {
+	absFrom, err1 := filepath.Abs(from)
+	absTo, err2 := filepath.Abs(to)
+	if err1 != nil || err2 != nil {
+		return entries
+	}
+	var out []verify.Entry
+	for _, e := range entries {
+		full := filepath.FromSlash(e.Name)
+		if !filepath.IsAbs(full) {
+			full = filepath.Join(absFrom, full)
+		}
+		if rel, err := filepath.Rel(absTo, full); err == nil && filepath.IsLocal(rel) {
+			e.Name = filepath.ToSlash(rel)
+			out = append(out, e)
+		}
+	}
+	return out
+}
