@@ -413,7 +413,7 @@ func (o *opener) verifySignature(m *Model) error {
 	if o.c.signatures == nil {
 		return nil
 	}
-	md := &ModelDigests{Root: o.dir, Single: o.single != ""}
+	md := &verify.ModelDigests{Root: o.dir, Single: o.single != ""}
 	if md.Single {
 		md.Root = filepath.Join(o.dir, o.single)
 		md.Files = slices.Clone(m.Verified.Digests)

@@ -44,19 +44,11 @@ const (
 	ProfileMLX
 )
 
-// SignatureVerifier checks a model's signature. The loader calls it after
-// hashing, with the digests it computed, so a verifier never reads the
-// model again.
+// SignatureVerifier checks a model's signature (verify.SignatureVerifier
+// is modelgate's). The loader calls it after hashing, with the digests it
+// computed, so that a verifier need not read the model again.
 type SignatureVerifier interface {
-	VerifyModel(ctx context.Context, m *ModelDigests) (signer string, err error)
-}
-
-// ModelDigests is what a SignatureVerifier is given: the model's root and
-// the digest of every file below it (or of the one file).
-type ModelDigests struct {
-	Root   string // the model directory, or the file
-	Single bool   // the model is one file
-	Files  []verify.FileDigest
+	VerifyModel(ctx context.Context, m *verify.ModelDigests) (signer string, err error)
 }
 
 type config struct {

@@ -196,3 +196,12 @@ func SHA256SumLine(d Digest, name string) string {
 func cleanName(name string) bool {
 	return name != "" && fs.ValidPath(name) && !strings.Contains(name, `\`) && path.Clean(name) == name
 }
+
+// ModelDigests is a model as a signature verifier sees it: its path and
+// the SHA-256 of every file below it (of the one file, for a single-file
+// model). The loader computes it from the bytes it verifies.
+type ModelDigests struct {
+	Root   string // the model directory, or the file
+	Single bool   // the model is one file
+	Files  []FileDigest
+}

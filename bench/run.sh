@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Measures modelgate against the tools a user would otherwise reach for,
+# in one run on the same files, interleaving the contenders so that noise on
+# a shared machine hits them alike. Prints min/median/max seconds and the
+# ratio of medians; paste the output into BENCHMARKS.md.
+#
+#   bench/run.sh [RUNS]           (default 5; needs ~5 GiB in $BENCH_DIR)
+#
+# Files go to $BENCH_DIR (default /tmp/modelgate-bench) and are kept for
+# the next run. Peers that are not installed are skipped, and say so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+DIR=${BENCH_DIR:-/tmp/modelgate-bench}
+mkdir -p "$DIR"
+BIN="$DIR/modelgate"
+go build -o "$BIN" ./cmd/modelgate
+go build -o "$DIR/benchtool" ./bench/benchtool
+
+# Files: one 2 GiB file and eight of 256 MiB (random, so nothing compresses
+# or short-circuits), in the page cache before timing starts.
+[ -f "$DIR/one-2g.bin" ] || head -c $((2 << 30)) /dev/urandom > "$DIR/one-2g.bin"
+for i in 1 2 3 4 5 6 7 8; do
+  [ -f "$DIR/part-$i.bin" ] || head -c $((256 << 20)) /dev/urandom > "$DIR/part-$i.bin"
+done
+"$DIR/benchtool" mkmodel "$DIR" # model files for the parse and verify rows
+cat "$DIR"/*.bin "$DIR"/*.safetensors > /dev/null
+
+declare -A TIMES
+time_it() { # name command...
+  local name=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N)
+  TIMES[$name]+="$(echo "$t1 - $t0" | bc) "
+}
+have() { command -v "$1" > /dev/null; }
+
+HASHLIB='import hashlib,sys
+h=hashlib.sha256(); f=open(sys.argv[1],"rb")
+for c in iter(lambda: f.read(1<<20), b""): h.update(c)
+print(h.hexdigest())'
+
+for run in $(seq "$RUNS"); do
+  echo "run $run/$RUNS" >&2
+  time_it "hash1:modelgate" "$BIN" hash "$DIR/one-2g.bin"
+  have openssl && time_it "hash1:openssl-dgst" openssl dgst -sha256 "$DIR/one-2g.bin"
+  have sha256sum && time_it "hash1:sha256sum" sha256sum "$DIR/one-2g.bin"
+  have python3 && time_it "hash1:python-hashlib" python3 -c "$HASHLIB" "$DIR/one-2g.bin"
+  time_it "hash8:modelgate" "$BIN" hash "$DIR"/part-?.bin
+  have sha256sum && time_it "hash8:sha256sum" sha256sum "$DIR"/part-?.bin
+  time_it "open4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.safetensors"
+  time_it "open4g:nlpodyssey" "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors"
+done
+
+summary() { # name -> "min median max"
+  echo "${TIMES[$1]}" | tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {printf "%.3f %.3f %.3f", a[1], a[int((NR+1)/2)], a[NR]}'
+}
+median() { summary "$1" | cut -d' ' -f2; }
+
+printf '%-24s %8s %8s %8s\n' "what" "min" "median" "max"
+for k in $(printf '%s\n' "${!TIMES[@]}" | sort); do
+  printf '%-24s %8s %8s %8s\n' "$k" $(summary "$k")
+done
+echo
+ratio() { # label numerator denominator
+  [ -n "${TIMES[$2]:-}" ] && [ -n "${TIMES[$3]:-}" ] && printf '%-58s %6.2fx\n' "$1" "$(echo "$(median "$2") / $(median "$3")" | bc -l)"
+  return 0
+}
+GiB2=$((2 << 30))
+echo "ratios of medians (higher is better for modelgate):"
+ratio "hash 2 GiB: openssl dgst time / modelgate time" hash1:openssl-dgst hash1:modelgate
+ratio "hash 2 GiB: python hashlib time / modelgate time" hash1:python-hashlib hash1:modelgate
+ratio "hash 2 GiB: sha256sum time / modelgate time" hash1:sha256sum hash1:modelgate
+ratio "hash 8x256 MiB: sha256sum time / modelgate time" hash8:sha256sum hash8:modelgate
+printf '%-58s %6.2fx\n' "hash 8 files vs 1 file: modelgate throughput ratio" \
+  "$(echo "(2 / $(median hash8:modelgate)) / (2 / $(median hash1:modelgate))" | bc -l)"
+ratio "open 4 GiB safetensors: nlpodyssey time / modelgate time" open4g:nlpodyssey open4g:modelgate
+echo
+echo "in-memory SHA-256 kernel (the ceiling for one stream):"
+go test ./verify -run '^$' -bench 'SHA256Kernel|HashFile' -benchtime 2s | grep Benchmark
+have openssl && openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | tail -1
+echo "modelgate 2 GiB throughput (median): $(echo "$GiB2 / $(median hash1:modelgate) / 1000000" | bc) MB/s"
+"$DIR/benchtool" rss "$DIR/big-4g.safetensors"

@@ -1,0 +1,267 @@
+package verify
+
+import (
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tuf"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// SignatureVerifier checks Sigstore bundles, OpenSSF Model Signing
+// (model_signing) bundles among them, against an allowlist of signers:
+// keyless identities (OIDC issuer and certificate SAN), public keys, and
+// certificate authorities.
+type SignatureVerifier struct {
+	trusted    root.TrustedMaterial // for keyless and logged bundles
+	identities []sgverify.CertificateIdentity
+	idNames    []string
+	keys       []trustedKey
+	cas        *x509.CertPool
+	nCAs       int
+	ignore     []string
+	bundle     string
+	now        func() time.Time
+}
+
+type trustedKey struct {
+	pub   crypto.PublicKey
+	der   []byte
+	hints []string // what bundles may name it by
+	name  string
+}
+
+// SignatureOption configures a SignatureVerifier.
+type SignatureOption func(*SignatureVerifier) error
+
+// NewSignatureVerifier returns a verifier that accepts signatures by the
+// identities, keys and CAs its options name, and refuses one with none
+// (an empty allowlist).
+func NewSignatureVerifier(opts ...SignatureOption) (*SignatureVerifier, error) {
+	v := &SignatureVerifier{now: time.Now, cas: x509.NewCertPool()}
+	for _, o := range opts {
+		if err := o(v); err != nil {
+			return nil, err
+		}
+	}
+	if len(v.identities)+len(v.keys)+v.nCAs == 0 {
+		return nil, formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no signer is allowed: give an identity, a key or a CA")
+	}
+	return v, nil
+}
+
+// WithTrustedRootFile trusts the Sigstore trusted_root.json at path (or a
+// ClientTrustConfig holding one), offline.
+func WithTrustedRootFile(path string) SignatureOption {
+	return func(v *SignatureVerifier) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		}
+		tr, err := parseTrustedRoot(b)
+		if err != nil {
+			return formats.WithPath(err, path)
+		}
+		v.trusted = tr
+		return nil
+	}
+}
+
+// parseTrustedRoot reads a trusted root, or the trustedRoot member of a
+// ClientTrustConfig.
+func parseTrustedRoot(b []byte) (*root.TrustedRoot, error) {
+	var cfg struct {
+		TrustedRoot jsonRaw `json:"trustedRoot"`
+	}
+	if err := jsonUnmarshal(b, &cfg); err == nil && len(cfg.TrustedRoot) > 0 {
+		b = cfg.TrustedRoot
+	}
+	tr, err := root.NewTrustedRootFromJSON(b)
+	if err != nil {
+		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "trusted root: %v", err)
+	}
+	return tr, nil
+}
+
+// WithTrustedMaterial trusts tm (tests use sigstore-go's VirtualSigstore).
+func WithTrustedMaterial(tm root.TrustedMaterial) SignatureOption {
+	return func(v *SignatureVerifier) error { v.trusted = tm; return nil }
+}
+
+// WithPublicGoodInstance trusts Sigstore's public-good instance, fetching
+// its trusted root through sigstore-go's TUF client (with its cache in
+// ~/.sigstore). Offline with no cache it fails and names --trusted-root.
+func WithPublicGoodInstance() SignatureOption {
+	return func(v *SignatureVerifier) error {
+		tr, err := root.FetchTrustedRootWithOptions(tuf.DefaultOptions())
+		if err != nil {
+			return formats.Errorf(formats.KindIO, formats.NoOffset,
+				"cannot get the public-good trusted root (offline, with no TUF cache?); give a trusted_root.json with --trusted-root: %w", err)
+		}
+		v.trusted = tr
+		return nil
+	}
+}
+
+// WithIdentity allows a keyless signer: an OIDC issuer (exact) and a
+// certificate SAN, exact or as a regular expression. modelgate anchors
+// the expression (^...$) whether or not it already is: sigstore-go's
+// matchers would otherwise accept a match anywhere in the SAN.
+func WithIdentity(issuer, subject, subjectRegexp string) SignatureOption {
+	return func(v *SignatureVerifier) error {
+		if issuer == "" || (subject == "") == (subjectRegexp == "") {
+			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "an identity needs an issuer and exactly one of a subject and a subject regexp")
+		}
+		re := ""
+		if subjectRegexp != "" {
+			re = anchor(subjectRegexp)
+			if _, err := regexp.Compile(re); err != nil {
+				return formats.Errorf(formats.KindMalformed, formats.NoOffset, "subject regexp: %v", err)
+			}
+		}
+		id, err := sgverify.NewShortCertificateIdentity(issuer, "", subject, re)
+		if err != nil {
+			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "identity: %v", err)
+		}
+		v.identities = append(v.identities, id)
+		v.idNames = append(v.idNames, issuer+" "+subject+re)
+		return nil
+	}
+}
+
+// anchor makes a regular expression match whole strings only.
+func anchor(re string) string {
+	return "^(?:" + strings.TrimSuffix(strings.TrimPrefix(re, "^"), "$") + ")$"
+}
+
+// WithPublicKeyFile allows signatures by the PEM public key (or
+// certificate's key) in path: ECDSA P-256/384/521, Ed25519 or RSA.
+func WithPublicKeyFile(path string) SignatureOption {
+	return func(v *SignatureVerifier) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		}
+		pub, err := parsePublicKeyPEM(b)
+		if err != nil {
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "public key: %v", err), path)
+		}
+		return WithPublicKey(filepath.Base(path), pub)(v)
+	}
+}
+
+// WithPublicKey allows signatures by pub, called name in results.
+func WithPublicKey(name string, pub crypto.PublicKey) SignatureOption {
+	return func(v *SignatureVerifier) error {
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "public key %s: %v", name, err)
+		}
+		v.keys = append(v.keys, trustedKey{pub: pub, der: der, hints: keyHints(der), name: name})
+		return nil
+	}
+}
+
+// keyHints are the ways bundles name a key: sha256 of its DER or of its
+// PEM (model_signing), in hex or base64.
+func keyHints(der []byte) []string {
+	p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	a, b := sha256.Sum256(der), sha256.Sum256(p)
+	return []string{hex.EncodeToString(a[:]), hex.EncodeToString(b[:]), b64(a[:]), b64(b[:])}
+}
+
+// WithCAFile allows signatures by certificate chains that reach a CA
+// certificate in the PEM file at path, for code signing.
+func WithCAFile(path string) SignatureOption {
+	return func(v *SignatureVerifier) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		}
+		n := 0
+		for rest := b; ; {
+			var blk *pem.Block
+			if blk, rest = pem.Decode(rest); blk == nil {
+				break
+			}
+			if blk.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "CA certificate: %v", err), path)
+			}
+			v.cas.AddCert(c)
+			n++
+		}
+		if n == 0 {
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "no CERTIFICATE in the file"), path)
+		}
+		v.nCAs += n
+		return nil
+	}
+}
+
+// WithIgnorePaths leaves paths (relative to the model directory) out of
+// the model's manifest, as model_signing's --ignore-paths does.
+func WithIgnorePaths(paths ...string) SignatureOption {
+	return func(v *SignatureVerifier) error { v.ignore = append(v.ignore, paths...); return nil }
+}
+
+// WithBundleFile reads the signature from path instead of finding it
+// (model.sig inside a model directory, FILE.sig or model.sig beside a file).
+func WithBundleFile(path string) SignatureOption {
+	return func(v *SignatureVerifier) error { v.bundle = path; return nil }
+}
+
+// WithTime verifies certificates at t rather than now, for tests.
+func WithTime(t time.Time) SignatureOption {
+	return func(v *SignatureVerifier) error { v.now = func() time.Time { return t }; return nil }
+}
+
+// SignaturesFromPolicy builds the verifier a policy's signatures section
+// describes; paths in it are relative to dir (the policy's directory).
+func SignaturesFromPolicy(s *Signatures, dir string) (*SignatureVerifier, error) {
+	rel := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	var opts []SignatureOption
+	if s.TrustedRoot != "" {
+		opts = append(opts, WithTrustedRootFile(rel(s.TrustedRoot)))
+	} else if len(s.Identities) > 0 {
+		opts = append(opts, WithPublicGoodInstance())
+	}
+	for _, id := range s.Identities {
+		opts = append(opts, WithIdentity(id.Issuer, id.Subject, id.SubjectRegexp))
+	}
+	for _, k := range s.Keys {
+		opts = append(opts, WithPublicKeyFile(rel(k)))
+	}
+	for _, c := range s.CAs {
+		opts = append(opts, WithCAFile(rel(c)))
+	}
+	if s.Bundle != "" {
+		opts = append(opts, WithBundleFile(rel(s.Bundle)))
+	}
+	opts = append(opts, WithIgnorePaths(s.IgnorePaths...))
+	return NewSignatureVerifier(opts...)
+}
+
+func (v *SignatureVerifier) String() string {
+	return fmt.Sprintf("signers: %d identities, %d keys, %d CAs", len(v.identities), len(v.keys), v.nCAs)
+}
