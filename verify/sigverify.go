@@ -181,7 +181,9 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 func (v *SignatureVerifier) verifyBundle(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	vm := rb.VerificationMaterial
 	switch {
-	case vm.X509CertificateChain != nil:
+	case vm.X509CertificateChain != nil && !rb.hasLogEvidence() && v.nCAs == 0 && len(v.identities) > 0:
+		return "", sigErr("the bundle's certificate comes with no transparency-log entry or timestamp proving when it was signed")
+	case vm.X509CertificateChain != nil && !rb.hasLogEvidence():
 		return v.verifyChain(rb, alg, digest, m)
 	case vm.PublicKey != nil && !rb.hasLogEvidence():
 		return v.verifyKey(rb, alg, digest, m)
@@ -338,7 +340,7 @@ func (v *SignatureVerifier) verifySigstore(rb *rawBundle, alg string, digest []b
 	if err := b.UnmarshalJSON(rb.raw); err != nil {
 		return "", sigErr("bundle: %v", err)
 	}
-	keyless := rb.VerificationMaterial.Certificate != nil
+	keyless := rb.VerificationMaterial.Certificate != nil || rb.VerificationMaterial.X509CertificateChain != nil
 	tm := v.trusted
 	policy := []sgverify.PolicyOption{}
 	if keyless {

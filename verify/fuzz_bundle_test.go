@@ -1,0 +1,53 @@
+package verify
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/formats"
+)
+
+// FuzzBundle parses bundles and model_signing statements: no input may
+// panic, and every refusal has a known kind.
+func FuzzBundle(f *testing.F) {
+	n := 0
+	for _, glob := range []string{
+		"../../shared/vectors/model-transparency/scripts/tests/*/model.sig",
+		"../../shared/vectors/model-transparency/oms-spec/test-vectors/v1.0/*/*.json",
+		"../../shared/vectors/sigstore/conformance/*/bundle.sigstore.json",
+	} {
+		files, _ := filepath.Glob(glob)
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+				n++
+			}
+		}
+	}
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}}`))
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"shards","hash_type":"sha256","shard_size":8.0},"resources":[{"name":"a:0:8","algorithm":"sha256-sharded-8","digest":"` + Digest{}.String() + `"}]}}`))
+	n += 2
+	if n < 2 {
+		f.Fatal("empty seed corpus")
+	}
+	known := []formats.Kind{formats.KindSignatureInvalid, formats.KindUnsupported, formats.KindPathTraversal, formats.KindLimitExceeded, formats.KindMalformed}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rb, err := parseBundle(b)
+		if err != nil {
+			require.Contains(t, known, formats.KindOf(err), "%v", err)
+		} else if rb.DSSEEnvelope != nil {
+			_, _ = parseStatement(rb.payload)
+			_ = isModelSigning(rb.payload)
+		}
+		m, err := parseStatement(b)
+		if err != nil {
+			require.Contains(t, known, formats.KindOf(err), "%v", err)
+			return
+		}
+		_ = rootDigest(m.resources)
+		_ = compareResources(m.resources, map[string]string{})
+	})
+}
