@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
@@ -21,6 +23,69 @@ type loadFlags struct {
 	allowRawFP8 bool
 	mode        string
 	root        string
+	sig         sigFlags
+}
+
+// sigFlags say whose signature to require.
+type sigFlags struct {
+	bundle         string
+	identity       string
+	identityRegexp string
+	issuer         string
+	keys           []string
+	cas            []string
+	trustedRoot    string
+	ignorePaths    []string
+}
+
+func (s *sigFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&s.bundle, "bundle", "", "the Sigstore or model_signing bundle `FILE` (default: model.sig in the model directory, FILE.sig beside a file)")
+	fl.StringVar(&s.identity, "identity", "", "allow the keyless signer whose certificate SAN is exactly `SAN`")
+	fl.StringVar(&s.identityRegexp, "identity-regexp", "", "allow keyless signers whose SAN matches `RE` (anchored)")
+	fl.StringVar(&s.issuer, "issuer", "", "the OIDC issuer `URL` of the allowed keyless signer")
+	fl.StringSliceVar(&s.keys, "key", nil, "allow signatures by the PEM public key in `FILE` (repeatable)")
+	fl.StringSliceVar(&s.cas, "ca", nil, "allow certificate chains to the PEM CA in `FILE` (repeatable)")
+	fl.StringVar(&s.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json `FILE` (offline); default: the public-good instance via TUF")
+	fl.StringSliceVar(&s.ignorePaths, "ignore-paths", nil, "leave `PATHS` out of the model's manifest, as model_signing does")
+}
+
+// set reports whether any signer was named.
+func (s *sigFlags) set() bool {
+	return s.identity != "" || s.identityRegexp != "" || len(s.keys) > 0 || len(s.cas) > 0
+}
+
+// verifier builds the signature verifier the flags describe.
+func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
+	if !s.set() {
+		if s.bundle != "" || s.issuer != "" || s.trustedRoot != "" {
+			return nil, usageError{fmt.Errorf("name who may sign: --identity or --identity-regexp with --issuer, --key, or --ca")}
+		}
+		return nil, nil
+	}
+	var opts []verify.SignatureOption
+	if s.identity != "" || s.identityRegexp != "" {
+		if s.issuer == "" || (s.identity != "" && s.identityRegexp != "") {
+			return nil, usageError{fmt.Errorf("give --issuer and one of --identity and --identity-regexp")}
+		}
+		if s.trustedRoot == "" {
+			opts = append(opts, verify.WithPublicGoodInstance())
+		}
+		opts = append(opts, verify.WithIdentity(s.issuer, s.identity, s.identityRegexp))
+	}
+	if s.trustedRoot != "" {
+		opts = append(opts, verify.WithTrustedRootFile(s.trustedRoot))
+	}
+	for _, k := range s.keys {
+		opts = append(opts, verify.WithPublicKeyFile(k))
+	}
+	for _, c := range s.cas {
+		opts = append(opts, verify.WithCAFile(c))
+	}
+	if s.bundle != "" {
+		opts = append(opts, verify.WithBundleFile(s.bundle))
+	}
+	opts = append(opts, verify.WithIgnorePaths(s.ignorePaths...))
+	return verify.NewSignatureVerifier(opts...)
 }
 
 func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
@@ -31,6 +96,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.root, "root", "", "confine file access to `DIR` (default: the model's directory)")
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
 	if digests {
+		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
 		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum `FILE`")
 	}
@@ -58,12 +124,29 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	if f.root != "" {
 		opts = append(opts, loader.WithRoot(f.root))
 	}
+	sv, err := f.sig.verifier()
+	if err != nil {
+		return nil, err
+	}
 	if f.policy != "" {
 		p, err := verify.LoadPolicy(f.policy)
 		if err != nil {
 			return nil, err
 		}
 		opts = append(opts, loader.WithPolicy(p))
+		if p.Signatures != nil && sv == nil {
+			sigs := *p.Signatures
+			sigs.IgnorePaths = append(slices.Clone(sigs.IgnorePaths), f.sig.ignorePaths...)
+			if sigs.Bundle == "" && f.sig.bundle != "" {
+				sigs.Bundle, _ = filepath.Abs(f.sig.bundle)
+			}
+			if sv, err = verify.SignaturesFromPolicy(&sigs, filepath.Dir(f.policy)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if sv != nil {
+		opts = append(opts, loader.WithSignatureVerifier(sv))
 	}
 	a, err := f.allowlist(model)
 	if err != nil || a == nil {

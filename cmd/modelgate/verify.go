@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,18 +21,32 @@ type verifyResult struct {
 func (c *cli) newVerify() *cobra.Command {
 	var lf loadFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--policy FILE] [--sha256 HEX | --sha256-file FILE] [--profile mlx] [--json] PATH",
+		Use:   "verify [--policy FILE] [--sha256 HEX | --sha256-file FILE] [--bundle FILE --identity SAN --issuer URL | --key PEM | --ca PEM] [--profile mlx] [--json] PATH",
 		Short: "Check a model's digests (and policy), then parse it strictly: the CI gate for promotion",
 		Long: `verify hashes each weight file of PATH (a file or a model directory), checks
 the digests against --sha256, --sha256-file or the policy's digests, then
 parses the very bytes it hashed: a file whose digest is approved but whose
 content is hostile is still refused. Refusals: digest-mismatch (a digest is
 known for that name but differs), not-allowlisted (nothing approves the
-file), and the format kinds.`,
+file), and the format kinds.
+
+With --bundle, --identity/--identity-regexp and --issuer, --key or --ca
+(or a policy's signatures section) the model's signature is checked too:
+a Sigstore bundle over a single file, or an OpenSSF Model Signing bundle
+(model.sig, as model_signing writes it) over a file or a whole directory,
+recomputed from disk. Refusals: signature-invalid, identity-mismatch,
+not-allowlisted, digest-mismatch. PATH may be sha256:HEX (or sha512:HEX)
+to check a bundle over a bare digest.`,
 		Example: `  modelgate verify --sha256 "$(cut -d' ' -f1 model.sha256)" model.safetensors
-  modelgate verify --policy policy.yaml --profile mlx --json ./model-dir`,
+  modelgate verify --policy policy.yaml --profile mlx --json ./model-dir
+  modelgate verify --key release.pub ./model-dir
+  modelgate verify --bundle m.sigstore.json --trusted-root trusted_root.json \
+      --identity-regexp 'https://github.com/acme/.*' --issuer https://token.actions.githubusercontent.com m.safetensors`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if alg, hexd, ok := bareDigest(args[0]); ok {
+				return c.verifyDigest(&lf, alg, hexd)
+			}
 			opts, err := lf.options(args[0])
 			if err != nil {
 				return err
@@ -51,10 +67,50 @@ file), and the format kinds.`,
 				}
 				fmt.Fprintf(c.stdout, "%s  %s  %s, %d bytes\n", sum, f.Name, f.Format, f.Size)
 			}
+			if m.Verified.Signer != "" {
+				fmt.Fprintf(c.stdout, "signed by %s\n", m.Verified.Signer)
+			}
 			fmt.Fprintf(c.stdout, "%s: verified, %d files, %d tensors\n", args[0], len(m.Files), len(m.Tensors))
 			return nil
 		},
 	}
 	lf.register(cmd, true)
 	return cmd
+}
+
+// bareDigest parses "sha256:HEX" or "sha512:HEX".
+func bareDigest(arg string) (string, []byte, bool) {
+	alg, h, ok := strings.Cut(arg, ":")
+	if !ok || (alg != "sha256" && alg != "sha512") {
+		return "", nil, false
+	}
+	b, err := hex.DecodeString(h)
+	return alg, b, err == nil && (len(b) == 32 || len(b) == 64)
+}
+
+// verifyDigest checks a bundle over a bare digest, as the
+// sigstore-conformance client protocol does.
+func (c *cli) verifyDigest(lf *loadFlags, alg string, d []byte) error {
+	if lf.sig.bundle == "" {
+		return usageError{fmt.Errorf("verifying a bare digest needs --bundle")}
+	}
+	sv, err := lf.sig.verifier()
+	if err != nil {
+		return err
+	}
+	if sv == nil {
+		return usageError{fmt.Errorf("name who may sign: --identity/--issuer, --key or --ca")}
+	}
+	signer, err := sv.VerifyDigest(alg, d)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return c.emit(struct {
+			Digest string `json:"digest"`
+			Signer string `json:"signer"`
+		}{alg + ":" + hex.EncodeToString(d), signer})
+	}
+	fmt.Fprintf(c.stdout, "%s:%x: signed by %s\n", alg, d, signer)
+	return nil
 }
