@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -68,7 +69,7 @@ func Open(ctx context.Context, path string, opts ...Option) (m *Model, err error
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{log: slog.New(discardHandler{})}
+	c := &config{log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -84,7 +85,7 @@ func newConfig(opts []Option) (*config, error) {
 				"the policy requires a signature, but no signature verifier was given")
 		}
 	}
-	if c.mode == ModeMap && !canMap {
+	if c.mode == ModeMap && !mmap.Supported {
 		c.mode = ModeReadAt
 	}
 	c.limits = c.limits.WithDefaults()
@@ -94,10 +95,6 @@ func newConfig(opts []Option) (*config, error) {
 func (c *config) modeName() string {
 	return [...]string{"map", "read-at", "private-copy"}[c.mode]
 }
-
-type discardHandler struct{ slog.Handler }
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool { return false }
 
 // opener holds the state of one Open.
 type opener struct {
@@ -328,7 +325,7 @@ func (o *opener) hold(m *Model, f *os.File, size int64) (*held, error) {
 	var err error
 	switch o.c.mode {
 	case ModeMap:
-		mem, unmap, merr := mapFile(f, size)
+		mem, unmap, merr := mmap.Map(f, size)
 		if merr != nil {
 			return nil, formats.IOError(formats.NoOffset, merr)
 		}

@@ -105,9 +105,15 @@ func WithRoot(dir string) Option {
 	return func(c *config) error { c.root = dir; return nil }
 }
 
-// WithLogger logs each step at debug level and each refusal at warn.
+// WithLogger logs each step at debug level and each refusal at warn
+// (nil: no logging).
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) error { c.log = l; return nil }
+	return func(c *config) error {
+		if l != nil {
+			c.log = l
+		}
+		return nil
+	}
 }
 
 // WithSignatureVerifier checks the model's signature (see verify's

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/mmap"
 )
 
 // Digest is a SHA-256 digest.
@@ -174,11 +175,22 @@ func hashName(ctx context.Context, open func(string) (*os.File, error), name str
 	if err != nil {
 		return FileDigest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
 	}
-	d, err := Hash(ctx, f, st.Size(), progress)
+	d, err := hashFile(ctx, f, st.Size(), progress)
 	if err != nil {
 		return FileDigest{}, formats.WithPath(err, name)
 	}
 	return FileDigest{Name: name, Size: st.Size(), SHA256: d}, nil
+}
+
+// hashFile hashes f through a read-only mapping (no copy into a buffer)
+// where it can, else with ChunkSize reads.
+func hashFile(ctx context.Context, f *os.File, size int64, progress Progress) (Digest, error) {
+	mem, unmap, err := mmap.Map(f, size)
+	if err != nil || mem == nil {
+		return Hash(ctx, f, size, progress)
+	}
+	defer unmap()
+	return HashBytes(ctx, mem, progress)
 }
 
 // SHA256SumLine formats one line as GNU sha256sum prints it: a name with a

@@ -1,6 +1,8 @@
 //go:build unix
 
-package loader
+// Package mmap maps files read-only, for hashing and parsing without
+// copying.
+package mmap
 
 import (
 	"os"
@@ -8,8 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps size bytes of f read-only. A zero-size file has no mapping.
-func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
+// Supported reports whether files can be mapped here.
+const Supported = true
+
+// Map maps size bytes of f read-only, advising sequential access. A
+// zero-size file has no mapping (nil, and a no-op unmap).
+func Map(f *os.File, size int64) ([]byte, func() error, error) {
 	if size == 0 || int64(int(size)) != size {
 		return nil, func() error { return nil }, nil
 	}
@@ -20,5 +26,3 @@ func mapFile(f *os.File, size int64) ([]byte, func() error, error) {
 	_ = unix.Madvise(b, unix.MADV_SEQUENTIAL)
 	return b, func() error { return unix.Munmap(b) }, nil
 }
-
-const canMap = true

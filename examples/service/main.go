@@ -1,0 +1,205 @@
+// Command service is an example Go service that accepts model uploads,
+// verifies them with modelgate before anything loads them, and hands the
+// canonical safetensors file to a directory an MLX worker reads.
+//
+//	go run ./examples/service -listen 127.0.0.1:8080 -policy policy.yaml -outbox /srv/mlx-inbox
+//
+//	POST /v1/models         multipart form, field "model": the file to check
+//	POST /v1/models/by-path JSON {"path": "name"}: a file or directory below -volume
+//
+// A refusal is HTTP 422 with {"ok":false,"error":{"kind":...,"message":...}};
+// an upload over -max-bytes is 413. An accepted model is answered with its
+// tensors, digests and signer, and written as <sha256>.safetensors to the
+// outbox, where an MLX worker runs mx.load on it.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	policyPath := flag.String("policy", "", "modelgate policy file (formats, limits, digests, signatures)")
+	volume := flag.String("volume", "", "directory whose models may be checked by path")
+	outbox := flag.String("outbox", "", "directory the MLX worker reads canonical safetensors from")
+	maxBytes := flag.Int64("max-bytes", 1<<30, "largest upload accepted")
+	flag.Parse()
+	cfg := Config{Volume: *volume, Outbox: *outbox, MaxBytes: *maxBytes, Logger: slog.Default()}
+	if *policyPath != "" {
+		p, err := verify.LoadPolicy(*policyPath)
+		if err != nil {
+			log.Fatal(err)
+		}
+		cfg.Policy = p
+		if p.Signatures != nil {
+			if cfg.Signatures, err = verify.SignaturesFromPolicy(p.Signatures, filepath.Dir(*policyPath)); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	srv := &http.Server{Addr: *listen, Handler: NewHandler(cfg), ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
+}
+
+// Config configures the service.
+type Config struct {
+	Policy     *verify.Policy
+	Signatures *verify.SignatureVerifier
+	Volume     string // models checkable by path live below it ("" disables)
+	Outbox     string // canonical safetensors go here ("" disables)
+	MaxBytes   int64
+	Logger     *slog.Logger
+}
+
+// Response is the JSON answer for an accepted model.
+type Response struct {
+	OK       bool                 `json:"ok"`
+	Tensors  []loader.ModelTensor `json:"tensors"`
+	Verified loader.Verified      `json:"verified"`
+	Outbox   string               `json:"outbox,omitempty"` // the canonical file written
+}
+
+// NewHandler returns the service's HTTP handler.
+func NewHandler(cfg Config) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/models", cfg.upload)
+	mux.HandleFunc("POST /v1/models/by-path", cfg.byPath)
+	return mux
+}
+
+func (cfg Config) options() []loader.Option {
+	opts := []loader.Option{loader.WithProfile(loader.ProfileMLX), loader.WithLogger(cfg.Logger)}
+	if cfg.Policy != nil {
+		opts = append(opts, loader.WithPolicy(cfg.Policy))
+	}
+	if cfg.Signatures != nil {
+		opts = append(opts, loader.WithSignatureVerifier(cfg.Signatures))
+	}
+	return opts
+}
+
+// upload streams the "model" part to a private temporary file, never
+// holding it in memory, then verifies it.
+func (cfg Config) upload(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "usage", err)
+		return
+	}
+	part, err := mr.NextPart()
+	if err != nil || part.FormName() != "model" {
+		writeError(w, http.StatusBadRequest, "usage", errors.New(`send the model in a multipart field named "model"`))
+		return
+	}
+	dir, err := os.MkdirTemp("", "modelgate-upload-")
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, formats.KindIO, err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	// The client's file name is never used as a path.
+	path := filepath.Join(dir, "upload")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		_, err = io.Copy(f, part)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, formats.KindLimitExceeded, fmt.Errorf("upload is over %d bytes", cfg.MaxBytes))
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, formats.KindIO, err)
+		return
+	}
+	cfg.check(r.Context(), w, path, nil)
+}
+
+// byPath checks a model already on a mounted volume, confined to it.
+func (cfg Config) byPath(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Path string `json:"path"`
+	}
+	if cfg.Volume == "" {
+		writeError(w, http.StatusNotFound, "usage", errors.New("no volume is configured"))
+		return
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || !filepath.IsLocal(req.Path) {
+		writeError(w, http.StatusUnprocessableEntity, formats.KindPathTraversal, errors.New(`"path" must be a relative path inside the volume`))
+		return
+	}
+	cfg.check(r.Context(), w, filepath.Join(cfg.Volume, req.Path), []loader.Option{loader.WithRoot(cfg.Volume)})
+}
+
+// check verifies the model at path and, when accepted, writes its
+// canonical safetensors to the outbox.
+func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string, extra []loader.Option) {
+	m, err := loader.Open(ctx, path, append(cfg.options(), extra...)...)
+	if err != nil {
+		status := http.StatusUnprocessableEntity
+		if formats.KindOf(err) == formats.KindIO {
+			status = http.StatusBadRequest
+		}
+		writeError(w, status, formats.KindOf(err), err)
+		return
+	}
+	defer m.Close()
+	resp := Response{OK: true, Tensors: m.Tensors, Verified: m.Verified}
+	if cfg.Outbox != "" {
+		if resp.Outbox, err = writeOutbox(cfg.Outbox, m); err != nil {
+			writeError(w, http.StatusInternalServerError, formats.KindIO, err)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// writeOutbox writes the canonical file under a temporary name and renames
+// it to <sha256>.safetensors, so the worker never sees a partial file.
+func writeOutbox(dir string, m *loader.Model) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".incoming-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if err := m.WriteSafetensors(io.MultiWriter(tmp, h)); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	name := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))+".safetensors")
+	return name, os.Rename(tmp.Name(), name)
+}
+
+func writeError(w http.ResponseWriter, status int, kind formats.Kind, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": map[string]string{"kind": string(kind), "message": err.Error()}})
+}
