@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs gate.sh on a passing and a failing layout (CI runs this).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/modelgate" ./cmd/modelgate || exit 1
+export MODELGATE="$work/modelgate"
+mkdir -p "$work/models/mlp"
+cp testdata/safetensors/tiny-mlp.safetensors "$work/models/mlp/model.safetensors"
+(cd "$work/models/mlp" && "$MODELGATE" hash .) > "$work/mlp.sums"
+printf 'formats: [safetensors]\ndigest_files: [mlp.sums]\nrequire: [digest]\n' > "$work/policy.yaml"
+gate="$PWD/examples/ci/gate.sh"
+cd "$work"
+MODELGATE_POLICY=policy.yaml "$gate" models/mlp || { echo "gate refused a good model"; exit 1; }
+grep -q '"ok": true' modelgate-verify-1.json || { echo "no verify JSON"; exit 1; }
+cp "$OLDPWD/testdata/pickle/proto4.pkl" models/mlp/tokenizer.bin
+if MODELGATE_POLICY=policy.yaml "$gate" models/mlp 2>/dev/null; then echo "gate passed a pickle"; exit 1; fi
+grep -q '"ruleId": *"pickle"' modelgate.sarif || grep -q '"ruleId":"pickle"' modelgate.sarif || { echo "no SARIF finding"; exit 1; }
+echo "gate_test: passed and refused as expected"
