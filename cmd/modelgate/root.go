@@ -85,12 +85,23 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
+// version is the module version go install recorded, with the VCS
+// revision and Go version when known.
 func version() string {
 	info, ok := debug.ReadBuildInfo()
-	if !ok || info.Main.Version == "" {
+	if !ok {
 		return "(devel)"
 	}
-	return info.Main.Version
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+	}
+	return v + " " + info.GoVersion
 }
 
 // emit prints a successful result v (a struct encoding as a JSON object)
