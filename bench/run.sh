@@ -24,7 +24,25 @@ for i in 1 2 3 4 5 6 7 8; do
   [ -f "$DIR/part-$i.bin" ] || head -c $((256 << 20)) /dev/urandom > "$DIR/part-$i.bin"
 done
 "$DIR/benchtool" mkmodel "$DIR" # model files for the parse and verify rows
-cat "$DIR"/*.bin "$DIR"/*.safetensors > /dev/null
+[ -d "$DIR/tree-1000" ] || "$DIR/benchtool" mktree "$DIR/tree-1000" 1000
+[ -d "$DIR/tree-4000" ] || "$DIR/benchtool" mktree "$DIR/tree-4000" 4000
+# npz with two stored 200 MiB members, written by numpy itself.
+[ -f "$DIR/big.npz" ] || python3 -c 'import numpy as np, sys
+r = np.random.default_rng(0)
+np.savez(sys.argv[1], a=r.standard_normal(50<<20, dtype=np.float32), b=r.standard_normal(50<<20, dtype=np.float32))' "$DIR/big.npz"
+NUMPY_READ='import numpy as np, sys
+d = np.load(sys.argv[1])
+print(sum(d[k].nbytes for k in d.files))'
+# A key-signed bundle over the 1 GiB file, as cosign sign-blob writes it
+# (no log upload: the comparison is of hashing and memory).
+COSIGN=$(command -v cosign || echo "$(go env GOPATH)/bin/cosign")
+if [ -x "$COSIGN" ] && [ ! -f "$DIR/sig-1g.bundle" ]; then
+  (cd "$DIR" && COSIGN_PASSWORD="" "$COSIGN" generate-key-pair --output-key-prefix bench > /dev/null 2>&1)
+  COSIGN_PASSWORD="" "$COSIGN" sign-blob --yes --key "$DIR/bench.key" --tlog-upload=false --new-bundle-format \
+    --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors" > /dev/null 2>&1
+fi
+ROOT=../shared/vectors/sigstore/trusted_root.public-good.json
+cat "$DIR"/*.bin "$DIR"/*.safetensors "$DIR/big.npz" > /dev/null
 
 declare -A TIMES
 time_it() { # name command...
@@ -50,6 +68,17 @@ for run in $(seq "$RUNS"); do
   have sha256sum && time_it "hash8:sha256sum" sha256sum "$DIR"/part-?.bin
   time_it "open4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.safetensors"
   time_it "open4g:nlpodyssey" "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors"
+  time_it "parse100k:modelgate" go test ./formats/safetensors -run '^$' -bench 'ParseHeader/tensors=100000/modelgate' -benchtime 5x
+  time_it "parse100k:nlpodyssey" go test ./formats/safetensors -run '^$' -bench 'ParseHeader/tensors=100000/nlpodyssey' -benchtime 5x
+  if [ -f "$DIR/sig-1g.bundle" ]; then
+    time_it "verify1g:modelgate" "$BIN" verify --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors"
+    [ -f "$ROOT" ] && time_it "verify1g:cosign" "$COSIGN" verify-blob --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" \
+      --new-bundle-format --insecure-ignore-tlog=true --trusted-root "$ROOT" "$DIR/sig-1g.safetensors"
+  fi
+  time_it "npz400m:modelgate" "$DIR/benchtool" npz "$DIR/big.npz"
+  [ -x /usr/bin/python3 ] && time_it "npz400m:numpy" /usr/bin/python3 -c "$NUMPY_READ" "$DIR/big.npz"
+  time_it "scan1000:modelgate" "$BIN" scan "$DIR/tree-1000"
+  time_it "scan4000:modelgate" "$BIN" scan "$DIR/tree-4000"
 done
 
 summary() { # name -> "min median max"
@@ -75,9 +104,20 @@ ratio "hash 8x256 MiB: sha256sum time / modelgate time" hash8:sha256sum hash8:mo
 printf '%-58s %6.2fx\n' "hash 8 files vs 1 file: modelgate throughput ratio" \
   "$(echo "(2 / $(median hash8:modelgate)) / (2 / $(median hash1:modelgate))" | bc -l)"
 ratio "open 4 GiB safetensors: nlpodyssey time / modelgate time" open4g:nlpodyssey open4g:modelgate
+ratio "parse 100,000-tensor header (5 runs + build): nlpodyssey / modelgate" parse100k:nlpodyssey parse100k:modelgate
+ratio "verify 1 GiB against a key bundle: cosign time / modelgate time" verify1g:cosign verify1g:modelgate
+ratio "npz 2x200 MiB, read every array: numpy time / modelgate time" npz400m:numpy npz400m:modelgate
+ratio "scan 4000 files / scan 1000 files (linear: about 4)" scan4000:modelgate scan1000:modelgate
 echo
 echo "in-memory SHA-256 kernel (the ceiling for one stream):"
 go test ./verify -run '^$' -bench 'SHA256Kernel|HashFile' -benchtime 2s | grep Benchmark
 have openssl && openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | tail -1
 echo "modelgate 2 GiB throughput (median): $(echo "$GiB2 / $(median hash1:modelgate) / 1000000" | bc) MB/s"
-"$DIR/benchtool" rss "$DIR/big-4g.safetensors"
+echo
+echo "peak RSS (KiB):"
+echo "  modelgate inspect 4 GiB file: $("$DIR/benchtool" rss "$BIN" inspect "$DIR/big-4g.safetensors") (file: $((4 << 20)) KiB)"
+if [ -f "$DIR/sig-1g.bundle" ]; then
+  echo "  modelgate verify 1 GiB + bundle: $("$DIR/benchtool" rss "$BIN" verify --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors")"
+  [ -f "$ROOT" ] && echo "  cosign verify-blob 1 GiB: $("$DIR/benchtool" rss "$COSIGN" verify-blob --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" --new-bundle-format --insecure-ignore-tlog=true --trusted-root "$ROOT" "$DIR/sig-1g.safetensors")"
+fi
+echo "  nlpodyssey open 4 GiB file: $("$DIR/benchtool" rss "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors")"

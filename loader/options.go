@@ -15,9 +15,10 @@ type Option func(*config) error
 type Mode int
 
 const (
-	// ModeMap maps each file read-only and hashes, parses and hands out
-	// the mapping: the verified bytes are the loaded bytes as long as no
-	// one writes to the file while it is open. Open re-checks size, mtime
+	// ModeMap maps each file read-only (shared) and parses and hands out
+	// the mapping; the digest is read from the same page cache: the
+	// verified bytes are the loaded bytes as long as no one writes to the
+	// file while it is open. Open re-checks size, mtime
 	// and the parsed header region before returning, which catches a swap
 	// or a rewrite during verification, not a write after it.
 	ModeMap Mode = iota

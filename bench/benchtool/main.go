@@ -1,30 +1,48 @@
 // Command benchtool is bench/run.sh's helper: it makes model files and
 // times the library operations that have no command of their own.
 //
-//	benchtool mkmodel DIR      make DIR/big-4g.safetensors (sparse)
+//	benchtool mkmodel DIR      make DIR/big-4g.safetensors (sparse) and
+//	                           DIR/sig-1g.safetensors (random data)
+//	benchtool mktree DIR N     make a tree of N small model and text files
 //	benchtool open FILE        open and list tensors with modelgate
 //	benchtool open-nlp FILE    the same with nlpodyssey/safetensors
-//	benchtool rss FILE         peak RSS of opening FILE, in this process
+//	benchtool npz FILE         open an npz and read every array into memory
+//	benchtool rss CMD ARGS...  run CMD and print its peak RSS
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 
 	nlp "github.com/nlpodyssey/safetensors"
 
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/safetensors"
 	"github.com/modelgate/modelgate/loader"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool mkmodel|open|open-nlp|rss PATH")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: benchtool mkmodel|mktree|open|open-nlp|npz|rss ARGS")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1], os.Args[2]); err != nil {
+	var err error
+	switch os.Args[1] {
+	case "rss":
+		err = rss(os.Args[2:])
+	case "mktree":
+		err = mktree(os.Args[2], os.Args[3])
+	default:
+		err = run(os.Args[1], os.Args[2])
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtool:", err)
 		os.Exit(1)
 	}
@@ -33,7 +51,30 @@ func main() {
 func run(cmd, p string) error {
 	switch cmd {
 	case "mkmodel":
-		return mkmodel(filepath.Join(p, "big-4g.safetensors"), 4<<30)
+		if err := mkmodel(filepath.Join(p, "big-4g.safetensors"), 4<<30); err != nil {
+			return err
+		}
+		return mkRandom(filepath.Join(p, "sig-1g.safetensors"), 1<<30)
+	case "npz":
+		m, err := loader.Open(context.Background(), p)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		var total int64
+		for _, t := range m.Tensors {
+			sr, err := m.Section(t.Name)
+			if err != nil {
+				return err
+			}
+			buf := make([]byte, t.Size) // as numpy allocates each array
+			if _, err := io.ReadFull(sr, buf); err != nil {
+				return err
+			}
+			total += int64(len(buf))
+		}
+		fmt.Println(total)
+		return nil
 	case "open":
 		m, err := loader.Open(context.Background(), p)
 		if err != nil {
@@ -51,17 +92,6 @@ func run(cmd, p string) error {
 			return err
 		}
 		fmt.Println(st.Len())
-		return nil
-	case "rss":
-		m, err := loader.Open(context.Background(), p)
-		if err != nil {
-			return err
-		}
-		defer m.Close()
-		var ru syscall.Rusage
-		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		st, _ := os.Stat(p)
-		fmt.Printf("open %s: peak RSS %d KiB for a %d MiB file (%.3f%%)\n", filepath.Base(p), ru.Maxrss, st.Size()>>20, float64(ru.Maxrss<<10)*100/float64(st.Size()))
 		return nil
 	}
 	return fmt.Errorf("unknown command %q", cmd)
@@ -99,4 +129,61 @@ func mkmodel(p string, size int64) error {
 		return err
 	}
 	return f.Truncate(int64(8+len(hdr)) + per*n)
+}
+
+// rss runs a command and prints its peak resident set size.
+func rss(args []string) error {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	fmt.Printf("%d\n", ru.Maxrss) // KiB
+	return nil
+}
+
+// mkRandom writes a safetensors file of size bytes of random U8 data.
+func mkRandom(p string, size int64) error {
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rnd, err := os.Open("/dev/urandom")
+	if err != nil {
+		return err
+	}
+	defer rnd.Close()
+	return safetensors.Write(f, []safetensors.Tensor{{Name: "w", DType: formats.U8, Shape: []int64{size}, Data: io.LimitReader(rnd, size)}}, nil)
+}
+
+// mktree makes n files below dir: a quarter safetensors, the rest text
+// and JSON, in nested directories, as a model repository has.
+func mktree(dir, count string) error {
+	n, err := strconv.Atoi(count)
+	if err != nil {
+		return err
+	}
+	var st bytes.Buffer
+	if err := safetensors.Write(&st, []safetensors.Tensor{{Name: "w", DType: formats.F32, Shape: []int64{256}, Data: bytes.NewReader(make([]byte, 1024))}}, nil); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("d%02d", i%37), fmt.Sprintf("f%05d", i))
+		b := []byte(fmt.Sprintf("{\"file\": %d}\n", i))
+		if i%4 == 0 {
+			p, b = p+".safetensors", st.Bytes()
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
