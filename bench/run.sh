@@ -26,8 +26,9 @@ done
 "$DIR/benchtool" mkmodel "$DIR" # model files for the parse and verify rows
 [ -d "$DIR/tree-1000" ] || "$DIR/benchtool" mktree "$DIR/tree-1000" 1000
 [ -d "$DIR/tree-4000" ] || "$DIR/benchtool" mktree "$DIR/tree-4000" 4000
-# npz with two stored 200 MiB members, written by numpy itself.
-[ -f "$DIR/big.npz" ] || python3 -c 'import numpy as np, sys
+# npz with two stored 200 MiB members, written by numpy itself (Debian's
+# /usr/bin/python3 with python3-numpy, as for testdata/gen.py).
+[ -f "$DIR/big.npz" ] || /usr/bin/python3 -c 'import numpy as np, sys
 r = np.random.default_rng(0)
 np.savez(sys.argv[1], a=r.standard_normal(50<<20, dtype=np.float32), b=r.standard_normal(50<<20, dtype=np.float32))' "$DIR/big.npz"
 NUMPY_READ='import numpy as np, sys
