@@ -262,6 +262,7 @@ func SignaturesFromPolicy(s *Signatures, dir string) (*SignatureVerifier, error)
 	return NewSignatureVerifier(opts...)
 }
 
+// String summarises who the verifier allows.
 func (v *SignatureVerifier) String() string {
 	return fmt.Sprintf("signers: %d identities, %d keys, %d CAs", len(v.identities), len(v.keys), v.nCAs)
 }

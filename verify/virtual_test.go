@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,10 +19,10 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
-	"google.golang.org/protobuf/proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
@@ -233,11 +232,16 @@ func TestVirtualSigstoreOMS(t *testing.T) {
 	assert.Contains(t, signer, testSAN)
 
 	for name, change := range map[string]func(dir string){
-		"flipped byte":  func(dir string) { writeT(t, filepath.Join(dir, "model.safetensors"), []byte("w2")) },
-		"added file":    func(dir string) { writeT(t, filepath.Join(dir, "extra.bin"), []byte("x")) },
-		"removed file":  func(dir string) { require.NoError(t, os.Remove(filepath.Join(dir, "config.json"))) },
-		"renamed file":  func(dir string) { require.NoError(t, os.Rename(filepath.Join(dir, "config.json"), filepath.Join(dir, "config2.json"))) },
-		"swapped files": func(dir string) { writeT(t, filepath.Join(dir, "config.json"), []byte("tok")); writeT(t, filepath.Join(dir, "sub/tokenizer.json"), []byte("{}")) },
+		"flipped byte": func(dir string) { writeT(t, filepath.Join(dir, "model.safetensors"), []byte("w2")) },
+		"added file":   func(dir string) { writeT(t, filepath.Join(dir, "extra.bin"), []byte("x")) },
+		"removed file": func(dir string) { require.NoError(t, os.Remove(filepath.Join(dir, "config.json"))) },
+		"renamed file": func(dir string) {
+			require.NoError(t, os.Rename(filepath.Join(dir, "config.json"), filepath.Join(dir, "config2.json")))
+		},
+		"swapped files": func(dir string) {
+			writeT(t, filepath.Join(dir, "config.json"), []byte("tok"))
+			writeT(t, filepath.Join(dir, "sub/tokenizer.json"), []byte("{}"))
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := mk()
@@ -273,7 +277,6 @@ func sortStrings(s []string) {
 	}
 }
 
-var _ = fmt.Sprint
 
 func mustKey(t testing.TB) any {
 	k, err := ecdsaKey()

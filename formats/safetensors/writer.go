@@ -1,6 +1,7 @@
 package safetensors
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -82,7 +83,7 @@ func writableName(name string) bool {
 
 func copyExact(w io.Writer, t Tensor, n int64) error {
 	if t.Data == nil {
-		t.Data = eofReader{}
+		t.Data = bytes.NewReader(nil)
 	}
 	copied, err := io.CopyN(w, t.Data, n)
 	if errors.Is(err, io.EOF) {
@@ -97,10 +98,6 @@ func copyExact(w io.Writer, t Tensor, n int64) error {
 	}
 	return nil
 }
-
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // appendHeader appends the canonical JSON header for ts.
 func appendHeader(b []byte, ts []Tensor, sizes []int64, metadata map[string]string) []byte {
