@@ -66,7 +66,9 @@ func needsMore(head []byte, size int64) bool {
 		formats.FormatXz, formats.FormatZlib, formats.FormatLZ4:
 		return true
 	case formats.FormatUnknown:
-		return len(head) > 0 && opcodes[head[0]] != nil
+		// Text often starts with bytes that are protocol-0 opcodes; read on
+		// only while the opcode walk has not failed within what was read.
+		return len(head) > 0 && opcodes[head[0]] != nil && walkOpcodes(head).end == len(head)
 	}
 	return false
 }

@@ -18,6 +18,7 @@ const (
 // walk is the result of reading opcodes from the start of a buffer.
 type walk struct {
 	ops     int      // opcodes read with well-formed arguments
+	end     int      // offset where the walk stopped
 	stopped bool     // reached STOP
 	globals int      // GLOBAL, INST and STACK_GLOBAL opcodes read
 	proto   int      // PROTO argument, or 0/1 for text-mode pickles
@@ -58,6 +59,7 @@ func walkOpcodes(b []byte) walk {
 		}
 		k.w.ops++
 	}
+	k.w.end = k.pos
 	return k.w
 }
 
