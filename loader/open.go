@@ -273,6 +273,9 @@ func (o *opener) loadFile(m *Model, name string, wanted bool) (*ModelFile, strin
 	if !wanted {
 		return nil, "a " + string(format) + " file the index does not name", nil
 	}
+	if o.c.mode == ModeMap && h.mem != nil {
+		parsed.file = f
+	}
 	mf := &ModelFile{Name: name, Size: h.size, Format: format, Metadata: parsed.Metadata, parsed: parsed}
 	if err := o.check(m, mf, h); err != nil {
 		return nil, "", formats.WithPath(err, name)
@@ -329,9 +332,7 @@ func (o *opener) hold(m *Model, f *os.File, size int64) (*held, error) {
 			return nil, formats.IOError(formats.NoOffset, merr)
 		}
 		m.closers = append(m.closers, unmap)
-		if mem != nil {
-			h.mem, h.r = mem, bytes.NewReader(mem)
-		}
+		h.mem = mem // parsed and handed out; h.r stays the file, for reads
 	case ModePrivateCopy:
 		return o.holdCopy(f, size, needDigest)
 	}

@@ -28,6 +28,7 @@ type File struct {
 	Tensors  []Tensor          // in the order of their data
 	byName   map[string]int
 	src      source
+	file     io.ReaderAt // the mapped file itself, for Section (see Section)
 }
 
 // source hands out tensor data by name.
@@ -130,7 +131,7 @@ func (f *File) parseNpz(r io.ReaderAt, size int64, mem []byte, lim formats.Limit
 	var a *npy.Archive
 	var err error
 	if mem != nil {
-		a, err = npy.NewArchiveBytes(mem, lim)
+		a, err = npy.NewArchiveMapped(r, mem, lim)
 	} else {
 		a, err = npy.NewArchive(r, size, lim)
 	}
@@ -153,8 +154,15 @@ func (f *File) Tensor(name string) (Tensor, bool) {
 	return f.Tensors[i], true
 }
 
-// Section returns a reader of the named tensor's bytes as stored.
-func (f *File) Section(name string) (*io.SectionReader, bool) { return f.src.Section(name) }
+// Section returns a reader of the named tensor's bytes as stored. For a
+// mapped file it reads the file (the same page cache the mapping shows)
+// rather than copying out of the mapping, which would fault each page in.
+func (f *File) Section(name string) (*io.SectionReader, bool) {
+	if t, ok := f.Tensor(name); ok && f.file != nil && !t.Compressed {
+		return io.NewSectionReader(f.file, t.Offset, t.Size), true
+	}
+	return f.src.Section(name)
+}
 
 // Bytes returns the named tensor's bytes without copying, when the file is
 // mapped (or the tensor was inflated into memory).

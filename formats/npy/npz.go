@@ -58,11 +58,18 @@ func NewArchive(r io.ReaderAt, size int64, lim formats.Limits) (*Archive, error)
 // NewArchiveBytes parses an .npz archive held in memory; Bytes then returns
 // stored members' data without copying.
 func NewArchiveBytes(b []byte, lim formats.Limits) (*Archive, error) {
-	a, err := NewArchive(bytes.NewReader(b), int64(len(b)), lim)
+	return NewArchiveMapped(bytes.NewReader(b), b, lim)
+}
+
+// NewArchiveMapped parses an .npz archive that r reads and mem maps (the
+// same bytes): the checks read through r, so that a mapping is not faulted
+// in page by page, and Bytes slices mem without copying.
+func NewArchiveMapped(r io.ReaderAt, mem []byte, lim formats.Limits) (*Archive, error) {
+	a, err := NewArchive(r, int64(len(mem)), lim)
 	if err != nil {
 		return nil, err
 	}
-	a.file = b
+	a.file = mem
 	return a, nil
 }
 
