@@ -102,11 +102,27 @@ func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, e
 		case !d.Type().IsRegular():
 			out = append(out, ScanResult{Path: display, Verdict: Ignored, Reason: "not a regular file"})
 		default:
-			out = append(out, scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits))
+			res := scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits)
+			out = append(out, savedModel(root, rel, res))
 		}
 		return nil
 	})
 	return out, err
+}
+
+// savedModel names a TensorFlow SavedModel by its layout: a protobuf
+// saved_model.pb beside a variables/ directory. It is refused as
+// unsupported either way; this only says what it is.
+func savedModel(root *os.Root, rel string, res ScanResult) ScanResult {
+	if path.Base(rel) != "saved_model.pb" || res.Verdict != Refused || res.Kind == formats.KindPickle {
+		return res
+	}
+	if st, err := root.Stat(path.Join(path.Dir(rel), "variables")); err != nil || !st.IsDir() {
+		return res
+	}
+	res.Format, res.Kind = formats.FormatSavedModel, formats.KindUnsupported
+	res.Reason = "a TensorFlow SavedModel (saved_model.pb beside variables/); modelgate accepts only safetensors, npy and npz"
+	return res
 }
 
 // scanLink handles a symbolic link met inside a scanned directory.

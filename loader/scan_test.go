@@ -32,6 +32,8 @@ func tree(t *testing.T) (dir, outside string) {
 	write("docs/notes.md", testdata(t, "pickle/proto4.pkl")) // a pickle named .md
 	write("pytorch_model.bin", testdata(t, "pickle/torch-zip.pt"))
 	write(".git/objects/ab/cdef", []byte("x\x9cgarbage"))
+	write("tf/saved_model.pb", []byte("\x08\x01\x12\x05graph"))
+	write("tf/variables/variables.index", []byte("\x00\x01index"))
 	require.NoError(t, os.WriteFile(filepath.Join(outside, "secret.pkl"), testdata(t, "pickle/proto2.pkl"), 0o644))
 	require.NoError(t, os.Symlink(filepath.Join(outside, "secret.pkl"), filepath.Join(dir, "escape.safetensors")))
 	require.NoError(t, os.Symlink("model.safetensors", filepath.Join(dir, "alias.safetensors")))
@@ -53,20 +55,27 @@ func TestScan(t *testing.T) {
 	results, err := loader.Scan(context.Background(), []string{dir}, loader.ScanOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, map[string][2]string{
-		"model.safetensors":  {loader.Accepted, ""},
-		"weights.npz":        {loader.Accepted, ""},
-		"config.json":        {loader.Ignored, ""},
-		"README.md":          {loader.Ignored, ""},
-		"empty":              {loader.Ignored, ""},
-		"tokenizer.model":    {loader.Ignored, ""},
-		"blob.bin":           {loader.Refused, string(formats.KindUnknownFormat)},
-		"docs/notes.md":      {loader.Refused, string(formats.KindPickle)},
-		"pytorch_model.bin":  {loader.Refused, string(formats.KindPickle)},
-		".git":               {loader.Ignored, ""},
-		"escape.safetensors": {loader.Refused, string(formats.KindPathTraversal)},
-		"alias.safetensors":  {loader.Ignored, ""},
-		"alias.pkl":          {loader.Ignored, ""},
+		"model.safetensors":            {loader.Accepted, ""},
+		"weights.npz":                  {loader.Accepted, ""},
+		"config.json":                  {loader.Ignored, ""},
+		"README.md":                    {loader.Ignored, ""},
+		"empty":                        {loader.Ignored, ""},
+		"tokenizer.model":              {loader.Ignored, ""},
+		"blob.bin":                     {loader.Refused, string(formats.KindUnknownFormat)},
+		"docs/notes.md":                {loader.Refused, string(formats.KindPickle)},
+		"pytorch_model.bin":            {loader.Refused, string(formats.KindPickle)},
+		".git":                         {loader.Ignored, ""},
+		"escape.safetensors":           {loader.Refused, string(formats.KindPathTraversal)},
+		"alias.safetensors":            {loader.Ignored, ""},
+		"alias.pkl":                    {loader.Ignored, ""},
+		"tf/saved_model.pb":            {loader.Refused, string(formats.KindUnsupported)},
+		"tf/variables/variables.index": {loader.Refused, string(formats.KindUnknownFormat)},
 	}, verdicts(results, dir))
+	for _, r := range results {
+		if filepath.Base(r.Path) == "saved_model.pb" {
+			assert.Equal(t, formats.FormatSavedModel, r.Format)
+		}
+	}
 
 	results, err = loader.Scan(context.Background(), []string{dir}, loader.ScanOptions{FollowSymlinks: true})
 	require.NoError(t, err)

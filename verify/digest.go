@@ -41,7 +41,7 @@ func ParseDigest(s string) (Digest, error) {
 
 // ChunkSize is how much Hash reads at a time: large enough that system
 // calls cost nothing next to hashing, small enough to stay in cache.
-const ChunkSize = 1 << 20
+const ChunkSize = 4 << 20
 
 // Progress is told, from time to time, how many bytes have been hashed.
 // It must be safe for concurrent use when hashing trees.

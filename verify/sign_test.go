@@ -109,3 +109,30 @@ func TestSignatureVerifierOptions(t *testing.T) {
 	_, err = os.Stat(p)
 	require.NoError(t, err)
 }
+
+// TestPublicGoodOffline: with no network and no TUF cache, asking for the
+// public-good root fails at once and names --trusted-root.
+func TestPublicGoodOffline(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	_, err := verify.NewSignatureVerifier(verify.WithPublicGoodInstance(), verify.WithIdentity("i", "s", ""))
+	if err == nil {
+		t.Skip("the public-good TUF repository is reachable from here")
+	}
+	assert.Equal(t, formats.KindIO, formats.KindOf(err))
+	assert.Contains(t, err.Error(), "--trusted-root")
+}
+
+// TestBundleBesideDirectory finds model.sig beside a model directory.
+func TestBundleBesideDirectory(t *testing.T) {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "model")
+	writeT(t, filepath.Join(dir, "w.safetensors"), []byte("w"))
+	b, err := verify.SignModel(context.Background(), dir, k, nil)
+	require.NoError(t, err)
+	writeT(t, filepath.Join(parent, "model.sig"), b)
+	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &k.PublicKey))
+	require.NoError(t, err)
+	_, err = v.VerifyPath(context.Background(), dir)
+	require.NoError(t, err)
+}

@@ -114,13 +114,20 @@ func readLimited(path string) ([]byte, error) {
 }
 
 // findBundle: the configured bundle, else model.sig inside a model
-// directory, else FILE.sig or model.sig beside a single file.
+// directory (or beside it), else FILE.sig or model.sig beside a single
+// file.
 func (v *SignatureVerifier) findBundle(md *ModelDigests) string {
 	if v.bundle != "" {
 		return v.bundle
 	}
 	if !md.Single {
-		return filepath.Join(md.Root, "model.sig")
+		inside := filepath.Join(md.Root, "model.sig")
+		if _, err := os.Stat(inside); err != nil {
+			if beside := filepath.Join(filepath.Dir(filepath.Clean(md.Root)), "model.sig"); fileExists(beside) {
+				return beside
+			}
+		}
+		return inside
 	}
 	if _, err := os.Stat(md.Root + ".sig"); err == nil {
 		return md.Root + ".sig"
@@ -422,4 +429,9 @@ func (v *SignatureVerifier) keyVerifier(hint string) (root.TimeConstrainedVerifi
 		}
 	}
 	return nil, fmt.Errorf("no allowed key for hint %q", hint)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -1,9 +1,16 @@
-// Command modelgate inspects, hashes and verifies model-weight files before
-// anything loads them.
+// Command modelgate inspects, scans, hashes, verifies, signs and converts
+// model-weight files before anything loads them.
 //
 // Usage:
 //
-//	modelgate inspect [--json] [--digests] FILE
+//	modelgate inspect [--json] [--digests] [--profile mlx] PATH
+//	modelgate scan    [--json] [--sarif FILE] [--follow-symlinks] PATH...
+//	modelgate hash    [--json] PATH...
+//	modelgate verify  [--policy FILE] [--sha256 HEX | --sha256-file FILE]
+//	                  [--bundle FILE] [--identity SAN | --identity-regexp RE] [--issuer URL]
+//	                  [--key PEM] [--ca PEM] [--trusted-root FILE] [--profile mlx] [--json] PATH
+//	modelgate sign    --key KEY [--ignore-paths a,b] PATH
+//	modelgate convert --to safetensors [--profile mlx] IN OUT
 //
 // Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error. With
 // --json, stdout carries exactly one JSON object: {"ok":true,...} or
