@@ -277,7 +277,6 @@ func sortStrings(s []string) {
 	}
 }
 
-
 func mustKey(t testing.TB) any {
 	k, err := ecdsaKey()
 	require.NoError(t, err)
