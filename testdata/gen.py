@@ -162,6 +162,28 @@ def gen_npz():
     np.savez(path("npz/positional.npz"), *pos)
     record_npz("npz/positional.npz", {"arr_%d" % i: a for i, a in enumerate(pos)})
     np.savez(path("npz/empty-archive.npz"))
+    # To a stream that cannot seek (a pipe), zipfile writes data descriptors.
+    import io
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self):
+            self.buf = io.BytesIO()
+
+        def writable(self):
+            return True
+
+        def seekable(self):
+            return False
+
+        def write(self, b):
+            return self.buf.write(b)
+
+    stream = {"a": np.arange(5, dtype=np.float32), "b": np.ones((2, 2), dtype=np.int16)}
+    out = Unseekable()
+    np.savez(out, **stream)
+    with open(path("npz/streamed.npz"), "wb") as f:
+        f.write(out.buf.getvalue())
+    record_npz("npz/streamed.npz", stream)
     record_npz("npz/empty-archive.npz", {})
     # Refused: an object array member, and a pickle member beside arrays.
     np.savez(path("npz/hostile/object-member.npz"), ok=np.zeros(2), bad=np.array([None], dtype=object))

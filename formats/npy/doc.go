@@ -37,9 +37,10 @@
 // arrays (reported in Array, never reinterpreted), scalars and empty arrays.
 //
 // An .npz archive is read on a strict zip layer (see the internal package
-// strictzip for every zip-level refusal: local and central headers must
-// agree, no data before, between or after entries, no overlaps,
-// encryption, data descriptors, or methods beyond stored and deflate).
+// strictzip for every zip-level refusal: local and central headers (and
+// data descriptors, which numpy writes to pipes) must agree, no data
+// before, between or after entries, no overlaps, no encryption, no methods
+// beyond stored and deflate).
 // NewArchive then refuses, per member:
 //
 //   - symbolic links, absolute names, names with a '..' element, a

@@ -48,7 +48,9 @@ var npzRefusals = []npzCase{
 	{"declared size too large", one(ziptest.Entry{Name: "a.npy", USizeDelta: 1, Deflate: true, Data: f4}), formats.Limits{}, formats.KindMalformed, "ends 1 bytes before"},
 	{"stored sizes differ", one(ziptest.Entry{Name: "a.npy", USizeDelta: 1, Data: f4}), formats.Limits{}, formats.KindMalformed, "compressed size"},
 	{"encrypted", one(ziptest.Entry{Name: "a.npy", Flags: 1, Data: f4}), formats.Limits{}, formats.KindUnsupported, "encrypted"},
-	{"data descriptor", one(ziptest.Entry{Name: "a.npy", Flags: 0x8, Data: f4}), formats.Limits{}, formats.KindUnsupported, "flags 0x0008"},
+	{"data descriptor flag without a descriptor", one(ziptest.Entry{Name: "a.npy", Flags: 0x8, Data: f4}), formats.Limits{}, formats.KindMalformed, "data descriptor differs"},
+	{"lying data descriptor", one(ziptest.Entry{Name: "a.npy", Descriptor: true, DescriptorCRC: 1, Data: f4}), formats.Limits{}, formats.KindMalformed, "data descriptor differs"},
+	{"lying descriptor and CRC", one(ziptest.Entry{Name: "a.npy", Descriptor: true, CRCDelta: 1, Data: f4}), formats.Limits{}, formats.KindMalformed, "CRC-32 is"},
 	{"patched data", one(ziptest.Entry{Name: "a.npy", Flags: 0x20, Data: f4}), formats.Limits{}, formats.KindUnsupported, "flags 0x0020"},
 	{"bzip2 method", one(ziptest.Entry{Name: "a.npy", Method: 12, Data: f4}), formats.Limits{}, formats.KindUnsupported, "method 12"},
 	{"overlapping entries (zip bomb)", ziptest.Archive{Entries: []ziptest.Entry{{Name: "a.npy", Data: f4, CSizeDelta: 40, USizeDelta: 40}, {Name: "b.npy", Data: f4}}}.Build(), formats.Limits{}, formats.KindMalformed, "overlaps the entry before it"},
@@ -100,7 +102,7 @@ func TestNpzAcceptance(t *testing.T) {
 	f2 := mkNpy(1, hdr("{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }"), 6)
 	file := ziptest.Archive{Entries: []ziptest.Entry{
 		{Name: "w.npy", Data: f4},
-		{Name: "sub/b.npy", Data: f2, Deflate: true, Flags: 0x800},
+		{Name: "sub/b.npy", Data: f2, Deflate: true, Flags: 0x800, Descriptor: true},
 	}}.Build()
 	a, err := npy.NewArchiveBytes(file, formats.Limits{})
 	require.NoError(t, err)

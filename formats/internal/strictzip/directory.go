@@ -194,7 +194,7 @@ func (z *Reader) checkTiling(dirOffset int64) *formats.Error {
 		case e.HeaderOffset > pos:
 			return malformed(pos, "%d bytes of unaccounted data before entry %q", e.HeaderOffset-pos, e.Name)
 		}
-		pos = e.DataOffset + e.CompressedSize
+		pos = e.DataOffset + e.CompressedSize + e.descriptor
 	}
 	if pos != dirOffset {
 		if pos > dirOffset {

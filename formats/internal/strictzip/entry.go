@@ -1,6 +1,8 @@
 package strictzip
 
 import (
+	"encoding/binary"
+
 	"github.com/modelgate/modelgate/formats"
 )
 
@@ -140,16 +142,77 @@ func (z *Reader) checkLocal(e *Entry) *formats.Error {
 		return malformed(at, "entry %q: local flags %#04x differ from central %#04x", e.Name, flags, e.Flags)
 	case method != e.Method:
 		return malformed(at, "entry %q: local method %d differs from central %d", e.Name, method, e.Method)
-	case crc != e.CRC32:
+	}
+	lcsize, lusize := pick(csize, z64.csize), pick(usize, z64.usize)
+	// With a data descriptor the local fields may be zero: the values
+	// follow the data. Anything else must equal the central directory.
+	deferred := e.Flags&flagDescriptor != 0 && crc == 0 && lcsize == 0 && lusize == 0
+	switch {
+	case !deferred && crc != e.CRC32:
 		return malformed(at, "entry %q: local CRC-32 %08x differs from central %08x", e.Name, crc, e.CRC32)
-	case pick(csize, z64.csize) != e.CompressedSize || pick(usize, z64.usize) != e.UncompressedSize:
+	case !deferred && (lcsize != e.CompressedSize || lusize != e.UncompressedSize):
 		return malformed(at, "entry %q: local sizes differ from the central directory", e.Name)
 	}
 	e.DataOffset = at + localLen + nameLen + extraLen
 	if e.CompressedSize > z.size-e.DataOffset {
 		return malformed(at, "entry %q: %d bytes of data run past the end of the file", e.Name, e.CompressedSize)
 	}
+	if e.Flags&flagDescriptor != 0 {
+		return z.checkDescriptor(e, hasExtra(v[nameLen:], 1))
+	}
 	return nil
+}
+
+// checkDescriptor reads the data descriptor after e's data: an optional
+// signature, the CRC-32, and the sizes (8 bytes each when the local header
+// has a ZIP64 field, else 4). It must agree with the central directory.
+func (z *Reader) checkDescriptor(e *Entry, zip64 bool) *formats.Error {
+	at := e.DataOffset + e.CompressedSize
+	sizeLen := int64(4)
+	if zip64 {
+		sizeLen = 8
+	}
+	n := min(4+4+2*sizeLen, z.size-at)
+	if n < 4+2*sizeLen {
+		return malformed(at, "entry %q: data descriptor runs past the end of the file", e.Name)
+	}
+	b, err := z.readAt(at, int(n))
+	if err != nil {
+		return err
+	}
+	d := le(b)
+	e.descriptor = 4 + 2*sizeLen
+	if binary.LittleEndian.Uint32(b) == sigDescriptor && int64(len(b)) == 4+4+2*sizeLen {
+		d.skip(4)
+		e.descriptor += 4
+	}
+	crc := d.u32()
+	var csize, usize int64
+	if zip64 {
+		csize, usize = int64(d.u64()), int64(d.u64())
+	} else {
+		csize, usize = int64(d.u32()), int64(d.u32())
+	}
+	if crc != e.CRC32 || csize != e.CompressedSize || usize != e.UncompressedSize {
+		return malformed(at, "entry %q: data descriptor differs from the central directory", e.Name)
+	}
+	return nil
+}
+
+// hasExtra reports whether extra holds a field with the given ID (extra
+// was checked to be well formed).
+func hasExtra(extra []byte, id uint16) bool {
+	for b := le(extra); len(b) >= 4; {
+		fid, n := b.u16(), int(b.u16())
+		if fid == id {
+			return true
+		}
+		if n > len(b) {
+			return false
+		}
+		b.skip(n)
+	}
+	return false
 }
 
 // zip64Need says which fields held the ZIP64 sentinel, and so must be

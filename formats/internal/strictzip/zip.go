@@ -19,8 +19,12 @@
 //   - entries whose local header differs from the central directory in
 //     name, flags, method, CRC-32 or sizes (extra fields may differ: numpy's
 //     own writer puts a ZIP64 extra in local headers only);
-//   - encryption, data descriptors, patched data, strong encryption, masked
-//     headers and unknown flag bits (KindUnsupported);
+//   - encryption, patched data, strong encryption, masked headers and
+//     unknown flag bits (KindUnsupported);
+//   - for an entry with a data descriptor (what Python's zipfile, and so
+//     numpy, writes to a stream that cannot seek): local CRC and sizes that
+//     are neither zero nor the central directory's, a descriptor that is
+//     missing or disagrees with the central directory;
 //   - compression methods other than stored and deflate (KindUnsupported);
 //   - bytes before the first entry, between entries, or between the last
 //     entry and the central directory, and entries that overlap;
@@ -57,6 +61,7 @@ type Entry struct {
 	DataOffset       int64  // offset of the (compressed) data
 	Mode             uint32 // Unix mode from the external attributes, 0 if none
 	UTF8             bool   // flag bit 11: the name is UTF-8
+	descriptor       int64  // length of the data descriptor after the data
 }
 
 // Symlink reports whether the entry is a Unix symbolic link.
@@ -90,7 +95,9 @@ const (
 	locator64Len = 20
 	maxComment   = 0xFFFF
 
-	allowedFlags = 0x0002 | 0x0004 | 0x0800 // deflate options, UTF-8 names
+	allowedFlags   = 0x0002 | 0x0004 | 0x0008 | 0x0800 // deflate options, data descriptor, UTF-8 names
+	flagDescriptor = 0x0008
+	sigDescriptor  = 0x08074b50
 )
 
 // le reads little-endian fields from a header in sequence.

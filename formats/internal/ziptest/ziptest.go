@@ -26,6 +26,9 @@ type Entry struct {
 	LocalMethod  uint16 // local header method, if it should differ
 	Method       uint16 // method to declare, overriding Deflate's (data stays as written)
 	HeaderOffset int64  // if non-zero, the central directory points here instead
+
+	Descriptor    bool   // write a data descriptor (sets flag 8; local CRC and sizes zero)
+	DescriptorCRC uint32 // added to the descriptor's CRC-32 (a lying descriptor)
 }
 
 // Archive describes the whole file.
@@ -65,7 +68,15 @@ func (a Archive) Build() []byte {
 		if e.HeaderOffset != 0 {
 			off = uint32(e.HeaderOffset)
 		}
-		lname, lflags, lcrc, lmethod := e.Name, e.Flags, crc, method
+		flags := e.Flags
+		if e.Descriptor {
+			flags |= 0x8
+		}
+		lname, lflags, lcrc, lmethod := e.Name, flags, crc, method
+		lcsize, lusize := csize, usize
+		if e.Descriptor {
+			lcrc, lcsize, lusize = 0, 0, 0
+		}
 		if e.LocalName != "" {
 			lname = e.LocalName
 		}
@@ -86,13 +97,21 @@ func (a Archive) Build() []byte {
 		h = le.AppendUint16(h, lmethod)
 		h = le.AppendUint32(h, 0)
 		h = le.AppendUint32(h, lcrc)
-		h = le.AppendUint32(h, csize)
-		h = le.AppendUint32(h, usize)
+		h = le.AppendUint32(h, lcsize)
+		h = le.AppendUint32(h, lusize)
 		h = le.AppendUint16(h, uint16(len(lname)))
 		h = le.AppendUint16(h, 0)
 		h = append(h, lname...)
 		out.Write(h)
 		out.Write(data)
+		if e.Descriptor {
+			var d []byte
+			d = le.AppendUint32(d, 0x08074b50)
+			d = le.AppendUint32(d, crc+e.DescriptorCRC)
+			d = le.AppendUint32(d, csize)
+			d = le.AppendUint32(d, usize)
+			out.Write(d)
+		}
 		out.Write(a.Gap)
 
 		madeBy := uint16(20)
@@ -103,7 +122,7 @@ func (a Archive) Build() []byte {
 		c = le.AppendUint32(c, 0x02014b50)
 		c = le.AppendUint16(c, madeBy)
 		c = le.AppendUint16(c, 20)
-		c = le.AppendUint16(c, e.Flags)
+		c = le.AppendUint16(c, flags)
 		c = le.AppendUint16(c, method)
 		c = le.AppendUint32(c, 0)
 		c = le.AppendUint32(c, crc)
