@@ -32,11 +32,7 @@ temporary file beside it and renamed, and is never overwritten without
 			if to != "safetensors" {
 				return usageError{fmt.Errorf("--to %q: the only target is safetensors", to)}
 			}
-			opts, err := lf.options(args[0])
-			if err != nil {
-				return err
-			}
-			m, err := loader.Open(cmd.Context(), args[0], opts...)
+			m, err := lf.open(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

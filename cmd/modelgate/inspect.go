@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -41,11 +40,12 @@ func (c *cli) newInspect() *cobra.Command {
   modelgate inspect --profile mlx ./sharded-model`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := lf.options(args[0])
+			m, err := lf.open(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			res, err := inspect(cmd.Context(), args[0], digests, opts)
+			defer m.Close()
+			res, err := inspect(m, args[0], digests)
 			if err != nil {
 				return err
 			}
@@ -60,12 +60,8 @@ func (c *cli) newInspect() *cobra.Command {
 	return cmd
 }
 
-func inspect(ctx context.Context, path string, digests bool, opts []loader.Option) (*inspectResult, error) {
-	m, err := loader.Open(ctx, path, opts...)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
+// inspect describes an opened model.
+func inspect(m *loader.Model, path string, digests bool) (*inspectResult, error) {
 	res := &inspectResult{Path: path, Format: m.Files[0].Format, Metadata: m.Files[0].Metadata, Tensors: []tensorResult{}}
 	for _, f := range m.Files {
 		res.Size += f.Size

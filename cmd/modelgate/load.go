@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,6 +101,15 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
 		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum `FILE`")
 	}
+}
+
+// open opens the model at path with the loader options the flags give.
+func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error) {
+	opts, err := f.options(path)
+	if err != nil {
+		return nil, err
+	}
+	return loader.Open(ctx, path, opts...)
 }
 
 // options turns the flags into loader options.

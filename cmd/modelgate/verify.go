@@ -47,11 +47,7 @@ to check a bundle over a bare digest.`,
 			if alg, hexd, ok := bareDigest(args[0]); ok {
 				return c.verifyDigest(&lf, alg, hexd)
 			}
-			opts, err := lf.options(args[0])
-			if err != nil {
-				return err
-			}
-			m, err := loader.Open(cmd.Context(), args[0], opts...)
+			m, err := lf.open(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

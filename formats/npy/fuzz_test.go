@@ -26,6 +26,18 @@ func testdataFiles(tb testing.TB, ext string) [][]byte {
 	return out
 }
 
+// seed adds the testdata files with extension ext and the crafted files
+// to f's corpus, and fails if the fixtures are missing.
+func seed(f *testing.F, ext string, crafted [][]byte) {
+	seeds := append(testdataFiles(f, ext), crafted...)
+	if len(seeds) < 40 {
+		f.Fatalf("seed corpus has %d files; the testdata fixtures are missing", len(seeds))
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+}
+
 func knownKind(t *testing.T, err error) {
 	k := formats.KindOf(err)
 	require.Contains(t, []formats.Kind{formats.KindMalformed, formats.KindUnsupported, formats.KindLimitExceeded,
@@ -35,16 +47,11 @@ func knownKind(t *testing.T, err error) {
 // FuzzNpy: no input panics; refusals have known kinds; an accepted array's
 // data lies within the file and is exactly as long as its shape says.
 func FuzzNpy(f *testing.F) {
-	seeds := testdataFiles(f, ".npy")
+	var crafted [][]byte
 	for _, tc := range npyRefusals {
-		seeds = append(seeds, tc.file)
+		crafted = append(crafted, tc.file)
 	}
-	if len(seeds) < 40 {
-		f.Fatalf("seed corpus has %d files; the testdata fixtures are missing", len(seeds))
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
+	seed(f, ".npy", crafted)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := npy.NewReaderBytes(b, formats.Limits{})
 		if err != nil {
@@ -63,16 +70,11 @@ func FuzzNpy(f *testing.F) {
 
 // FuzzNpz: the same for archives, through the zip layer.
 func FuzzNpz(f *testing.F) {
-	seeds := testdataFiles(f, ".npz")
+	var crafted [][]byte
 	for _, tc := range npzRefusals {
-		seeds = append(seeds, tc.file)
+		crafted = append(crafted, tc.file)
 	}
-	if len(seeds) < 40 {
-		f.Fatalf("seed corpus has %d files; the testdata fixtures are missing", len(seeds))
-	}
-	for _, s := range seeds {
-		f.Add(s)
-	}
+	seed(f, ".npz", crafted)
 	lim := formats.Limits{MaxDecompressedBytes: 1 << 20, MaxTensors: 64}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := npy.NewArchiveBytes(b, lim)
