@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ type Policy struct {
 	Formats     []formats.Format `yaml:"formats" json:"formats,omitempty"`
 	Limits      PolicyLimits     `yaml:"limits" json:"limits"`
 	Digests     []Entry          `yaml:"digests" json:"digests,omitempty"`
-	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"`
+	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"` // sha256sum files or Git LFS pointers
 	Require     []string         `yaml:"require" json:"require,omitempty"`
 	Signatures  *Signatures      `yaml:"signatures" json:"signatures,omitempty"`
 
@@ -141,7 +142,7 @@ func ParsePolicy(b []byte, dir string) (*Policy, error) {
 	}
 	entries := slices.Clone(p.Digests)
 	for _, f := range p.DigestFiles {
-		fe, err := readSumFile(filepath.Join(dir, filepath.FromSlash(f)))
+		fe, err := ReadDigestFile(filepath.Join(dir, filepath.FromSlash(f)))
 		if err != nil {
 			return nil, err
 		}
@@ -173,13 +174,23 @@ func decodeYAML(b []byte, p *Policy) (err error) {
 	return nil
 }
 
-func readSumFile(path string) ([]Entry, error) {
-	f, err := os.Open(path)
+// ReadDigestFile reads the allowlist entries of a file a user already has:
+// a sha256sum file, or a Git LFS pointer (as a checkout without LFS holds in
+// place of the weights), which approves its oid under the pointer's own
+// base name.
+func ReadDigestFile(path string) ([]Entry, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
-	defer f.Close()
-	e, err := ParseSHA256Sums(f)
+	if strings.HasPrefix(string(b), "version https://git-lfs.github.com/spec/v1\n") {
+		d, _, err := ParseLFSPointer(bytes.NewReader(b))
+		if err != nil {
+			return nil, formats.WithPath(err, path)
+		}
+		return []Entry{{Name: filepath.Base(path), SHA256: d}}, nil
+	}
+	e, err := ParseSHA256Sums(bytes.NewReader(b))
 	if err != nil {
 		return nil, formats.WithPath(err, path)
 	}

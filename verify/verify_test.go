@@ -243,3 +243,29 @@ func TestPolicySchemaMatchesStruct(t *testing.T) {
 	assert.ElementsMatch(t, keys(verify.PolicyLimits{}), schemaKeys(schema.Properties["limits"].Properties))
 	assert.ElementsMatch(t, keys(verify.Signatures{}), schemaKeys(schema.Properties["signatures"].Properties))
 }
+
+func TestReadDigestFile(t *testing.T) {
+	dir := t.TempDir()
+	h := strings.Repeat("b", 64)
+	p := filepath.Join(dir, "model.safetensors")
+	require.NoError(t, os.WriteFile(p, []byte("version https://git-lfs.github.com/spec/v1\noid sha256:"+h+"\nsize 5\n"), 0o644))
+	e, err := verify.ReadDigestFile(p)
+	require.NoError(t, err)
+	assert.Equal(t, []verify.Entry{{Name: "model.safetensors", SHA256: mustDigest(t, h)}}, e)
+	s := filepath.Join(dir, "SHA256SUMS")
+	require.NoError(t, os.WriteFile(s, []byte(h+"  a.npz\n"), 0o644))
+	e, err = verify.ReadDigestFile(s)
+	require.NoError(t, err)
+	assert.Equal(t, "a.npz", e[0].Name)
+	pol, err := verify.ParsePolicy([]byte("digest_files: [model.safetensors]\nrequire: [digest]\n"), dir)
+	require.NoError(t, err)
+	assert.NoError(t, pol.Allowlist().Check("model.safetensors", mustDigest(t, h)))
+	_, err = verify.ReadDigestFile(filepath.Join(dir, "nope"))
+	assert.Equal(t, formats.KindIO, formats.KindOf(err))
+}
+
+func mustDigest(t testing.TB, s string) verify.Digest {
+	d, err := verify.ParseDigest(s)
+	require.NoError(t, err)
+	return d
+}
