@@ -64,7 +64,7 @@ for run in $(seq "$RUNS"); do
   time_it "hash1:modelgate" "$BIN" hash "$DIR/one-2g.bin"
   have openssl && time_it "hash1:openssl-dgst" openssl dgst -sha256 "$DIR/one-2g.bin"
   have sha256sum && time_it "hash1:sha256sum" sha256sum "$DIR/one-2g.bin"
-  have python3 && time_it "hash1:python-hashlib" python3 -c "$HASHLIB" "$DIR/one-2g.bin"
+  [ -x /usr/bin/python3 ] && time_it "hash1:python-hashlib" /usr/bin/python3 -c "$HASHLIB" "$DIR/one-2g.bin"
   time_it "hash8:modelgate" "$BIN" hash "$DIR"/part-?.bin
   have sha256sum && time_it "hash8:sha256sum" sha256sum "$DIR"/part-?.bin
   time_it "open4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.safetensors"
