@@ -216,7 +216,6 @@ func (o *opener) loadFiles(m *Model, names []string, want map[string]bool) error
 	if len(m.Files) == 0 {
 		return formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "no safetensors, npy or npz file to load"), o.dir)
 	}
-	m.Verified.Allowlisted = o.c.allowlist != nil
 	return nil
 }
 
@@ -295,6 +294,8 @@ func (o *opener) check(m *Model, mf *ModelFile, h *held) error {
 		if err != nil && (o.c.requireDig || formats.KindOf(err) == formats.KindDigestMismatch) {
 			return err
 		}
+		// Allowlisted holds while every file so far was approved.
+		m.Verified.Allowlisted = err == nil && (len(m.Files) == 0 || m.Verified.Allowlisted)
 	}
 	if o.c.policy != nil && !o.c.policy.AllowsFormat(mf.Format) {
 		return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the policy does not allow %s files", mf.Format)

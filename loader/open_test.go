@@ -204,6 +204,10 @@ func TestOpenDigests(t *testing.T) {
 		assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err))
 		_, err = loader.Open(ctx, p, loader.WithAllowlist(other, true), loader.WithMode(mode))
 		assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err))
+		m, err = loader.Open(ctx, p, loader.WithAllowlist(other, false), loader.WithMode(mode))
+		require.NoError(t, err, "an unlisted file passes when digests are not required")
+		assert.False(t, m.Verified.Allowlisted, "but is not reported as allowlisted")
+		m.Close()
 	}
 	// A hostile file whose digest is approved is still refused.
 	bad := testdata(t, "pickle/proto4.pkl")
