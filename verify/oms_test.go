@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,16 +9,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/testvectors"
 	"github.com/modelgate/modelgate/verify"
 )
 
-func mtDir(t testing.TB) string {
-	d := filepath.Join("..", "..", "shared", "vectors", "model-transparency")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared vectors not present: %v", err)
-	}
-	return d
-}
+func mtDir(t testing.TB) string { return testvectors.Dir(t, "model-transparency") }
 
 // signer options for each method of model_signing's test models.
 func methodOpts(mt, method string) []verify.SignatureOption {
@@ -31,7 +25,7 @@ func methodOpts(mt, method string) []verify.SignatureOption {
 		return []verify.SignatureOption{verify.WithCAFile(filepath.Join(keys, "ca-cert.pem"))}
 	}
 	return []verify.SignatureOption{
-		verify.WithTrustedRootFile(filepath.Join(mt, "tests", "_signing", "testdata", "custom_trust_config.json")),
+		verify.WithTrustedRootFile(filepath.Join(mt, "..", "sigstore", "trusted_root.public-good.json")),
 		verify.WithIdentity("https://sigstore.verify.ibm.com/oauth2", "stefanb@us.ibm.com", ""),
 	}
 }

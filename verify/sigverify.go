@@ -364,7 +364,11 @@ func (v *SignatureVerifier) verifySigstore(rb *rawBundle, alg string, digest []b
 		tm = root.TrustedMaterialCollection{v.trusted, root.NewTrustedPublicKeyMaterial(v.keyVerifier)}
 		policy = append(policy, sgverify.WithKey())
 	}
-	sv, err := sgverify.NewVerifier(tm, v.verifierOptions(rb, keyless)...)
+	vopts, err := v.verifierOptions(&b, keyless)
+	if err != nil {
+		return "", err
+	}
+	sv, err := sgverify.NewVerifier(tm, vopts...)
 	if err != nil {
 		return "", sigErr("verifier: %v", err)
 	}
@@ -385,33 +389,32 @@ func (v *SignatureVerifier) verifySigstore(rb *rawBundle, alg string, digest []b
 	return "key (sigstore bundle)", nil
 }
 
-// verifierOptions requires what a bundle of this kind must prove, as the
-// sigstore-conformance client does: one transparency-log entry; an
-// integrated timestamp when the entry has one (Rekor v1), else a signed
-// timestamp from a TSA of the trusted root (Rekor v2 entries carry no
-// time); for certificates, an SCT. Either timestamp proves the signing
-// time at which the certificate must have been valid.
-func (v *SignatureVerifier) verifierOptions(rb *rawBundle, keyless bool) []sgverify.VerifierOption {
-	opts := []sgverify.VerifierOption{sgverify.WithTransparencyLog(1)}
-	integrated := false
-	for _, e := range rb.VerificationMaterial.TlogEntries {
-		var t struct {
-			IntegratedTime string `json:"integratedTime"`
-		}
-		if json.Unmarshal(e, &t) == nil && t.IntegratedTime != "" && t.IntegratedTime != "0" {
-			integrated = true
-		}
+// verifierOptions requires what a bundle of this kind must prove, as
+// sigstore-go's conformance client (cmd/conformance, verify-bundle) does:
+// every signed timestamp the bundle carries, when the trusted root has
+// timestamp authorities; the log entry and its integrated time when the
+// bundle has an inclusion promise (Rekor v1), and always one log entry (a
+// Rekor v2 entry proves inclusion but carries no time; the client spec
+// and model_signing require a log entry); and for certificates,
+// an SCT when the root has CT logs. The certificate must be valid at every
+// verified time.
+func (v *SignatureVerifier) verifierOptions(b *bundle.Bundle, keyless bool) ([]sgverify.VerifierOption, error) {
+	var opts []sgverify.VerifierOption
+	ts, err := b.Timestamps()
+	if err != nil {
+		return nil, sigErr("bundle timestamps: %v", err)
 	}
-	if integrated {
+	if len(ts) > 0 && len(v.trusted.TimestampingAuthorities()) > 0 {
+		opts = append(opts, sgverify.WithSignedTimestamps(len(ts)))
+	}
+	opts = append(opts, sgverify.WithTransparencyLog(1))
+	if b.HasInclusionPromise() {
 		opts = append(opts, sgverify.WithIntegratedTimestamps(1))
-	}
-	if tv := rb.VerificationMaterial.TimestampVerificationData; !integrated && tv != nil && len(tv.RFC3161Timestamps) > 0 {
-		opts = append(opts, sgverify.WithSignedTimestamps(1))
 	}
 	if keyless && len(v.trusted.CTLogs()) > 0 {
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
-	return opts
+	return opts, nil
 }
 
 // keyVerifier resolves a bundle's key hint to an allowed key for

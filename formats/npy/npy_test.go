@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/npy"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 // mkNpy builds an .npy file: magic, version major.0, header length, header
@@ -202,11 +203,7 @@ func TestNpyHostileFixtures(t *testing.T) {
 
 // sharedDir returns ../shared/vectors/NAME, skipping when absent.
 func sharedDir(t testing.TB, name string) string {
-	d := filepath.Join("..", "..", "..", "shared", "vectors", name)
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared vectors not present: %v", err)
-	}
-	return d
+	return testvectors.Dir(t, name)
 }
 
 // TestSharedNumpyVectors applies the verdicts of numpy's PROVENANCE.md.

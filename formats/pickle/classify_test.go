@@ -16,6 +16,7 @@ import (
 	"github.com/modelgate/modelgate/formats/npy"
 	"github.com/modelgate/modelgate/formats/pickle"
 	"github.com/modelgate/modelgate/formats/safetensors"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 func classify(t testing.TB, b []byte) pickle.Verdict {
@@ -174,10 +175,7 @@ var nonPickleVectors = map[string]formats.Kind{
 // TestSharedPickleCorpus refuses every file of picklescan's and
 // modelscan's corpus as a pickle, except the files named above.
 func TestSharedPickleCorpus(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "vectors", "pickle")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("shared vectors not present: %v", err)
-	}
+	dir := testvectors.Dir(t, "pickle")
 	n := 0
 	require.NoError(t, filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".md") {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/safetensors"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 // oracleAccepts runs github.com/nlpodyssey/safetensors on b. It reports
@@ -93,9 +94,7 @@ func loadSharedVectors() (map[string][]byte, error) {
 // absent (a user's clone has no ../shared).
 func sharedVectors(t testing.TB) map[string][]byte {
 	t.Helper()
-	if _, err := os.Stat(sharedRoot); err != nil {
-		t.Skipf("shared vectors not present: %v", err)
-	}
+	testvectors.Dir(t, "safetensors")
 	out, err := loadSharedVectors()
 	require.NoError(t, err)
 	return out

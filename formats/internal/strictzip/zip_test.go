@@ -14,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/internal/strictzip"
 	"github.com/modelgate/modelgate/formats/internal/ziptest"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 func open(t testing.TB, b []byte) (*strictzip.Reader, error) {
@@ -96,10 +97,8 @@ func sharedZips(tb testing.TB) map[string][]byte {
 // descriptors, ZIP64 end records) are well-formed zips: their pickles are
 // refused by classification, not here.
 func TestSharedZipVectors(t *testing.T) {
+	testvectors.Dir(t, "pickle")
 	zips := sharedZips(t)
-	if len(zips) == 0 {
-		t.Skip("shared vectors not present")
-	}
 	for name, kind := range map[string]formats.Kind{
 		"malicious1_0x1.zip":               formats.KindUnsupported, // encrypted flag, data in clear
 		"malicious1_0x20.zip":              formats.KindUnsupported, // patched data flag
