@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"strings"
 )
 
 // Format names what a file is, as decided by its content alone.
@@ -125,6 +126,22 @@ func looksONNX(b []byte) bool {
 	switch b[2] {
 	case 0x12, 0x1a, 0x22, 0x2a, 0x3a, 0x42:
 		return true
+	}
+	return false
+}
+
+// IsPickleName reports whether an archive member's name says it holds a
+// pickle, as the loaders that read such members by name would: torch.load
+// reads */data.pkl (case-insensitively, through miniz), joblib and
+// pickle users name files *.pkl, *.pickle and *.joblib. It is the one
+// predicate every reader of archive members uses; content is checked
+// too, whatever the name.
+func IsPickleName(name string) bool {
+	lower := strings.ToLower(name)
+	for _, suffix := range []string{".pkl", ".pickle", ".joblib"} {
+		if strings.HasSuffix(lower, suffix) {
+			return true
+		}
 	}
 	return false
 }

@@ -157,7 +157,7 @@ func (a *Archive) memberName(e *strictzip.Entry) (string, *formats.Error) {
 	if _, dup := a.byName[key]; dup {
 		return "", formats.Errorf(formats.KindMalformed, at, "member %q collides with another once %q is stripped", name, ".npy")
 	}
-	if strings.HasSuffix(name, ".pkl") {
+	if formats.IsPickleName(name) {
 		return "", formats.Errorf(formats.KindPickle, at, "member %q is a pickle", name)
 	}
 	if e.Dir() || !strings.HasSuffix(name, ".npy") || key == "" {

@@ -39,10 +39,11 @@ type Verdict struct {
 var pytorchLegacyMagic = []byte("\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19")
 
 // Classify names the content of r (size bytes) without executing or
-// unpickling anything: it sniffs magic bytes, walks pickle opcodes up to
-// MaxWalkBytes, lists archive members, and decompresses at most PeekBytes
-// of a compressed stream or member. A container it cannot read is refused
-// by the caller, never skipped; the error is for I/O only.
+// unpickling anything: it walks pickle opcodes from the first byte (every
+// file, whatever its magic: a polyglot is a pickle), sniffs magic bytes,
+// lists archive members, and decompresses at most PeekBytes of a
+// compressed stream or member. A container it cannot read is refused by
+// the caller, never skipped; the error is for I/O only.
 func Classify(r io.ReaderAt, size int64, lim formats.Limits) (Verdict, error) {
 	head, err := readHead(r, size, min(size, formats.SniffLen))
 	if err != nil {
@@ -53,22 +54,22 @@ func Classify(r io.ReaderAt, size int64, lim formats.Limits) (Verdict, error) {
 			return Verdict{}, err
 		}
 	}
-	return classifyBytes(r, size, head, lim, 0), nil
+	return classifyBytes(r, size, head, int64(len(head)) == size, lim, 0), nil
 }
 
 // needsMore reports whether classifying needs more than the sniffed bytes:
-// pickles (to name imports), tar headers and compressed streams. A
-// safetensors, npy or zip file is classified from its first bytes (zip
-// members are read through the directory).
+// a pickle walk still undecided, pickles (to name imports), tar headers
+// and compressed streams. A safetensors, npy or zip file is otherwise
+// classified from its first bytes (zip members are read through the
+// directory).
 func needsMore(head []byte, size int64) bool {
+	if walkOpcodes(head, int64(len(head)) == size).bounded {
+		return true
+	}
 	switch formats.DetectBytes(head, size) {
 	case formats.FormatPickle, formats.FormatTar, formats.FormatGzip, formats.FormatBzip2,
 		formats.FormatXz, formats.FormatZlib, formats.FormatLZ4:
 		return true
-	case formats.FormatUnknown:
-		// Text often starts with bytes that are protocol-0 opcodes; read on
-		// only while the opcode walk has not failed within what was read.
-		return len(head) > 0 && opcodes[head[0]] != nil && walkOpcodes(head).end == len(head)
 	}
 	return false
 }
@@ -84,21 +85,17 @@ func readHead(r io.ReaderAt, size, n int64) ([]byte, error) {
 	return buf, nil
 }
 
-// classifyBytes classifies content whose first bytes are head; r is the
-// whole content when depth is 0 (for archives), nil inside a stream.
-func classifyBytes(r io.ReaderAt, size int64, head []byte, lim formats.Limits, depth int) Verdict {
+// classifyBytes classifies content whose first bytes are head (all of it
+// when complete); r is the whole content when depth is 0 (for archives),
+// nil inside a stream.
+func classifyBytes(r io.ReaderAt, size int64, head []byte, complete bool, lim formats.Limits, depth int) Verdict {
+	if w := walkOpcodes(head, complete); w.pickle() {
+		return pickleVerdict(head, w)
+	}
 	f := formats.DetectBytes(head[:min(len(head), formats.SniffLen)], size)
 	switch f {
-	case formats.FormatUnknown, formats.FormatZlib, formats.FormatONNX:
-		// No magic, or only a weak one: "(S" is both a zlib header and a
-		// protocol-0 pickle's MARK, STRING.
-		if IsPickle(head) {
-			f = formats.FormatPickle
-		}
-	}
-	switch f {
-	case formats.FormatPickle:
-		return pickleVerdict(head)
+	case formats.FormatPickle: // a PROTO opcode: meant as a pickle, even if broken
+		return pickleVerdict(head, walkOpcodes(head, complete))
 	case formats.FormatZip:
 		if r == nil {
 			return Verdict{Format: f, Detail: "a zip archive inside a compressed stream"}
@@ -115,14 +112,16 @@ func classifyBytes(r io.ReaderAt, size int64, head []byte, lim formats.Limits, d
 	return Verdict{Format: f}
 }
 
-func pickleVerdict(head []byte) Verdict {
-	w := walkOpcodes(head)
+func pickleVerdict(head []byte, w walk) Verdict {
 	v := Verdict{Format: formats.FormatPickle, Pickle: true, Imports: w.imports}
 	switch {
 	case len(head) > 2 && bytes.HasPrefix(head[2:], pytorchLegacyMagic):
 		v.Format = formats.FormatPyTorchLegacy
 	case hasImportPrefix(w.imports, "joblib."):
 		v.Format = formats.FormatJoblib
+	}
+	if w.bounded && !w.stopped && !w.code {
+		v.Detail = fmt.Sprintf("its first %d bytes walk as pickle opcodes and nothing proves otherwise", len(head))
 	}
 	return v
 }
@@ -136,23 +135,35 @@ func hasImportPrefix(imports []string, prefix string) bool {
 	return false
 }
 
-// IsPickle reports whether b starts like a pickle: the PROTO opcode of
-// protocol 2 to 5, or, for protocols 0 and 1 (which have no marker), a run
-// of well-formed opcodes that reaches STOP, imports something, or goes on
-// for eight opcodes.
-func IsPickle(b []byte) bool {
-	if len(b) >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5 {
-		return true
+// IsPickle reports whether content whose first bytes are b (all of it
+// when complete) is a pickle: Python's pickle machine would reach STOP or
+// an opcode that imports or calls something, or the walk ended undecided
+// at the end of an incomplete b. Content is "not a pickle" only when the
+// walk proves pickle.load fails first.
+func IsPickle(b []byte, complete bool) bool { return walkOpcodes(b, complete).pickle() }
+
+// memberPeek is how much of a member is read first; the walk reads on to
+// PeekBytes only while it is undecided.
+const memberPeek = 512
+
+// peekPickle reports whether a listed member carries a pickle, and
+// whether its content could be looked at.
+func peekPickle(r io.ReaderAt, size int64, e *strictzip.Entry) (walk, bool) {
+	for _, n := range []int{memberPeek, PeekBytes} {
+		b := strictzip.Peek(r, size, e, n)
+		if b == nil && e.UncompressedSize > 0 {
+			return walk{}, false
+		}
+		w := walkOpcodes(b, len(b) < n)
+		if !w.bounded || w.stopped || w.code || n == PeekBytes {
+			return w, true
+		}
 	}
-	if len(b) == 0 || opcodes[b[0]] == nil || !opcodes[b[0]].text {
-		return false
-	}
-	w := walkOpcodes(b)
-	return (w.stopped && w.ops >= 2) || w.globals > 0 || w.ops >= 8
+	panic("unreachable")
 }
 
-// classifyZip lists an archive's members and looks at their names and
-// first bytes.
+// classifyZip lists an archive's members under every reading a reader
+// could make (strictzip.List) and looks at their names and content.
 func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 	entries, err := strictzip.List(r, size, lim)
 	if err != nil {
@@ -161,23 +172,22 @@ func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 	names := map[string]bool{}
 	allNpy := true
 	for _, e := range entries {
-		names[path.Base(e.Name)] = true
+		names[strings.ToLower(path.Base(e.Name))] = true
 		allNpy = allNpy && strings.HasSuffix(e.Name, ".npy")
 	}
-	for i, e := range entries {
-		base := path.Base(e.Name)
-		if base == "data.pkl" || strings.HasSuffix(e.Name, ".pkl") || strings.HasSuffix(e.Name, ".pickle") || strings.HasSuffix(e.Name, ".joblib") {
-			return zipPickle(r, size, e, names)
-		}
-		if i < MaxMembers && e.Method <= strictzip.Deflate {
-			if b := strictzip.Peek(r, size, e, PeekBytes); IsPickle(b) {
-				v := pickleVerdict(b)
-				v.Format, v.Detail = formats.FormatZip, fmt.Sprintf("member %q is a pickle", e.Name)
-				return v
-			}
+	var blind []string
+	for _, e := range entries {
+		w, looked := peekPickle(r, size, e)
+		switch {
+		case formats.IsPickleName(e.Name) || looked && w.pickle():
+			return zipPickle(e, w, names)
+		case !looked:
+			blind = append(blind, e.Name)
 		}
 	}
 	switch {
+	case len(blind) > 0:
+		return Verdict{Format: formats.FormatZip, Detail: fmt.Sprintf("members modelgate cannot look inside (method other than stored or deflate): %s", strings.Join(blind, ", "))}
 	case allNpy:
 		return Verdict{Format: formats.FormatNpz}
 	case names["config.json"] && names["model.weights.h5"]:
@@ -186,12 +196,9 @@ func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 	return Verdict{Format: formats.FormatZip, Detail: fmt.Sprintf("%d members, not all .npy", len(entries))}
 }
 
-func zipPickle(r io.ReaderAt, size int64, e *strictzip.Entry, names map[string]bool) Verdict {
-	v := Verdict{Format: formats.FormatZip, Pickle: true, Detail: fmt.Sprintf("member %q is a pickle", e.Name)}
-	if b := strictzip.Peek(r, size, e, PeekBytes); IsPickle(b) {
-		v.Imports = walkOpcodes(b).imports
-	}
-	if path.Base(e.Name) == "data.pkl" && (names["version"] || names[".format_version"] || names["byteorder"]) {
+func zipPickle(e *strictzip.Entry, w walk, names map[string]bool) Verdict {
+	v := Verdict{Format: formats.FormatZip, Pickle: true, Detail: fmt.Sprintf("member %q is a pickle", e.Name), Imports: w.imports}
+	if strings.ToLower(path.Base(e.Name)) == "data.pkl" && (names["version"] || names[".format_version"] || names["byteorder"]) {
 		v.Format = formats.FormatPyTorchZip
 	}
 	return v
@@ -218,7 +225,8 @@ func classifyTar(head []byte, size int64) Verdict {
 			}
 			return v
 		}
-		if body := head[min(off+512, len(head)):]; IsPickle(body[:min(len(body), int(min(n, PeekBytes)))]) {
+		body := head[min(off+512, len(head)):]
+		if m := min(int64(len(body)), n, PeekBytes); IsPickle(body[:m], m == n) {
 			v.Pickle, v.Detail = true, fmt.Sprintf("tar member %q is a pickle", name)
 			return v
 		}
@@ -265,7 +273,7 @@ func classifyCompressed(f formats.Format, head []byte, lim formats.Limits) Verdi
 	if n == 0 {
 		return v
 	}
-	in := classifyBytes(nil, int64(n), inner[:n], lim, 1)
+	in := classifyBytes(nil, int64(n), inner[:n], n < PeekBytes, lim, 1)
 	if in.Pickle {
 		in.Detail = fmt.Sprintf("a %s-compressed pickle", f)
 		if in.Format == formats.FormatPickle {

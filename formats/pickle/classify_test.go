@@ -212,3 +212,41 @@ func verdictKind(t testing.TB, v pickle.Verdict, b []byte) formats.Kind {
 	}
 	return formats.KindOf(err)
 }
+
+// TestPicklesBeyondTheOldWalk: pickles the first walker let pass as text
+// are pickles (issue 12, case 4), and an archive hidden in an npz's
+// comment is looked inside (case 1).
+func TestPicklesBeyondTheOldWalk(t *testing.T) {
+	long := "S'" + strings.Repeat("x", 5000) + "'\n0cos\nsystem\n(S'id'\ntR."
+	for name, b := range map[string]string{
+		"protocol 0, first line longer than any cap": long,
+		"first opcode SHORT_BINBYTES":                "C\x03abc0\x8c\x02os\x8c\x06system\x93\x8c\x02id\x85R.",
+		"first opcode BINBYTES":                      "B\x02\x00\x00\x00hi0cos\nsystem\n(S'id'\ntR.",
+		"first opcode BININT1, then GLOBAL":          "K\x010cposix\nsystem\n.",
+		"PROTO 1 (Python accepts it)":                "\x80\x01cos\nsystem\n.",
+		"GLOBAL at the end with no final newline":    "cos\nsystem",
+		"undecided at the walk bound":                strings.Repeat("N", pickle.MaxWalkBytes+10),
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := classify(t, []byte(b))
+			assert.True(t, v.Pickle, "%+v", v)
+			assert.Equal(t, formats.KindPickle, v.Refusal().Kind)
+		})
+	}
+	for name, b := range map[string]string{
+		"JSON":                     `{"architectures": ["LlamaForCausalLM"]}`,
+		"markdown":                 "---\nlicense: mit\n---\n# Model\n",
+		"REDUCE on an empty stack": "README\n",
+		"STOP on an empty stack":   ".",
+		"npy magic (STACK_GLOBAL on an empty stack)": "\x93NUMPY",
+	} {
+		t.Run(name, func(t *testing.T) {
+			assert.False(t, classify(t, []byte(b)).Pickle)
+		})
+	}
+	hidden := ziptest.Archive{Entries: []ziptest.Entry{{Name: "archive/data.pkl", Data: []byte("\x80\x02}q\x00.")}, {Name: "archive/version", Data: []byte("3\n")}}}.Build()
+	npz := ziptest.Archive{Comment: hidden, Entries: []ziptest.Entry{{Name: "a.npy", Data: testdata(t, "npy/le-f4.npy")}}}.Build()
+	v := classify(t, npz)
+	assert.True(t, v.Pickle, "%+v", v)
+	assert.Equal(t, formats.FormatPyTorchZip, v.Format)
+}

@@ -20,25 +20,12 @@ func NewReader(r io.ReaderAt, size int64, lim formats.Limits) (*Reader, error) {
 	return z, nil
 }
 
-// List parses only the end records and the central directory, without the
-// flag, method, local-header and layout checks of NewReader. It is for
-// classifying an archive (naming what it holds), never for reading one:
-// the entries' DataOffset is unset and Open must not be used.
-func List(r io.ReaderAt, size int64, lim formats.Limits) ([]*Entry, error) {
-	z := &Reader{r: r, size: size, lim: lim.WithDefaults()}
-	if err := z.init(); err != nil {
-		return nil, err
-	}
-	return z.Entries, nil
-}
-
 // directory is what the end records say about the central directory.
 type directory struct {
-	entries  uint64
-	offset   int64 // of the central directory
-	size     int64
-	end      int64 // where the end records start
-	endStart int64 // the offset of the record that said so, for errors
+	entries uint64
+	offset  int64 // of the central directory
+	size    int64
+	end     int64 // where the end records start (and the central directory must end)
 }
 
 func (z *Reader) init() *formats.Error {
@@ -47,13 +34,13 @@ func (z *Reader) init() *formats.Error {
 		return err
 	}
 	if dir.entries > uint64(z.lim.MaxTensors) {
-		return formats.Exceeded(dir.endStart, "entry count", int64(min(dir.entries, 1<<62)), "MaxTensors", z.lim.MaxTensors)
+		return formats.Exceeded(dir.end, "entry count", int64(min(dir.entries, 1<<62)), "MaxTensors", z.lim.MaxTensors)
 	}
 	if dir.offset < 0 || dir.size < 0 || dir.offset > dir.end || dir.size != dir.end-dir.offset {
-		return malformed(dir.endStart, "central directory [%d, +%d) does not end where the end record starts (%d)", dir.offset, dir.size, dir.end)
+		return malformed(dir.end, "central directory [%d, +%d) does not end where the end record starts (%d)", dir.offset, dir.size, dir.end)
 	}
 	if dir.entries*centralLen > uint64(dir.size) {
-		return malformed(dir.endStart, "%d entries cannot fit in a %d-byte central directory", dir.entries, dir.size)
+		return malformed(dir.end, "%d entries cannot fit in a %d-byte central directory", dir.entries, dir.size)
 	}
 	cd, err := z.readAt(dir.offset, int(dir.size))
 	if err != nil {
@@ -90,6 +77,9 @@ func (z *Reader) findDirectory() (directory, *formats.Error) {
 			continue
 		}
 		if commentLen := int(binary.LittleEndian.Uint16(tail[i+20:])); i+endLen+commentLen == len(tail) {
+			if sig := signatureIn(tail[i+endLen:]); sig >= 0 {
+				return directory{}, malformed(tailOff+int64(i+endLen+sig), "the archive comment holds a zip signature: readers that search for the end record (zipfile, miniz) would find another archive there")
+			}
 			return z.parseEnd(tail[i:i+endLen], tailOff+int64(i))
 		}
 	}
@@ -104,7 +94,7 @@ func (z *Reader) parseEnd(b le, at int64) (directory, *formats.Error) {
 	if disk != 0 || cdDisk != 0 || onDisk != total {
 		return directory{}, formats.Errorf(formats.KindUnsupported, at, "multi-disk archive (disk %d, directory disk %d, %d of %d entries here)", disk, cdDisk, onDisk, total)
 	}
-	dir := directory{entries: uint64(total), offset: int64(offset), size: int64(size), end: at, endStart: at}
+	dir := directory{entries: uint64(total), offset: int64(offset), size: int64(size), end: at}
 	sentinel := total == 0xFFFF || size == 0xFFFFFFFF || offset == 0xFFFFFFFF
 	if !sentinel && !z.hasLocator(at) {
 		return dir, nil
@@ -154,8 +144,11 @@ func (z *Reader) parseEnd64(dir directory) (directory, *formats.Error) {
 	if disk != 0 || disks != 1 {
 		return dir, formats.Errorf(formats.KindUnsupported, locOff, "multi-disk ZIP64 archive")
 	}
-	if recOff > uint64(locOff) || uint64(locOff)-recOff < end64Len {
-		return dir, malformed(locOff, "ZIP64 end record offset %d is out of place", recOff)
+	// zipfile reads the record at the fixed position before the locator,
+	// miniz and archive/zip where the locator points: both must be the
+	// same 56 bytes, with no extensible data another reader could parse.
+	if recOff != uint64(locOff-end64Len) {
+		return dir, malformed(locOff, "ZIP64 end record at %d is not the 56 bytes before its locator (%d)", recOff, locOff-end64Len)
 	}
 	b, err = z.readAt(int64(recOff), end64Len)
 	if err != nil {
@@ -165,8 +158,8 @@ func (z *Reader) parseEnd64(dir directory) (directory, *formats.Error) {
 	if rec.u32() != sigEnd64 {
 		return dir, malformed(int64(recOff), "no ZIP64 end record where the locator points")
 	}
-	if recSize := rec.u64(); recSize != uint64(locOff)-recOff-12 {
-		return dir, malformed(int64(recOff), "ZIP64 end record of %d bytes does not end at the locator", recSize)
+	if recSize := rec.u64(); recSize != end64Len-12 {
+		return dir, malformed(int64(recOff), "ZIP64 end record says it is %d bytes; only the fixed 44 (no extensible data) are read", recSize)
 	}
 	rec.skip(4) // versions
 	disk64, cdDisk64 := rec.u32(), rec.u32()
@@ -177,7 +170,7 @@ func (z *Reader) parseEnd64(dir directory) (directory, *formats.Error) {
 	if size > uint64(z.size) || offset > uint64(z.size) {
 		return dir, malformed(int64(recOff), "ZIP64 central directory [%d, +%d) is outside the file", offset, size)
 	}
-	return directory{entries: total, offset: int64(offset), size: int64(size), end: int64(recOff), endStart: int64(recOff)}, nil
+	return directory{entries: total, offset: int64(offset), size: int64(size), end: int64(recOff)}, nil
 }
 
 // checkTiling checks that the entries, sorted by offset, cover
@@ -203,4 +196,25 @@ func (z *Reader) checkTiling(dirOffset int64) *formats.Error {
 		return malformed(pos, "%d bytes of unaccounted data before the central directory", dirOffset-pos)
 	}
 	return nil
+}
+
+// signatures are the record signatures a zip reader searches for or
+// follows.
+var signatures = []uint32{sigLocal, sigCentral, sigEnd, sigEnd64, sigLocator64, sigDescriptor}
+
+// signatureIn returns the offset of the first zip record signature in b,
+// or -1.
+func signatureIn(b []byte) int {
+	for i := 0; i+4 <= len(b); i++ {
+		if b[i] != 'P' || b[i+1] != 'K' {
+			continue
+		}
+		v := binary.LittleEndian.Uint32(b[i:])
+		for _, s := range signatures {
+			if v == s {
+				return i
+			}
+		}
+	}
+	return -1
 }

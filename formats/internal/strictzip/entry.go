@@ -13,6 +13,7 @@ const (
 
 func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Error {
 	seen := make(map[string]bool, dir.entries)
+	var err *formats.Error
 	z.Entries = make([]*Entry, 0, dir.entries)
 	pos := 0
 	for i := uint64(0); i < dir.entries; i++ {
@@ -39,12 +40,16 @@ func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Er
 			return malformed(at, "central directory entry %d runs past the directory", i)
 		}
 		v := cd[pos+centralLen : pos+centralLen+varLen]
-		e.Name = string(v[:nameLen])
+		e.Raw = string(v[:nameLen])
+		if e.Name, err = z.name(e, at, strict); err != nil {
+			return err
+		}
 		if seen[e.Name] {
-			return malformed(at, "duplicate entry name %q", e.Name)
+			return malformed(at, "duplicate entry name %q (as zipfile decodes names)", e.Name)
 		}
 		seen[e.Name] = true
-		z64, err := zip64Extra(v[nameLen:nameLen+extraLen], at, zip64Need{usize == maxU32, csize == maxU32, offset == maxU32, diskStart == maxU16})
+		var z64 zip64Values
+		z64, err = zip64Extra(v[nameLen:nameLen+extraLen], at, zip64Need{usize == maxU32, csize == maxU32, offset == maxU32, diskStart == maxU16})
 		if err != nil {
 			return err
 		}
@@ -67,6 +72,16 @@ func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Er
 		return malformed(dir.offset+int64(pos), "%d bytes after the last central directory entry", len(cd)-pos)
 	}
 	return nil
+}
+
+// name decodes an entry's name as zipfile does; the lenient listing keeps
+// names it cannot decode strictly (the detector must still look inside).
+func (z *Reader) name(e *Entry, at int64, strict bool) (string, *formats.Error) {
+	name, err := decodeName(e.Raw, e.Flags&0x800 != 0, at)
+	if err != nil && !strict {
+		return decodeCP437(e.Raw), nil
+	}
+	return name, err
 }
 
 func pick(v32 uint32, v64 int64) int64 {
@@ -136,8 +151,8 @@ func (z *Reader) checkLocal(e *Entry) *formats.Error {
 		return err
 	}
 	switch {
-	case string(v[:nameLen]) != e.Name:
-		return malformed(at, "local header names %q; central directory names %q", v[:nameLen], e.Name)
+	case string(v[:nameLen]) != e.Raw:
+		return malformed(at, "local header names %q; central directory names %q", v[:nameLen], e.Raw)
 	case flags != e.Flags:
 		return malformed(at, "entry %q: local flags %#04x differ from central %#04x", e.Name, flags, e.Flags)
 	case method != e.Method:

@@ -51,7 +51,8 @@ const (
 
 // Entry is one member of an archive, as both headers agree it is.
 type Entry struct {
-	Name             string // raw name bytes, as stored
+	Name             string // the name as Python's zipfile (and so numpy) decodes it
+	Raw              string // the name's bytes, as stored
 	Flags            uint16
 	Method           uint16
 	CRC32            uint32

@@ -41,6 +41,9 @@ type Archive struct {
 	Disk     uint16 // the end record's disk number
 	ExtraCD  []byte // bytes after the central directory entries, inside it
 	Zip64End bool   // write ZIP64 end records and sentinels in the end record
+	// Zip64Extensible is written as the ZIP64 end record's extensible
+	// data (its size field counts it).
+	Zip64Extensible []byte
 }
 
 // Build returns the archive's bytes.
@@ -147,7 +150,7 @@ func (a Archive) Build() []byte {
 		rec := out.Len()
 		var z []byte
 		z = le.AppendUint32(z, 0x06064b50)
-		z = le.AppendUint64(z, 44)
+		z = le.AppendUint64(z, 44+uint64(len(a.Zip64Extensible)))
 		z = le.AppendUint16(z, 45)
 		z = le.AppendUint16(z, 45)
 		z = le.AppendUint32(z, 0)
@@ -156,6 +159,7 @@ func (a Archive) Build() []byte {
 		z = le.AppendUint64(z, uint64(len(a.Entries)))
 		z = le.AppendUint64(z, uint64(cd.Len()))
 		z = le.AppendUint64(z, uint64(cdOff))
+		z = append(z, a.Zip64Extensible...)
 		z = le.AppendUint32(z, 0x07064b50)
 		z = le.AppendUint32(z, 0)
 		z = le.AppendUint64(z, uint64(rec))
