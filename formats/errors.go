@@ -20,6 +20,7 @@ const (
 	KindLimitExceeded    Kind = "limit-exceeded"    // a count or size is over a configured Limit
 	KindUnsupported      Kind = "unsupported"       // valid, but not something modelgate accepts
 	KindPickle           Kind = "pickle"            // the content is, or carries, a pickle
+	KindCode             Kind = "code"              // the model holds code that runs on load (*.py, auto_map)
 	KindUnknownFormat    Kind = "unknown-format"    // the content is not a recognised format
 	KindPathTraversal    Kind = "path-traversal"    // a name would reach outside its root
 	KindDigestMismatch   Kind = "digest-mismatch"   // a known file has a different digest
@@ -31,7 +32,7 @@ const (
 
 // Kinds lists every Kind, in documentation order.
 var Kinds = []Kind{
-	KindMalformed, KindLimitExceeded, KindUnsupported, KindPickle,
+	KindMalformed, KindLimitExceeded, KindUnsupported, KindPickle, KindCode,
 	KindUnknownFormat, KindPathTraversal, KindDigestMismatch,
 	KindNotAllowlisted, KindSignatureInvalid, KindIdentityMismatch, KindIO,
 }

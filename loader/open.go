@@ -2,6 +2,7 @@ package loader
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,58 +12,77 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/content"
 	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/verify"
 )
 
 // Open verifies and parses the model at path (a file or a directory) and
-// returns its tensors. Every file is opened through an os.Root on the
-// model's directory (or WithRoot), so neither a name in a sharded index
-// nor a symbolic link can reach outside it (kind path-traversal).
+// returns its tensors. It reads top to bottom in the order of trust:
 //
-// For each weight file Open hashes it when a digest is needed (an
-// allowlist, a policy's digests, a signature), checks the digest, then
-// parses the same bytes it hashed (see Mode), applies the policy's formats
-// and the runtime profile, and finally re-checks that the file did not
-// change meanwhile.
+//  1. confine: every file is opened through an os.Root on the model's
+//     directory (or WithRoot), so neither a name in a sharded index nor a
+//     symbolic link can reach outside it (kind path-traversal); only
+//     regular files are opened (a FIFO, socket or device refuses the
+//     model, kind unsupported);
+//  2. identify each file by content (formats/content): pickles and
+//     unknown binaries refuse the model, and so does code that runs on
+//     load unless the checks allow it (kind code);
+//  3. verify everything the model holds, from the same open files:
+//     under an allowlist every file must be approved, and under a
+//     signature every file must be in the signed manifest; exclusions
+//     only ever excuse inert files;
+//  4. parse: the index and the weight files, and only now;
+//  5. apply the allowed formats and the runtime profile, check the index
+//     against the shards, and re-check that no file changed meanwhile.
 //
-// A directory is loaded as a sharded checkpoint when it holds one
-// *.safetensors.index.json (every shard must exist, every tensor must be
-// in its shard and nowhere else), else as every safetensors, npy and npz
-// file in it (tensor names must be unique). Other files follow Scan's
-// rule: text, empty and tokenizer files are ignored and listed in
-// Verified.Ignored; a pickle, or unknown binary content, refuses the whole
-// directory, since another program could load it.
+// A directory is a sharded checkpoint when it holds one
+// *.safetensors.index.json: every shard must exist, every tensor must be
+// in its shard and nowhere else, and a weight file the index does not name
+// refuses the model (loaders that glob *.safetensors would load it).
+// Otherwise every safetensors, npy and npz file in it is loaded (tensor
+// names must be unique). Inert files are listed in Verified.Ignored.
+// Version-control directories (.git, .hg, .svn) are not part of a model:
+// nothing loads from them.
 func Open(ctx context.Context, path string, opts ...Option) (m *Model, err error) {
 	c, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	o, err := newOpener(ctx, path, c)
+	o, err := confine(ctx, path, c)
 	if err != nil {
 		return nil, err
 	}
 	defer o.root.Close()
-	model := &Model{Path: path, byName: map[string]int{}, Verified: Verified{Mode: c.modeName()}}
-	defer func() {
-		if err != nil {
-			model.Close()
-			c.log.Warn("model refused", "path", path, "kind", formats.KindOf(err), "error", err)
-		}
-	}()
-	m = model
+	m = &Model{Path: path, byName: map[string]int{}, Verified: Verified{Mode: c.mode.String()}}
 	if c.profile == ProfileMLX {
 		m.Verified.Profile = "mlx"
 	}
-	if err := o.load(m); err != nil {
-		return nil, err
+	defer func() {
+		if err != nil {
+			m.Close()
+			m = nil
+			c.log.Warn("model refused", "path", path, "kind", formats.KindOf(err), "error", err)
+		}
+	}()
+	files, err := o.identify(m)
+	if err != nil {
+		return m, err
 	}
-	if err := o.verifySignature(m); err != nil {
-		return nil, err
+	if err := o.verify(m, files); err != nil {
+		return m, err
+	}
+	if err := o.parse(m, files); err != nil {
+		return m, err
+	}
+	if err := o.check(m, files); err != nil {
+		return m, err
 	}
 	c.log.Debug("model verified", "path", path, "files", len(m.Files), "tensors", len(m.Tensors))
 	return m, nil
@@ -75,25 +95,11 @@ func newConfig(opts []Option) (*config, error) {
 			return nil, err
 		}
 	}
-	if p := c.policy; p != nil {
-		c.limits = p.FormatLimits()
-		if p.Allowlist().Len() > 0 || p.Requires(verify.RequireDigest) {
-			c.allowlist, c.requireDig = p.Allowlist(), c.requireDig || p.Requires(verify.RequireDigest)
-		}
-		if p.Requires(verify.RequireSignature) && c.signatures == nil {
-			return nil, formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset,
-				"the policy requires a signature, but no signature verifier was given")
-		}
-	}
 	if c.mode == ModeMap && !mmap.Supported {
 		c.mode = ModeReadAt
 	}
-	c.limits = c.limits.WithDefaults()
+	c.checks.Limits = c.checks.Limits.WithDefaults()
 	return c, nil
-}
-
-func (c *config) modeName() string {
-	return [...]string{"map", "read-at", "private-copy"}[c.mode]
 }
 
 // opener holds the state of one Open.
@@ -104,9 +110,13 @@ type opener struct {
 	prefix string // the model directory, relative to the root ("." for itself)
 	single string // the file's name, for a single-file model
 	dir    string // the model directory as given
+
+	index     *shardIndex // a sharded checkpoint's index, once parsed
+	indexName string
 }
 
-func newOpener(ctx context.Context, p string, c *config) (*opener, error) {
+// confine opens the root and places the model in it.
+func confine(ctx context.Context, p string, c *config) (*opener, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), p)
@@ -136,56 +146,96 @@ func newOpener(ctx context.Context, p string, c *config) (*opener, error) {
 // to the root.
 func (o *opener) rootName(name string) string { return path.Join(o.prefix, name) }
 
+// escapes reports whether err from os.Root means the name left the root.
+// os.Root exports no sentinel for an escape: it says "path escapes from
+// parent", and refuses some names with os.ErrInvalid. This is the one
+// place that reads its message.
+func escapes(err error) bool {
+	return strings.Contains(err.Error(), "path escapes") || errors.Is(err, os.ErrInvalid)
+}
+
 // openErr classifies an error from os.Root: leaving the root is
 // path-traversal, anything else I/O.
 func openErr(err error, name string) error {
 	kind := formats.KindIO
-	if strings.Contains(err.Error(), "path escapes") || errors.Is(err, os.ErrInvalid) {
+	if escapes(err) {
 		kind = formats.KindPathTraversal
 	}
 	return formats.WithPath(formats.Errorf(kind, formats.NoOffset, "%w", err), name)
 }
 
-func (o *opener) load(m *Model) error {
-	if o.single != "" {
-		return o.loadFiles(m, []string{o.single}, nil)
-	}
-	names, err := o.listDir()
-	if err != nil {
-		return err
-	}
-	var index []string
-	for _, n := range names {
-		if strings.HasSuffix(n, ".safetensors.index.json") {
-			index = append(index, n)
-		}
-	}
-	switch len(index) {
-	case 0:
-		return o.loadFiles(m, names, nil)
-	case 1:
-		return o.loadSharded(m, names, index[0])
-	}
-	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%d sharded-checkpoint indexes (%s); keep one", len(index), strings.Join(index, ", ")), o.dir)
+// modelFile is one file of the model on its way through Open.
+type modelFile struct {
+	name string
+	f    *os.File
+	st   os.FileInfo
+	id   content.Identity
+	h    *held // weights: the bytes parsed and handed out
 }
 
-// listDir lists the regular files and links below the model directory,
-// sorted, skipping version-control directories.
+// identify lists, opens and identifies every file of the model (stage 2).
+func (o *opener) identify(m *Model) ([]*modelFile, error) {
+	names := []string{o.single}
+	if o.single == "" {
+		var err error
+		if names, err = o.listDir(); err != nil {
+			return nil, err
+		}
+	}
+	var files []*modelFile
+	var code []string
+	for _, name := range names {
+		if err := o.ctx.Err(); err != nil {
+			return nil, err
+		}
+		mf, err := o.openFile(m, name)
+		if err != nil {
+			return nil, err
+		}
+		id, err := content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
+		if err != nil {
+			return nil, formats.WithPath(err, name)
+		}
+		mf.id = id
+		switch {
+		case id.Role == content.Code:
+			code = append(code, name+" ("+id.Why+")")
+		case o.single != "" && id.Role != content.Weights:
+			return nil, formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "content is not a recognised model format (%s)", id.Why), name)
+		}
+		files = append(files, mf)
+	}
+	if len(code) > 0 {
+		where := cmp.Or(o.single, o.dir)
+		if !o.c.checks.AllowCode || o.single != "" {
+			return nil, formats.WithPath(formats.Errorf(formats.KindCode, formats.NoOffset, "the model holds code that runs on load: %s", strings.Join(code, ", ")), where)
+		}
+		if o.c.checks.Allowlist == nil && o.c.signatures == nil {
+			return nil, formats.WithPath(formats.Errorf(formats.KindCode, formats.NoOffset, "code may load only when digests or a signature cover it, and nothing does: %s", strings.Join(code, ", ")), where)
+		}
+	}
+	return files, nil
+}
+
+// listDir lists every file below the model directory, sorted, skipping
+// version-control directories and refusing special files.
 func (o *opener) listDir() ([]string, error) {
 	var names []string
 	err := fs.WalkDir(o.root.FS(), o.rootName("."), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return openErr(err, p)
 		}
-		if d.IsDir() {
-			if skippedDirs[d.Name()] {
-				return fs.SkipDir
-			}
-			return nil
-		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, o.prefix), "/")
 		if o.prefix == "." {
 			rel = p
+		}
+		switch {
+		case d.IsDir() && skippedDirs[d.Name()]:
+			return fs.SkipDir
+		case d.IsDir():
+			return nil
+		case d.Type()&fs.ModeSymlink == 0 && !d.Type().IsRegular():
+			return notRegular(rel, d.Type())
 		}
 		names = append(names, rel)
 		return nil
@@ -194,29 +244,239 @@ func (o *opener) listDir() ([]string, error) {
 	return names, err
 }
 
-// loadFiles loads every weight file among names (all of them when want is
-// nil, else those want names) and applies the ignore rule to the others.
-func (o *opener) loadFiles(m *Model, names []string, want map[string]bool) error {
-	for _, name := range names {
-		if err := o.ctx.Err(); err != nil {
-			return err
+func notRegular(name string, mode fs.FileMode) error {
+	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "not a regular file (%s); a loader opening it could block or read a device", mode.Type()), name)
+}
+
+// openFile opens one file without blocking (a FIFO would block a plain
+// open) and refuses it unless it is a regular file.
+func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
+	f, err := o.root.OpenFile(o.rootName(name), os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, openErr(err, name)
+	}
+	m.closers = append(m.closers, f.Close)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(name, st.Mode())
+	}
+	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
+		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
+	}
+	return &modelFile{name: name, f: f, st: st}, nil
+}
+
+// verify holds each weight file's bytes as the mode says, hashes every
+// file when digests or a signature are checked, and checks them (stage 3).
+func (o *opener) verify(m *Model, files []*modelFile) error {
+	a, sv := o.c.checks.Allowlist, o.c.signatures
+	needDigest := a != nil || sv != nil
+	digests := make([]verify.FileDigest, len(files))
+	err := parallel(len(files), func(i int) error {
+		mf := files[i]
+		var d *verify.Digest
+		var err error
+		if mf.id.Role == content.Weights {
+			mf.h, err = o.hold(m, mf.f, mf.st.Size(), needDigest)
+			d = mf.h.digest
+		} else if needDigest {
+			var v verify.Digest
+			v, err = verify.Hash(o.ctx, mf.f, mf.st.Size(), nil)
+			d = &v
 		}
-		mf, why, err := o.loadFile(m, name, want == nil || want[name])
 		if err != nil {
+			return formats.WithPath(err, mf.name)
+		}
+		if d != nil {
+			digests[i] = verify.FileDigest{Name: mf.name, Size: mf.st.Size(), SHA256: *d, Inert: mf.id.Role == content.Inert}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, mf := range files {
+		if mf.id.Role == content.Inert {
+			m.Verified.Ignored = append(m.Verified.Ignored, mf.name+": "+mf.id.Why)
+		}
+	}
+	if !needDigest {
+		return nil
+	}
+	m.Verified.Digests = digests
+	covered := slices.DeleteFunc(slices.Clone(digests), func(d verify.FileDigest) bool { return d.Inert && o.excluded(d.Name) })
+	if a != nil {
+		if err := o.checkAllowlist(a, covered); err != nil {
 			return err
 		}
-		if mf == nil {
-			m.Verified.Ignored = append(m.Verified.Ignored, name+": "+why)
-			continue
-		}
-		if err := m.addFile(mf); err != nil {
+		m.Verified.Allowlisted = true
+	}
+	if sv == nil {
+		return nil
+	}
+	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Files: covered, Bundle: o.c.checks.Bundle}
+	if md.Single {
+		md.Root = filepath.Join(o.dir, o.single)
+	}
+	signer, err := sv.VerifyModel(o.ctx, md)
+	if err != nil {
+		return err
+	}
+	m.Verified.Signer = signer
+	return nil
+}
+
+// checkAllowlist approves every covered file, and for a directory refuses
+// a listed file that is missing, as sha256sum -c would.
+func (o *opener) checkAllowlist(a *verify.Allowlist, covered []verify.FileDigest) error {
+	present := map[string]bool{}
+	for _, d := range covered {
+		present[d.Name] = true
+		if err := a.Check(d.Name, d.SHA256); err != nil {
 			return err
 		}
 	}
-	if len(m.Files) == 0 {
-		return formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "no safetensors, npy or npz file to load"), o.dir)
+	if o.single != "" {
+		return nil
+	}
+	var missing []string
+	for _, n := range a.Names() {
+		if !present[n] && !o.excluded(n) {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the allowlist lists files the model does not hold: %s", strings.Join(missing, ", ")), o.dir)
 	}
 	return nil
+}
+
+// excluded reports whether name is covered by an exclusion pattern or is
+// verification material; callers apply it to inert files only.
+func (o *opener) excluded(name string) bool {
+	for _, p := range o.c.checks.Exclude {
+		if matchPath(p, name) {
+			return true
+		}
+	}
+	full, err := filepath.Abs(filepath.Join(o.dir, filepath.FromSlash(name)))
+	return err == nil && slices.Contains(o.evidence(), full)
+}
+
+func (o *opener) evidence() []string {
+	var out []string
+	for _, e := range o.c.checks.Evidence {
+		if a, err := filepath.Abs(e); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// matchPath reports whether pattern matches name or a directory above it.
+func matchPath(pattern, name string) bool {
+	pattern = strings.Trim(path.Clean(pattern), "/")
+	for n := name; n != "." && n != "/" && n != ""; n = path.Dir(n) {
+		if ok, _ := path.Match(pattern, n); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// parallel runs f(0..n-1) on one worker per core and joins the errors.
+func parallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				errs[i] = f(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// parse parses the index, checks the weight files against it, and parses
+// the weight files from the bytes verified (stage 4).
+func (o *opener) parse(m *Model, files []*modelFile) error {
+	weights := map[string]*modelFile{}
+	var index []*modelFile
+	for _, mf := range files {
+		switch mf.id.Role {
+		case content.Weights:
+			weights[mf.name] = mf
+		case content.Index:
+			index = append(index, mf)
+		}
+	}
+	switch {
+	case len(index) > 1:
+		var names []string
+		for _, i := range index {
+			names = append(names, i.name)
+		}
+		return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%d sharded-checkpoint indexes (%s); keep one", len(index), strings.Join(names, ", ")), o.dir)
+	case len(index) == 1:
+		if err := o.parseIndex(index[0], weights); err != nil {
+			return err
+		}
+	}
+	if len(weights) == 0 {
+		return formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "no safetensors, npy or npz file to load"), o.dir)
+	}
+	for _, mf := range files {
+		if mf.id.Role != content.Weights {
+			continue
+		}
+		parsed, err := parseAs(mf.h, mf.id, o.c.checks.Limits)
+		if err != nil {
+			return formats.WithPath(err, mf.name)
+		}
+		if o.c.mode == ModeMap && mf.h.mem != nil {
+			parsed.file = mf.f
+		}
+		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.h.digest, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseAs parses verified bytes as their identity says; content that was
+// unknown under a weight file's name gets that parser's diagnosis.
+func parseAs(h *held, id content.Identity, lim formats.Limits) (*File, error) {
+	if !id.Diagnose {
+		f, _, err := parse(h.r, h.size, h.mem, lim)
+		return f, err
+	}
+	f := &File{Format: id.Format, Size: h.size}
+	var err error
+	switch id.Format {
+	case formats.FormatSafetensors:
+		err = f.parseSafetensors(h.r, h.size, nil, lim)
+	case formats.FormatNpy:
+		err = f.parseNpy(h.r, h.size, nil, lim)
+	case formats.FormatNpz:
+		err = f.parseNpz(h.r, h.size, nil, lim)
+	}
+	if err == nil {
+		err = formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "content is not a recognised model format")
+	}
+	return nil, err
 }
 
 func (m *Model) addFile(mf *ModelFile) error {
@@ -232,76 +492,35 @@ func (m *Model) addFile(mf *ModelFile) error {
 	return nil
 }
 
-// loadFile opens, hashes, checks and parses one file. It returns nil and
-// a reason for a file that is ignored, or that is a weight file not
-// wanted (a file the index does not name).
-func (o *opener) loadFile(m *Model, name string, wanted bool) (*ModelFile, string, error) {
-	f, err := o.root.Open(o.rootName(name))
-	if err != nil {
-		return nil, "", openErr(err, name)
-	}
-	m.closers = append(m.closers, f.Close)
-	st, err := f.Stat()
-	if err != nil {
-		return nil, "", formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, "not a regular file", nil
-	}
-	if o.c.policy != nil {
-		if err := o.c.policy.CheckFileSize(name, st.Size()); err != nil {
-			return nil, "", err
+// check applies the allowed formats and the runtime profile to every
+// parsed file, and re-checks that no file changed (stage 5).
+func (o *opener) check(m *Model, files []*modelFile) error {
+	for _, mf := range m.Files {
+		if f := o.c.checks.Formats; len(f) > 0 && !slices.Contains(f, mf.Format) {
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the policy does not allow %s files", mf.Format), mf.Name)
 		}
-	}
-	h, err := o.hold(m, f, st.Size())
-	if err != nil {
-		return nil, "", formats.WithPath(err, name)
-	}
-	if testHookAfterHold != nil {
-		testHookAfterHold(name)
-	}
-	parsed, format, perr := parse(h.r, h.size, h.mem, o.c.limits)
-	if perr != nil {
-		if formats.KindOf(perr) == formats.KindUnknownFormat && o.single == "" {
-			if why := ignorable(h.r, h.size, name); why != "" {
-				return nil, why, nil
+		if o.c.profile == ProfileMLX {
+			if err := CheckMLX(mf.parsed, o.c.allowRawFP8); err != nil {
+				return formats.WithPath(err, mf.Name)
 			}
 		}
-		return nil, "", formats.WithPath(perr, name)
 	}
-	if !wanted {
-		return nil, "a " + string(format) + " file the index does not name", nil
-	}
-	if o.c.mode == ModeMap && h.mem != nil {
-		parsed.file = f
-	}
-	mf := &ModelFile{Name: name, Size: h.size, Format: format, Metadata: parsed.Metadata, parsed: parsed}
-	if err := o.check(m, mf, h); err != nil {
-		return nil, "", formats.WithPath(err, name)
-	}
-	return mf, "", o.recheck(f, st, h, name)
-}
-
-// check applies the digest allowlist, the policy's formats and the
-// runtime profile to a parsed file.
-func (o *opener) check(m *Model, mf *ModelFile, h *held) error {
-	if h.digest != nil {
-		mf.SHA256 = h.digest
-		m.Verified.Digests = append(m.Verified.Digests, verify.FileDigest{Name: mf.Name, Size: mf.Size, SHA256: *h.digest})
-	}
-	if a := o.c.allowlist; a != nil {
-		err := a.Check(mf.Name, *h.digest)
-		if err != nil && (o.c.requireDig || formats.KindOf(err) == formats.KindDigestMismatch) {
+	if o.index != nil {
+		if err := checkIndex(m, o.index, o.indexName); err != nil {
 			return err
 		}
-		// Allowlisted holds while every file so far was approved.
-		m.Verified.Allowlisted = err == nil && (len(m.Files) == 0 || m.Verified.Allowlisted)
 	}
-	if o.c.policy != nil && !o.c.policy.AllowsFormat(mf.Format) {
-		return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the policy does not allow %s files", mf.Format)
+	if testHookAfterHold != nil {
+		for _, mf := range files {
+			testHookAfterHold(mf.name)
+		}
 	}
-	if o.c.profile == ProfileMLX {
-		return CheckMLX(mf.parsed, o.c.allowRawFP8)
+	for _, mf := range files {
+		if mf.h != nil {
+			if err := o.recheck(mf.f, mf.st, mf.h, mf.name); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -323,9 +542,8 @@ const headCheckBytes = 64 << 10
 
 // hold maps, copies or wraps the file per the mode, and hashes it when a
 // digest is needed, from the bytes that will be parsed.
-func (o *opener) hold(m *Model, f *os.File, size int64) (*held, error) {
+func (o *opener) hold(m *Model, f *os.File, size int64, needDigest bool) (*held, error) {
 	h := &held{r: f, size: size}
-	needDigest := o.c.allowlist != nil || o.c.signatures != nil
 	switch o.c.mode {
 	case ModeMap:
 		mem, unmap, merr := mmap.Map(f, size)
@@ -399,42 +617,6 @@ func (o *opener) recheck(f *os.File, before os.FileInfo, h *held, name string) e
 	if !bytes.Equal(now, h.head) {
 		return changed("header bytes")
 	}
-	return nil
-}
-
-// verifySignature hands every file's digest to the signature verifier:
-// the loaded files' digests, and the other files of the directory hashed
-// now (a signature covers the whole model).
-func (o *opener) verifySignature(m *Model) error {
-	if o.c.signatures == nil {
-		return nil
-	}
-	md := &verify.ModelDigests{Root: o.dir, Single: o.single != ""}
-	if md.Single {
-		md.Root = filepath.Join(o.dir, o.single)
-		md.Files = slices.Clone(m.Verified.Digests)
-	} else {
-		sub, err := o.root.OpenRoot(o.prefix)
-		if err != nil {
-			return openErr(err, o.dir)
-		}
-		defer sub.Close()
-		known := map[string]verify.FileDigest{}
-		for _, d := range m.Verified.Digests {
-			known[d.Name] = d
-		}
-		rest, err := verify.HashTree(o.ctx, sub, func(n string) bool { _, ok := known[n]; return ok }, nil)
-		if err != nil {
-			return err
-		}
-		md.Files = append(slices.Clone(m.Verified.Digests), rest...)
-		slices.SortFunc(md.Files, func(a, b verify.FileDigest) int { return strings.Compare(a.Name, b.Name) })
-	}
-	signer, err := o.c.signatures.VerifyModel(o.ctx, md)
-	if err != nil {
-		return err
-	}
-	m.Verified.Signer = signer
 	return nil
 }
 

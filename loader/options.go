@@ -2,7 +2,9 @@ package loader
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"path"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
@@ -34,6 +36,26 @@ const (
 	ModePrivateCopy
 )
 
+var modeNames = [...]string{ModeMap: "map", ModeReadAt: "read-at", ModePrivateCopy: "private-copy"}
+
+// String names the mode: map, read-at or private-copy.
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// ParseMode parses a mode's name.
+func ParseMode(s string) (Mode, error) {
+	for m, n := range modeNames {
+		if n == s {
+			return Mode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("mode %q: choose map, read-at or private-copy", s)
+}
+
 // Profile refuses what a given runtime would misread.
 type Profile int
 
@@ -53,33 +75,84 @@ type SignatureVerifier interface {
 }
 
 type config struct {
-	policy      *verify.Policy
-	allowlist   *verify.Allowlist
-	requireDig  bool
-	limits      formats.Limits
+	checks      verify.Checks // what the model must pass; signatures as the interface below
+	signatures  SignatureVerifier
 	profile     Profile
 	allowRawFP8 bool
 	mode        Mode
 	root        string
 	log         *slog.Logger
-	signatures  SignatureVerifier
 }
 
-// WithPolicy applies a policy: its formats, limits, digests and
-// requirements.
+// WithPolicy applies a policy's complete checks (verify.Policy.Checks):
+// formats, limits, digests, signatures, exclusions and whether code may
+// load. Options after it add to it: another allowlist is merged, another
+// signature verifier replaces the policy's.
 func WithPolicy(p *verify.Policy) Option {
-	return func(c *config) error { c.policy = p; return nil }
+	return func(c *config) error {
+		ch, err := p.Checks()
+		if err != nil {
+			return err
+		}
+		c.checks = *ch
+		if ch.Signatures != nil {
+			c.signatures = ch.Signatures
+		}
+		return nil
+	}
 }
 
-// WithAllowlist checks every file against a, and refuses files it does
-// not approve when required.
-func WithAllowlist(a *verify.Allowlist, required bool) Option {
-	return func(c *config) error { c.allowlist, c.requireDig = a, required; return nil }
+// WithAllowlist requires every file of the model to be approved by a (or
+// by an allowlist given before, merged with it): a listed file with
+// another digest is refused (digest-mismatch), an unlisted one too
+// (not-allowlisted), and for a directory a listed file that is missing.
+func WithAllowlist(a *verify.Allowlist) Option {
+	return func(c *config) error {
+		merged, err := a.Merge(c.checks.Allowlist)
+		c.checks.Allowlist = merged
+		return err
+	}
+}
+
+// WithExclude lets inert files (text, empty, tokenizers) matching the
+// patterns (path.Match on slash-separated names relative to the model; a
+// matching directory covers what lies below it) go uncovered by digests
+// and signatures. Weights, code and pickles are never excused.
+func WithExclude(patterns ...string) Option {
+	return func(c *config) error {
+		for _, p := range patterns {
+			if _, err := path.Match(p, ""); err != nil || p == "" {
+				return formats.Errorf(formats.KindMalformed, formats.NoOffset, "exclude pattern %q is not a path pattern", p)
+			}
+		}
+		c.checks.Exclude = append(c.checks.Exclude, patterns...)
+		return nil
+	}
+}
+
+// WithEvidence names files that are verification material, not model
+// content (a sha256sum file kept in the model directory): like
+// exclusions, they are excused only while inert.
+func WithEvidence(paths ...string) Option {
+	return func(c *config) error { c.checks.Evidence = append(c.checks.Evidence, paths...); return nil }
+}
+
+// WithBundle names the signature file to check (default: model.sig in
+// the model directory, FILE.sig beside a file).
+func WithBundle(path string) Option {
+	return func(c *config) error { c.checks.Bundle = path; return nil }
+}
+
+// WithAllowCodeUnsafe lets the model hold code that runs on load (*.py
+// files, a config naming auto_map), provided digests or a signature cover
+// every such file.
+func WithAllowCodeUnsafe() Option {
+	return func(c *config) error { c.checks.AllowCode = true; return nil }
 }
 
 // WithLimits sets the parser limits (a policy's limits override them).
 func WithLimits(l formats.Limits) Option {
-	return func(c *config) error { c.limits = l; return nil }
+	return func(c *config) error { c.checks.Limits = l; return nil }
 }
 
 // WithProfile applies a runtime profile.

@@ -27,7 +27,7 @@ func TestPeakRSSDoesNotGrowWithFileSize(t *testing.T) {
 		require.NoError(t, err)
 		a, err := verify.NewAllowlist(verify.Entry{SHA256: d})
 		require.NoError(t, err)
-		m, err := loader.Open(context.Background(), p, loader.WithAllowlist(a, true))
+		m, err := loader.Open(context.Background(), p, loader.WithAllowlist(a))
 		require.NoError(t, err)
 		require.NoError(t, m.Close())
 		return

@@ -1,17 +1,16 @@
 package loader
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/content"
 )
 
 // Verdicts of a scan.
@@ -45,10 +44,6 @@ type ScanOptions struct {
 // skippedDirs are not entered: version-control metadata is not model data.
 var skippedDirs = map[string]bool{".git": true, ".hg": true, ".svn": true}
 
-// knownBinaries are non-weight binary files that ship beside models. Only a
-// file whose content is no known format is ignored for its name.
-var knownBinaries = map[string]bool{"tokenizer.model": true, "spiece.model": true, "sentencepiece.bpe.model": true}
-
 // Scan classifies and strictly parses every file under paths (files or
 // directories), and returns one result per file, in a stable order. The
 // ignore rule: a file whose content is no known format is ignored if it is
@@ -70,7 +65,7 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 				return out, err
 			}
 		default:
-			out = append(out, scanOpen(func() (*os.File, error) { return os.Open(p) }, p, opts.Limits))
+			out = append(out, scanOpen(func() (*os.File, error) { return os.OpenFile(p, os.O_RDONLY|openNonblock, 0) }, p, opts.Limits))
 		}
 	}
 	return out, ctx.Err()
@@ -100,9 +95,9 @@ func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, e
 		case d.Type()&fs.ModeSymlink != 0:
 			out = append(out, scanLink(root, rel, display, opts))
 		case !d.Type().IsRegular():
-			out = append(out, ScanResult{Path: display, Verdict: Ignored, Reason: "not a regular file"})
+			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
 		default:
-			res := scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits)
+			res := scanOpen(func() (*os.File, error) { return root.OpenFile(rel, os.O_RDONLY|openNonblock, 0) }, display, opts.Limits)
 			out = append(out, savedModel(root, rel, res))
 		}
 		return nil
@@ -134,17 +129,13 @@ func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
 	if !opts.FollowSymlinks {
 		return ScanResult{Path: display, Verdict: Ignored, Reason: "symbolic link inside the scanned directory; its target is scanned where it lies"}
 	}
-	return scanOpen(func() (*os.File, error) { return root.Open(rel) }, display, opts.Limits)
+	return scanOpen(func() (*os.File, error) { return root.OpenFile(rel, os.O_RDONLY|openNonblock, 0) }, display, opts.Limits)
 }
 
 func scanOpen(open func() (*os.File, error), display string, lim formats.Limits) ScanResult {
 	f, err := open()
 	if err != nil {
-		kind := formats.KindIO
-		if strings.Contains(err.Error(), "path escapes") {
-			kind = formats.KindPathTraversal
-		}
-		return ScanResult{Path: display, Verdict: Refused, Kind: kind, Reason: err.Error()}
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindOf(openErr(err, display)), Reason: err.Error()}
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -152,58 +143,35 @@ func scanOpen(open func() (*os.File, error), display string, lim formats.Limits)
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}
 	}
 	if !st.Mode().IsRegular() {
-		return ScanResult{Path: display, Verdict: Ignored, Reason: "not a regular file"}
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, st.Mode()).Error()}
 	}
 	return CheckFile(f, st.Size(), display, lim)
 }
 
-// CheckFile classifies and parses one file and applies the ignore rule of
-// Scan.
+// CheckFile identifies one file (formats/content) and parses it if it is
+// weights: accepted, ignored when inert, refused otherwise (a pickle,
+// code, unknown binary content, or weights that do not parse).
 func CheckFile(r io.ReaderAt, size int64, name string, lim formats.Limits) ScanResult {
 	res := ScanResult{Path: name, Size: size}
-	m, format, err := parse(r, size, nil, lim)
-	res.Format = format
-	if err == nil {
-		res.Verdict, res.Tensors = Accepted, len(m.Tensors)
+	id, err := content.Identify(r, size, name, lim)
+	res.Format = cmp.Or(id.Format, formats.FormatUnknown)
+	switch {
+	case err != nil:
+	case id.Role == content.Inert:
+		res.Verdict, res.Reason = Ignored, id.Why
 		return res
+	case id.Role == content.Index:
+		res.Verdict, res.Reason = Ignored, "sharded-checkpoint index; checked against its shards when the model is opened"
+		return res
+	case id.Role == content.Code:
+		err = formats.Errorf(formats.KindCode, formats.NoOffset, "code that runs on load: %s", id.Why)
+	default:
+		var f *File
+		if f, err = parseAs(&held{r: r, size: size}, id, lim); err == nil {
+			res.Format, res.Verdict, res.Tensors = f.Format, Accepted, len(f.Tensors)
+			return res
+		}
 	}
 	res.Kind, res.Reason, res.Verdict = formats.KindOf(err), err.Error(), Refused
-	if res.Kind == formats.KindUnknownFormat {
-		if why := ignorable(r, size, name); why != "" {
-			res.Verdict, res.Kind, res.Reason = Ignored, "", why
-		}
-	}
 	return res
-}
-
-// ignorable says why a file of unknown content may be ignored, or "".
-func ignorable(r io.ReaderAt, size int64, name string) string {
-	base := path.Base(filepath.ToSlash(name))
-	switch {
-	case size == 0:
-		return "empty file"
-	case knownBinaries[base] || strings.HasSuffix(base, ".tiktoken"):
-		return "tokenizer file (unknown content under a known tokenizer name)"
-	}
-	head := make([]byte, min(size, 8<<10))
-	n, _ := r.ReadAt(head, 0)
-	head = head[:n]
-	if bytes.IndexByte(head, 0) < 0 && utf8.Valid(trimPartialRune(head, size)) {
-		return "text file, not model weights"
-	}
-	return ""
-}
-
-// trimPartialRune drops a rune cut by the 8 KiB window.
-func trimPartialRune(b []byte, size int64) []byte {
-	if int64(len(b)) == size {
-		return b
-	}
-	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
-		if utf8.Valid(b) {
-			return b
-		}
-		b = b[:len(b)-1]
-	}
-	return b
 }

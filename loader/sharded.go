@@ -106,45 +106,43 @@ func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, er
 	return m, nil
 }
 
-// loadSharded loads the shards an index names and checks that the index
-// and the shards agree tensor for tensor.
-func (o *opener) loadSharded(m *Model, names []string, indexName string) error {
-	f, err := o.root.Open(o.rootName(indexName))
+// MaxIndexBytes caps a *.safetensors.index.json: the largest public
+// indexes (hundreds of shards, about 100,000 tensors) are a few MiB.
+const MaxIndexBytes = 64 << 20
+
+// parseIndex reads the verified index, and refuses a weight file the index
+// does not name (loaders that glob *.safetensors, as mlx_lm does, would
+// load it) and a shard that does not exist. It keeps only the shards
+// among the weight files.
+func (o *opener) parseIndex(mf *modelFile, weights map[string]*modelFile) error {
+	if mf.st.Size() > MaxIndexBytes {
+		return formats.WithPath(formats.Exceeded(formats.NoOffset, "index size", mf.st.Size(), "MaxIndexBytes", MaxIndexBytes), mf.name)
+	}
+	b := make([]byte, mf.st.Size())
+	if _, err := mf.f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return formats.WithPath(formats.IOError(0, err), mf.name)
+	}
+	idx, err := parseIndex(b, o.c.checks.Limits)
 	if err != nil {
-		return openErr(err, indexName)
+		return formats.WithPath(err, mf.name)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, o.c.limits.MaxHeaderBytes+1))
-	f.Close()
-	if err != nil {
-		return formats.WithPath(formats.IOError(formats.NoOffset, err), indexName)
-	}
-	if int64(len(b)) > o.c.limits.MaxHeaderBytes {
-		return formats.WithPath(formats.Exceeded(formats.NoOffset, "index size", int64(len(b)), "MaxHeaderBytes", o.c.limits.MaxHeaderBytes), indexName)
-	}
-	idx, err := parseIndex(b, o.c.limits)
-	if err != nil {
-		return formats.WithPath(err, indexName)
-	}
-	want := map[string]bool{}
 	for _, s := range idx.shards {
-		want[s] = true
-		if !slices.Contains(names, s) {
-			// Not listed: missing, or reached through a path that leaves the
-			// directory; opening it says which.
-			if _, err := o.root.Stat(o.rootName(s)); err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "index names shard %q, which does not exist", s), indexName)
-				}
-				return openErr(err, s)
-			}
-			names = append(names, s)
+		if weights[s] == nil {
+			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "index names shard %q, which does not exist", s), mf.name)
 		}
 	}
-	rest := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == indexName })
-	if err := o.loadFiles(m, rest, want); err != nil {
-		return err
+	var extra []string
+	for name := range weights {
+		if !slices.Contains(idx.shards, name) {
+			extra = append(extra, name)
+		}
 	}
-	return checkIndex(m, idx, indexName)
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "weight files the index does not name: %s; loaders that glob *.safetensors would load them", strings.Join(extra, ", ")), mf.name)
+	}
+	o.index, o.indexName = idx, mf.name
+	return nil
 }
 
 // checkIndex: every tensor the index names is in its shard, and every

@@ -46,6 +46,33 @@ func NewAllowlist(entries ...Entry) (*Allowlist, error) {
 	return a, nil
 }
 
+// Names returns the names the allowlist lists, in no order.
+func (a *Allowlist) Names() []string {
+	out := make([]string, 0, len(a.byName))
+	for n := range a.byName {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Merge returns an allowlist approving what a or b approves; a name both
+// list must have the same digest in both.
+func (a *Allowlist) Merge(b *Allowlist) (*Allowlist, error) {
+	var entries []Entry
+	for _, x := range []*Allowlist{a, b} {
+		if x == nil {
+			continue
+		}
+		for n, d := range x.byName {
+			entries = append(entries, Entry{Name: n, SHA256: d})
+		}
+		for d := range x.anyName {
+			entries = append(entries, Entry{SHA256: d})
+		}
+	}
+	return NewAllowlist(entries...)
+}
+
 // Len returns how many entries the allowlist holds.
 func (a *Allowlist) Len() int { return len(a.byName) + len(a.anyName) }
 

@@ -97,6 +97,11 @@ type FileDigest struct {
 	Name   string `json:"name"` // slash-separated path below the root
 	Size   int64  `json:"size"`
 	SHA256 Digest `json:"sha256"`
+	// Inert is set by the loader for a file whose content is no model
+	// format, code or pickle (text, empty, a tokenizer). Only an inert
+	// file may be left out of a manifest by an ignore path: an exclusion
+	// never covers what a loader could load or run.
+	Inert bool `json:"-"`
 }
 
 // HashTree hashes every regular file below root, in parallel across the
@@ -211,4 +216,7 @@ type ModelDigests struct {
 	Root   string // the model directory, or the file
 	Single bool   // the model is one file
 	Files  []FileDigest
+	// Bundle is the signature file; "" looks for model.sig inside a model
+	// directory (or beside it), FILE.sig or model.sig beside a file.
+	Bundle string
 }

@@ -170,11 +170,13 @@ func ignored(name string, paths []string) bool {
 
 // actualResources computes the manifest the model on disk has, in the
 // signature's serialization: whole-file digests (taken from md) or shards
-// (read again through an os.Root on the model).
+// (read again through an os.Root on the model). An ignore path leaves out
+// only inert files: one that covers weights, code or a pickle leaves them
+// in, so that they must be signed.
 func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore []string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, f := range md.Files {
-		if !md.Single && ignored(f.Name, ignore) {
+		if !md.Single && f.Inert && ignored(f.Name, ignore) {
 			continue
 		}
 		name := f.Name

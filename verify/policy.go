@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 
@@ -35,8 +37,24 @@ type Policy struct {
 	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"` // sha256sum files or Git LFS pointers
 	Require     []string         `yaml:"require" json:"require,omitempty"`
 	Signatures  *Signatures      `yaml:"signatures" json:"signatures,omitempty"`
+	// Exclude lists path patterns (path.Match, on slash-separated names
+	// relative to the model; a pattern also covers what lies below a
+	// matching directory) that digests and signatures need not cover. An
+	// exclusion only ever excuses an inert file (text, empty, tokenizer):
+	// never weights, code or a pickle.
+	Exclude []string `yaml:"exclude" json:"exclude,omitempty"`
+	// AllowCode lets a model hold code that runs on load (*.py files, a
+	// config naming auto_map), provided digests or a signature cover it.
+	AllowCode bool `yaml:"allow_code" json:"allow_code,omitempty"`
 
 	allowlist *Allowlist
+	dir       string   // the policy's directory: relative paths resolve here
+	evidence  []string // digest_files, absolute
+	checks    struct {
+		once sync.Once
+		c    *Checks
+		err  error
+	}
 }
 
 // PolicyLimits are formats.Limits as a policy spells them; sizes take units
@@ -140,13 +158,18 @@ func ParsePolicy(b []byte, dir string) (*Policy, error) {
 	if err := decodeYAML(b, &p); err != nil {
 		return nil, err
 	}
+	p.dir = dir
 	entries := slices.Clone(p.Digests)
 	for _, f := range p.DigestFiles {
-		fe, err := ReadDigestFile(filepath.Join(dir, filepath.FromSlash(f)))
+		abs := p.rel(filepath.FromSlash(f))
+		fe, err := ReadDigestFile(abs)
 		if err != nil {
 			return nil, err
 		}
 		entries = append(entries, fe...)
+		if a, err := filepath.Abs(abs); err == nil {
+			p.evidence = append(p.evidence, a)
+		}
 	}
 	a, err := NewAllowlist(entries...)
 	if err != nil {
@@ -234,15 +257,79 @@ func (p *Policy) validate() error {
 	if p.Requires(RequireSignature) && (p.Signatures == nil || p.Signatures.empty()) {
 		return fmt.Errorf("require: signature, but the signatures section names no identity, key or CA")
 	}
+	for _, pat := range p.Exclude {
+		if _, err := path.Match(pat, ""); err != nil || pat == "" {
+			return fmt.Errorf("exclude: %q is not a path pattern", pat)
+		}
+	}
 	if p.Signatures != nil {
 		return p.Signatures.validate()
 	}
 	return nil
 }
 
+// rel resolves a path the policy names against the policy's directory.
+func (p *Policy) rel(name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(p.dir, name)
+}
+
+// Checks is everything a policy asks of a model, built once by
+// Policy.Checks: the loader applies it, and the CLI and services only
+// translate their flags and configuration into a policy or options.
+type Checks struct {
+	Formats      []formats.Format   // nil: every format modelgate accepts
+	Limits       formats.Limits     // with defaults
+	MaxFileBytes int64              // 0: no limit
+	Allowlist    *Allowlist         // nil: no digests required
+	Signatures   *SignatureVerifier // nil: no signature required
+	Bundle       string             // the signature file, "" to look for it
+	Exclude      []string           // patterns that excuse inert files
+	Evidence     []string           // absolute paths of digest files, which are not part of a model
+	AllowCode    bool
+}
+
+// Checks builds the policy's complete checks once, its signature verifier
+// included (which, for identities without a trusted_root, fetches the
+// public-good root through TUF), and returns them on every later call. Digests are required whenever the
+// policy lists any: under an allowlist every file of a model must be
+// approved.
+func (p *Policy) Checks() (*Checks, error) {
+	p.checks.once.Do(func() { p.checks.c, p.checks.err = p.buildChecks() })
+	return p.checks.c, p.checks.err
+}
+
+func (p *Policy) buildChecks() (*Checks, error) {
+	l := p.Limits
+	c := &Checks{
+		Formats:      slices.Clone(p.Formats),
+		Limits:       p.FormatLimits(),
+		MaxFileBytes: int64(l.MaxFileBytes),
+		Exclude:      slices.Clone(p.Exclude),
+		Evidence:     slices.Clone(p.evidence),
+		AllowCode:    p.AllowCode,
+	}
+	if p.allowlist.Len() > 0 {
+		c.Allowlist = p.allowlist
+	}
+	if s := p.Signatures; s != nil {
+		v, err := SignaturesFromPolicy(s, p.dir)
+		if err != nil {
+			return nil, err
+		}
+		c.Signatures, c.Exclude = v, append(c.Exclude, s.IgnorePaths...)
+		if s.Bundle != "" {
+			c.Bundle = p.rel(s.Bundle)
+		}
+	}
+	return c, nil
+}
+
 func (p *Policy) isEmpty() bool {
 	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
-		len(p.Require) == 0 && p.Signatures == nil
+		len(p.Require) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode
 }
 
 func (s *Signatures) empty() bool {

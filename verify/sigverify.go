@@ -20,6 +20,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/content"
 )
 
 // VerifyModel checks the signature of a model whose files' digests the
@@ -97,7 +98,28 @@ func DigestModel(ctx context.Context, path string) (*ModelDigests, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range files {
+		if files[i].Inert, err = inertFile(root, files[i].Name); err != nil {
+			return nil, err
+		}
+	}
 	return &ModelDigests{Root: path, Files: files}, nil
+}
+
+// inertFile reports whether a file's content is inert (formats/content),
+// so that an ignore path may leave it out of a manifest.
+func inertFile(root *os.Root, name string) (bool, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return false, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
+	}
+	id, err := content.Identify(f, st.Size(), name, formats.Limits{})
+	return err == nil && id.Role == content.Inert, nil
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -117,7 +139,10 @@ func readLimited(path string) ([]byte, error) {
 // directory (or beside it), else FILE.sig or model.sig beside a single
 // file.
 func (v *SignatureVerifier) findBundle(md *ModelDigests) string {
-	if v.bundle != "" {
+	switch {
+	case md.Bundle != "":
+		return md.Bundle
+	case v.bundle != "":
 		return v.bundle
 	}
 	if !md.Single {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -25,6 +24,8 @@ type loadFlags struct {
 	allowRawFP8 bool
 	mode        string
 	root        string
+	exclude     []string
+	allowCode   bool
 	sig         sigFlags
 }
 
@@ -56,10 +57,11 @@ func (s *sigFlags) set() bool {
 	return s.identity != "" || s.identityRegexp != "" || len(s.keys) > 0 || len(s.cas) > 0
 }
 
-// verifier builds the signature verifier the flags describe.
+// verifier builds the signature verifier the flags describe (nil when
+// they name no signer).
 func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 	if !s.set() {
-		if s.bundle != "" || s.issuer != "" || s.trustedRoot != "" {
+		if s.issuer != "" || s.trustedRoot != "" {
 			return nil, usageError{fmt.Errorf("name who may sign: --identity or --identity-regexp with --issuer, --key, or --ca")}
 		}
 		return nil, nil
@@ -86,7 +88,6 @@ func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 	if s.bundle != "" {
 		opts = append(opts, verify.WithBundleFile(s.bundle))
 	}
-	opts = append(opts, verify.WithIgnorePaths(s.ignorePaths...))
 	return verify.NewSignatureVerifier(opts...)
 }
 
@@ -97,6 +98,8 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.mode, "mode", "map", "how verified bytes are held: map, read-at or private-copy")
 	fl.StringVar(&f.root, "root", "", "confine file access to `DIR` (default: the model's directory)")
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
+	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
+	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
@@ -113,7 +116,8 @@ func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error
 	return loader.Open(ctx, path, opts...)
 }
 
-// options turns the flags into loader options.
+// options turns the flags into loader options; what they mean is the
+// loader's and verify's business (verify.Policy.Checks, loader.Open).
 func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	var opts []loader.Option
 	switch f.profile {
@@ -126,44 +130,48 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	if f.allowRawFP8 {
 		opts = append(opts, loader.WithRawFP8Unsafe())
 	}
-	modes := map[string]loader.Mode{"map": loader.ModeMap, "read-at": loader.ModeReadAt, "private-copy": loader.ModePrivateCopy}
-	mode, ok := modes[f.mode]
-	if !ok {
-		return nil, usageError{fmt.Errorf("--mode %q: choose map, read-at or private-copy", f.mode)}
+	mode, err := loader.ParseMode(f.mode)
+	if err != nil {
+		return nil, usageError{err}
 	}
 	opts = append(opts, loader.WithMode(mode))
 	if f.root != "" {
 		opts = append(opts, loader.WithRoot(f.root))
 	}
-	sv, err := f.sig.verifier()
-	if err != nil {
-		return nil, err
-	}
+	policySigns := false
 	if f.policy != "" {
 		p, err := verify.LoadPolicy(f.policy)
 		if err != nil {
 			return nil, err
 		}
+		policySigns = p.Signatures != nil
 		opts = append(opts, loader.WithPolicy(p))
-		if p.Signatures != nil && sv == nil {
-			sigs := *p.Signatures
-			sigs.IgnorePaths = append(slices.Clone(sigs.IgnorePaths), f.sig.ignorePaths...)
-			if sigs.Bundle == "" && f.sig.bundle != "" {
-				sigs.Bundle, _ = filepath.Abs(f.sig.bundle)
-			}
-			if sv, err = verify.SignaturesFromPolicy(&sigs, filepath.Dir(f.policy)); err != nil {
-				return nil, err
-			}
-		}
+	}
+	sv, err := f.sig.verifier()
+	if err != nil {
+		return nil, err
 	}
 	if sv != nil {
 		opts = append(opts, loader.WithSignatureVerifier(sv))
+	}
+	if f.sig.bundle != "" {
+		if sv == nil && !policySigns {
+			return nil, usageError{fmt.Errorf("--bundle: name who may sign: --identity or --identity-regexp with --issuer, --key, --ca, or a policy's signatures")}
+		}
+		opts = append(opts, loader.WithBundle(f.sig.bundle))
+	}
+	opts = append(opts, loader.WithExclude(f.sig.ignorePaths...), loader.WithExclude(f.exclude...))
+	if f.allowCode {
+		opts = append(opts, loader.WithAllowCodeUnsafe())
 	}
 	a, err := f.allowlist(model)
 	if err != nil || a == nil {
 		return opts, err
 	}
-	return append(opts, loader.WithAllowlist(a, true)), nil
+	if f.sha256File != "" {
+		opts = append(opts, loader.WithEvidence(f.sha256File))
+	}
+	return append(opts, loader.WithAllowlist(a)), nil
 }
 
 // allowlist builds the allowlist of --sha256 or --sha256-file. Names in a

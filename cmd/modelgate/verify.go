@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -52,6 +53,10 @@ to check a bundle over a bare digest.`,
 				return err
 			}
 			defer m.Close()
+			if !m.Verified.Allowlisted && m.Verified.Signer == "" {
+				return formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
+					"nothing to verify against: give --sha256, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), args[0])
+			}
 			res := verifyResult{Path: args[0], Files: m.Files, Tensors: len(m.Tensors), Verified: m.Verified}
 			if c.json {
 				return c.emit(res)

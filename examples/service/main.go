@@ -47,12 +47,10 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		cfg.Policy = p
-		if p.Signatures != nil {
-			if cfg.Signatures, err = verify.SignaturesFromPolicy(p.Signatures, filepath.Dir(*policyPath)); err != nil {
-				log.Fatal(err)
-			}
+		if _, err := p.Checks(); err != nil { // build the signature verifier once, at start
+			log.Fatal(err)
 		}
+		cfg.Policy = p
 	}
 	srv := &http.Server{Addr: *listen, Handler: NewHandler(cfg), ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
@@ -60,12 +58,11 @@ func main() {
 
 // Config configures the service.
 type Config struct {
-	Policy     *verify.Policy
-	Signatures *verify.SignatureVerifier
-	Volume     string // models checkable by path live below it ("" disables)
-	Outbox     string // canonical safetensors go here ("" disables)
-	MaxBytes   int64
-	Logger     *slog.Logger
+	Policy   *verify.Policy // every check, signatures included (verify.Policy.Checks)
+	Volume   string         // models checkable by path live below it ("" disables)
+	Outbox   string         // canonical safetensors go here ("" disables)
+	MaxBytes int64
+	Logger   *slog.Logger
 }
 
 // Response is the JSON answer for an accepted model.
@@ -88,9 +85,6 @@ func (cfg Config) options() []loader.Option {
 	opts := []loader.Option{loader.WithProfile(loader.ProfileMLX), loader.WithLogger(cfg.Logger)}
 	if cfg.Policy != nil {
 		opts = append(opts, loader.WithPolicy(cfg.Policy))
-	}
-	if cfg.Signatures != nil {
-		opts = append(opts, loader.WithSignatureVerifier(cfg.Signatures))
 	}
 	return opts
 }

@@ -1,0 +1,201 @@
+// Package content decides what each file of a model is, from its content:
+// weights (safetensors, npy, npz), a sharded checkpoint's index, code that
+// runs on load, or an inert file (text, empty, a tokenizer) that may stay
+// unloaded. It is the one rule loader.Open, loader.Scan and verify share.
+//
+// Content decides; a name only chooses the diagnosis or adds a refusal:
+//
+//   - content pickle.Classify accepts is weights, whatever its name;
+//   - a pickle or another format is refused (pickle.Verdict.Refusal);
+//   - unknown content under a weight file's name (.safetensors, .npy,
+//     .npz) is weights with a diagnosis pending: the parser the name asks
+//     for says what is wrong (kind malformed or limit-exceeded);
+//   - *.py files are code, and so is a JSON file whose top-level keys
+//     include auto_map or custom_pipelines (transformers imports the
+//     Python they name with trust_remote_code); JSON that cannot be read
+//     is code if its bytes could spell such a key;
+//   - other unknown content is inert if it is empty, text (UTF-8 with no
+//     NUL in its first 8 KiB) or a tokenizer (tokenizer.model,
+//     spiece.model, sentencepiece.bpe.model, *.tiktoken); anything else
+//     is refused as unknown-format.
+package content
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/pickle"
+)
+
+// Role is what a file of a model is.
+type Role int
+
+// The roles.
+const (
+	Weights Role = iota // safetensors, npy or npz: loaded
+	Index               // a sharded checkpoint's *.safetensors.index.json
+	Code                // Python source, or a config that names remote code
+	Inert               // text, empty or a tokenizer: not loaded; may be excluded
+)
+
+// Identity is what Identify found.
+type Identity struct {
+	Role   Role
+	Format formats.Format
+	Why    string // inert: why it is not loaded; code: what runs
+	// Diagnose is set for content that is no known format under a weight
+	// file's name: the parser the name asks for says what is wrong, once
+	// the file has been verified.
+	Diagnose bool
+}
+
+// WeightFormatByName returns the format a weight file's name asks for.
+func WeightFormatByName(name string) (formats.Format, bool) {
+	f, ok := weightExt[path.Ext(name)]
+	return f, ok
+}
+
+// weightExt maps the names loaders glob for to the format they expect.
+var weightExt = map[string]formats.Format{
+	".safetensors": formats.FormatSafetensors,
+	".npy":         formats.FormatNpy,
+	".npz":         formats.FormatNpz,
+}
+
+// knownBinaries are non-weight binary files that ship beside models. Only a
+// file whose content is no known format is inert for its name.
+var knownBinaries = map[string]bool{"tokenizer.model": true, "spiece.model": true, "sentencepiece.bpe.model": true}
+
+// maxConfigBytes bounds the JSON read to look for remote code; a larger
+// JSON file that cannot be proven free of it is code.
+const maxConfigBytes = 64 << 20
+
+// Identify decides what the content of r (size bytes), named name, is.
+// It reads the sniff window and what pickle.Classify needs, and a JSON
+// file's keys; it never parses a weight file. The error is a refusal:
+// a pickle, an unsupported format, or unknown binary content.
+func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Identity, error) {
+	v, err := pickle.Classify(r, size, lim)
+	if err != nil {
+		return Identity{}, err
+	}
+	if v.Accepted() {
+		return Identity{Role: Weights, Format: v.Format}, nil
+	}
+	refusal := v.Refusal()
+	base := path.Base(filepath.ToSlash(name))
+	if refusal.Kind != formats.KindUnknownFormat {
+		return Identity{Format: v.Format}, refusal
+	}
+	if f, ok := weightExt[path.Ext(base)]; ok {
+		return Identity{Role: Weights, Format: f, Diagnose: true}, nil
+	}
+	if strings.HasSuffix(base, ".py") {
+		return Identity{Role: Code, Why: "Python source"}, nil
+	}
+	why := inertWhy(r, size, base)
+	switch {
+	case why == "":
+		return Identity{}, refusal
+	case strings.HasSuffix(base, ".safetensors.index.json"):
+		return Identity{Role: Index}, nil
+	case strings.HasSuffix(base, ".json"):
+		if key, err := remoteCode(r, size); err != nil {
+			return Identity{}, err
+		} else if key != "" {
+			return Identity{Role: Code, Why: "a JSON config naming " + key + " (transformers runs the Python files it names with trust_remote_code)"}, nil
+		}
+	}
+	return Identity{Role: Inert, Why: why}, nil
+}
+
+// inert says why a file of unknown content may stay unloaded, or "".
+func inertWhy(r io.ReaderAt, size int64, base string) string {
+	switch {
+	case size == 0:
+		return "empty file"
+	case knownBinaries[base] || strings.HasSuffix(base, ".tiktoken"):
+		return "tokenizer file (unknown content under a known tokenizer name)"
+	}
+	head := make([]byte, min(size, 8<<10))
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	if bytes.IndexByte(head, 0) < 0 && utf8.Valid(trimPartialRune(head, size)) {
+		return "text file, not model weights"
+	}
+	return ""
+}
+
+// trimPartialRune drops a rune cut by the 8 KiB window.
+func trimPartialRune(b []byte, size int64) []byte {
+	if int64(len(b)) == size {
+		return b
+	}
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if utf8.Valid(b) {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// remoteCodeKeys are the top-level keys with which transformers loads
+// Python from the model repository (auto_map for AutoModel, AutoConfig,
+// AutoTokenizer and AutoProcessor; custom_pipelines for pipeline()).
+var remoteCodeKeys = []string{"auto_map", "custom_pipelines"}
+
+// remoteCode returns the remote-code key a JSON file names at its top
+// level, as Python's json module would read the keys (escapes decoded, any
+// duplicate counts). JSON Go cannot read (Python accepts NaN and
+// Infinity) is searched as bytes; if it mentions a key or holds an
+// escape that could spell one, it is code, since nothing proves otherwise.
+func remoteCode(r io.ReaderAt, size int64) (string, error) {
+	if size > maxConfigBytes {
+		return "", formats.Exceeded(formats.NoOffset, "JSON file size (read to look for auto_map)", size, "maxConfigBytes", maxConfigBytes)
+	}
+	b := make([]byte, size)
+	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return "", formats.IOError(0, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return rawRemoteCode(b), nil
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return rawRemoteCode(b), nil
+		}
+		key, _ := tok.(string)
+		for _, k := range remoteCodeKeys {
+			if key == k {
+				return k, nil
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return rawRemoteCode(b), nil
+		}
+	}
+	return "", nil
+}
+
+func rawRemoteCode(b []byte) string {
+	for _, k := range remoteCodeKeys {
+		if bytes.Contains(b, []byte(k)) {
+			return k
+		}
+	}
+	if bytes.Contains(b, []byte(`\u`)) {
+		return "an escaped key (unreadable JSON)"
+	}
+	return ""
+}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package loader
+
+// openNonblock is zero where opening a special file does not block.
+const openNonblock = 0

@@ -1,0 +1,9 @@
+//go:build unix
+
+package loader
+
+import "syscall"
+
+// openNonblock keeps open from blocking on a FIFO; it changes nothing for
+// a regular file.
+const openNonblock = syscall.O_NONBLOCK
