@@ -442,6 +442,9 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if mf.id.Role != content.Weights {
 			continue
 		}
+		if testHookParse != nil {
+			testHookParse(mf.name)
+		}
 		parsed, err := parseAs(mf.h, mf.id, o.c.checks.Limits)
 		if err != nil {
 			return formats.WithPath(err, mf.name)
@@ -524,6 +527,9 @@ func (o *opener) check(m *Model, files []*modelFile) error {
 	}
 	return nil
 }
+
+// testHookParse lets tests see when a weight file is parsed.
+var testHookParse func(name string)
 
 // testHookAfterHold lets tests change a file between hashing and the
 // final re-check.
