@@ -64,8 +64,12 @@ func TestEveryFileIsCovered(t *testing.T) {
 		{name: "added README (allowlist)", change: func(t *testing.T, d string) { writeFile(t, filepath.Join(d, "README.md"), []byte("# hi\n")) }, kind: formats.KindNotAllowlisted, msg: "README.md"},
 		{name: "added README, excluded", change: func(t *testing.T, d string) { writeFile(t, filepath.Join(d, "README.md"), []byte("# hi\n")) }, opts: []loader.Option{loader.WithExclude("*.md")}},
 		{name: "missing listed file (allowlist)", change: func(t *testing.T, d string) { os.Remove(filepath.Join(d, "config.json")) }, kind: formats.KindDigestMismatch, msg: "does not hold: config.json"},
-		{name: "added modeling_evil.py", change: func(t *testing.T, d string) { writeFile(t, filepath.Join(d, "modeling_evil.py"), []byte("import os\n")) }, kind: formats.KindCode, msg: "modeling_evil.py"},
-		{name: "added modeling_evil.py, code allowed but not approved", change: func(t *testing.T, d string) { writeFile(t, filepath.Join(d, "modeling_evil.py"), []byte("import os\n")) }, opts: []loader.Option{loader.WithAllowCodeUnsafe()}, kind: formats.KindNotAllowlisted, msg: "modeling_evil.py"},
+		{name: "added modeling_evil.py", change: func(t *testing.T, d string) {
+			writeFile(t, filepath.Join(d, "modeling_evil.py"), []byte("import os\n"))
+		}, kind: formats.KindCode, msg: "modeling_evil.py"},
+		{name: "added modeling_evil.py, code allowed but not approved", change: func(t *testing.T, d string) {
+			writeFile(t, filepath.Join(d, "modeling_evil.py"), []byte("import os\n"))
+		}, opts: []loader.Option{loader.WithAllowCodeUnsafe()}, kind: formats.KindNotAllowlisted, msg: "modeling_evil.py"},
 		{name: "weights under an excluded name (allowlist)", change: func(t *testing.T, d string) {
 			writeFile(t, filepath.Join(d, "notes.md"), stFile(t, formats.F32, "x"))
 		}, opts: []loader.Option{loader.WithExclude("*.md")}, kind: formats.KindNotAllowlisted, msg: "notes.md"},
