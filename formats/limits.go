@@ -34,14 +34,29 @@ type Limits struct {
 }
 
 // The default limits. They admit every real model known to the authors
-// (the largest public checkpoints have under 100,000 tensors per shard)
 // while bounding what a hostile file can make a reader do.
+//
+// DefaultMaxTensors is per file. The figures behind it, computed from the
+// published configs (tensors per layer times layers, plus embeddings and
+// norms): Llama-3.1-405B holds 126 x 9 + 3 = 1,137 tensors in all;
+// Mixtral-8x22B 56 x (4 + 8 x 3 + 3) + 3 = 1,739; DeepSeek-V3 about
+// 90,000 (58 MoE layers x 256 routed experts x 3 projections, each with
+// an FP8 scale_inv tensor, plus attention and shared experts), which its
+// index spreads over 163 shards of a few hundred each; an MLX 4-bit
+// conversion triples the count (weight, scales, biases) and is sharded
+// the same way. Hub shards are at most a few GB, so a real file holds a
+// few thousand tensors at most; 65,536 leaves a wide margin, and a model
+// saved whole in one file can raise it (policy max_tensors). The cap
+// matters: MLX spends about 36 s loading a file of 300,000 zero-size
+// tensors, which the previous default (1,048,576) admitted. A sharded
+// index, which names every tensor of a model, has its own cap
+// (loader.MaxIndexTensors).
 const (
 	// DefaultMaxHeaderBytes is one below 100,000,000: MLX refuses a header
 	// of N >= 1e8 bytes, the Rust reference allows exactly 1e8, and
 	// modelgate follows the stricter.
 	DefaultMaxHeaderBytes       = 100_000_000 - 1
-	DefaultMaxTensors           = 1 << 20
+	DefaultMaxTensors           = 1 << 16
 	DefaultMaxRank              = 32
 	DefaultMaxDim               = math.MaxInt32
 	DefaultMaxTotalBytes        = 1 << 40 // 1 TiB

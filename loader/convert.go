@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"io"
 	"maps"
-	"path"
-	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/safetensors"
@@ -34,11 +32,7 @@ func (m *Model) WriteSafetensors(w io.Writer) error {
 			}
 			data = bytes.NewReader(canonicalBytes(t.Tensor, b))
 		}
-		name := t.Name
-		if name == "" {
-			name = strings.TrimSuffix(path.Base(t.File), ".npy")
-		}
-		ts = append(ts, safetensors.Tensor{Name: name, DType: t.DType, Shape: t.Shape, Data: data})
+		ts = append(ts, safetensors.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: data})
 	}
 	return safetensors.Write(w, ts, m.metadata())
 }

@@ -206,3 +206,14 @@ func TestDiagnosisByName(t *testing.T) {
 	_, err = loader.Open(ctx, p, loader.WithAllowlist(other))
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "an unapproved file is refused before any parser sees it")
 }
+
+// TestBrokenZipIsMalformed: an npz whose directory no reader can find is
+// malformed, not unsupported (issue 12).
+func TestBrokenZipIsMalformed(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "weights.npz")
+	b := testdata(t, "npz/savez.npz")
+	writeFile(t, p, b[:len(b)-30]) // the end record cut off
+	_, err := loader.Open(ctx, p)
+	assert.Equal(t, formats.KindMalformed, formats.KindOf(err), "%v", err)
+	assert.Contains(t, err.Error(), "directory cannot be read")
+}

@@ -452,6 +452,7 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if o.c.mode == ModeMap && mf.h.mem != nil {
 			parsed.file = mf.f
 		}
+		parsed.nameNpy(mf.name)
 		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.h.digest, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
 			return err
 		}

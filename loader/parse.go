@@ -2,6 +2,7 @@ package loader
 
 import (
 	"io"
+	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/npy"
@@ -18,6 +19,7 @@ type Tensor struct {
 	BigEndian    bool   `json:"big_endian,omitempty"`    // npy: data is big-endian
 	Member       string `json:"member,omitempty"`        // npz: the zip member
 	Compressed   bool   `json:"compressed,omitempty"`    // npz: deflated; Offset is within the inflated member
+	npy          *npy.Array
 }
 
 // File is one parsed model file.
@@ -104,24 +106,28 @@ func (f *File) parseNpy(r io.ReaderAt, size int64, mem []byte, lim formats.Limit
 	if err != nil {
 		return err
 	}
-	f.src = npySource{a}
+	f.src = npySource{f: a}
 	f.Tensors = []Tensor{npyTensor(a.Array, "", false)}
 	return nil
 }
 
 func npyTensor(a npy.Array, member string, compressed bool) Tensor {
-	return Tensor{TensorInfo: a.TensorInfo, Descr: a.Descr, FortranOrder: a.FortranOrder, BigEndian: a.BigEndian(), Member: member, Compressed: compressed}
+	return Tensor{TensorInfo: a.TensorInfo, Descr: a.Descr, FortranOrder: a.FortranOrder, BigEndian: a.BigEndian(), Member: member, Compressed: compressed, npy: &a}
 }
 
-// npySource serves a single .npy file's data under the name "".
-type npySource struct{ f *npy.File }
+// npySource serves a single .npy file's data under its one name ("" until
+// the loader names it after the file).
+type npySource struct {
+	f    *npy.File
+	name string
+}
 
 func (s npySource) Section(name string) (*io.SectionReader, bool) {
-	return s.f.Section(), name == ""
+	return s.f.Section(), name == s.name
 }
 
 func (s npySource) Bytes(name string) ([]byte, bool) {
-	if name != "" {
+	if name != s.name {
 		return nil, false
 	}
 	return s.f.Bytes()
@@ -143,6 +149,24 @@ func (f *File) parseNpz(r io.ReaderAt, size int64, mem []byte, lim formats.Limit
 		f.Tensors = append(f.Tensors, npyTensor(m.Array, m.Entry, !m.Stored))
 	}
 	return nil
+}
+
+// NpyName is the name of an .npy file's one tensor: its path relative to
+// the model directory (a single file: its base name) without ".npy", as
+// np.savez and mx.savez name npz members. inspect, convert and Model all
+// use it.
+func NpyName(file string) string { return strings.TrimSuffix(file, ".npy") }
+
+// nameNpy names an .npy file's tensor after the file.
+func (f *File) nameNpy(file string) {
+	s, ok := f.src.(npySource)
+	if !ok || len(f.Tensors) != 1 {
+		return
+	}
+	name := NpyName(file)
+	s.name, f.src = name, npySource{f: s.f, name: name}
+	f.Tensors[0].Name = name
+	f.byName = map[string]int{name: 0}
 }
 
 // Tensor returns the tensor named name.

@@ -95,8 +95,8 @@ func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, er
 		if _, dup := m[k]; dup {
 			return nil, formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: tensor %q is listed twice", k)
 		}
-		if int64(len(m)) >= lim.MaxTensors {
-			return nil, formats.Exceeded(dec.InputOffset(), "index tensor count", int64(len(m))+1, "MaxTensors", lim.MaxTensors)
+		if int64(len(m)) >= MaxIndexTensors {
+			return nil, formats.Exceeded(dec.InputOffset(), "index tensor count", int64(len(m))+1, "MaxIndexTensors", MaxIndexTensors)
 		}
 		m[k] = v
 	}
@@ -105,6 +105,11 @@ func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, er
 	}
 	return m, nil
 }
+
+// MaxIndexTensors caps the tensors a sharded index names: every tensor of
+// the model, across all its shards (see formats.DefaultMaxTensors for the
+// figures of real models).
+const MaxIndexTensors = 1 << 20
 
 // MaxIndexBytes caps a *.safetensors.index.json: the largest public
 // indexes (hundreds of shards, about 100,000 tensors) are a few MiB.

@@ -50,7 +50,7 @@ require: [digest]
 POLICY
 expect 0 "the policy approves it" -- mg verify --policy "$work/policy.yaml" "$work/model"
 expect 1 "the policy does not allow npz" -- mg verify --policy "$work/policy.yaml" testdata/npz/savez.npz
-expect 1 "the MLX profile refuses float64 npy" -- mg verify --profile mlx testdata/npy/le-f8.npy
+expect 1 "the MLX profile refuses an npy MLX cannot read (format 3.0)" -- mg verify --profile mlx testdata/npy/v3.npy
 
 echo "== sign and verify a signature (OpenSSF Model Signing, local key)"
 if command -v openssl >/dev/null; then

@@ -20,6 +20,11 @@ type Array struct {
 	ByteOrder          byte   // '<' little-endian, '>' big-endian, '|' not applicable
 	FortranOrder       bool   // data is in column-major order
 	Version            [2]byte
+	// Header is the header text as stored (the dict, its padding and the
+	// newline), and HeaderStart its offset from the start of the .npy
+	// data, for readers that parse it by position (see loader.CheckMLX).
+	Header      string
+	HeaderStart int64
 }
 
 // BigEndian reports whether the data is stored big-endian.
@@ -59,6 +64,7 @@ func parseArray(prefix []byte, size int64, base int64, lim formats.Limits, read 
 	if err := a.parseHeader(hdr, base+start, lim); err != nil {
 		return nil, err
 	}
+	a.Header, a.HeaderStart = string(hdr), start
 	return a, a.checkData(size, start+hdrLen, base, lim)
 }
 

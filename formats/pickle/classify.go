@@ -33,6 +33,10 @@ type Verdict struct {
 	Pickle  bool     // the content is, or carries, a pickle
 	Imports []string // what the pickle would import (for the message only)
 	Detail  string   // where the pickle is, or what the container holds
+	// Broken is set for a container whose structure cannot be read (a zip
+	// whose directory no reader could find): it is malformed, not merely
+	// unsupported.
+	Broken bool
 }
 
 // pytorchLegacyMagic is the LONG1 that starts a pre-1.6 torch.save stream.
@@ -167,7 +171,7 @@ func peekPickle(r io.ReaderAt, size int64, e *strictzip.Entry) (walk, bool) {
 func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 	entries, err := strictzip.List(r, size, lim)
 	if err != nil {
-		return Verdict{Format: formats.FormatZip, Detail: "unreadable zip: " + err.Error()}
+		return Verdict{Format: formats.FormatZip, Broken: true, Detail: "its directory cannot be read: " + err.Error()}
 	}
 	names := map[string]bool{}
 	allNpy := true
@@ -321,6 +325,8 @@ func (v Verdict) Refusal() *formats.Error {
 		return formats.Errorf(formats.KindPickle, 0, "%s; convert the model to safetensors", msg)
 	case v.Format == formats.FormatUnknown:
 		return formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
+	case v.Broken:
+		return formats.Errorf(formats.KindMalformed, 0, "content is a %s%s", describeFormat(v.Format), detail)
 	}
 	return formats.Errorf(formats.KindUnsupported, 0, "content is %s%s; modelgate accepts only safetensors, npy and npz", describeFormat(v.Format), detail)
 }

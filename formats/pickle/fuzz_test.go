@@ -36,7 +36,7 @@ func FuzzClassify(f *testing.F) {
 			require.False(t, v.Accepted())
 		}
 		if e := v.Refusal(); e != nil {
-			require.Contains(t, []formats.Kind{formats.KindPickle, formats.KindUnsupported, formats.KindUnknownFormat}, e.Kind)
+			require.Contains(t, []formats.Kind{formats.KindPickle, formats.KindUnsupported, formats.KindUnknownFormat, formats.KindMalformed}, e.Kind)
 		}
 		w, _ := pickle.Classify(bytes.NewReader(b), int64(len(b)), formats.Limits{})
 		require.Equal(t, v, w)
