@@ -44,6 +44,10 @@ type Verified struct {
 	Signer      string              `json:"signer,omitempty"`  // the identity or key that signed
 	Profile     string              `json:"profile,omitempty"` // mlx when applied
 	Ignored     []string            `json:"ignored,omitempty"` // files not loaded, and why
+	// Copied lists the files held as a private copy although the mode maps
+	// them: no read lease could be taken (another process has the file
+	// open for writing, or it is not this user's).
+	Copied []string `json:"copied,omitempty"`
 }
 
 // Tensor returns the tensor named name.

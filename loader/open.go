@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -166,11 +167,13 @@ func openErr(err error, name string) error {
 
 // modelFile is one file of the model on its way through Open.
 type modelFile struct {
-	name string
-	f    *os.File
-	st   os.FileInfo
-	id   content.Identity
-	h    *held // weights: the bytes parsed and handed out
+	name     string
+	f        *os.File
+	st       os.FileInfo
+	lease    *lease.Lease // nil when none could be taken (leaseErr says why)
+	leaseErr error
+	id       content.Identity
+	h        *held // weights: the bytes parsed and handed out
 }
 
 // identify lists, opens and identifies every file of the model (stage 2).
@@ -266,7 +269,15 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
 		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
 	}
-	return &modelFile{name: name, f: f, st: st}, nil
+	mf := &modelFile{name: name, f: f, st: st}
+	// The lease is taken before anything is read, so that what is
+	// identified, hashed, parsed and handed out are the same bytes.
+	if o.c.mode != ModePrivateCopy {
+		if mf.lease, mf.leaseErr = lease.Take(f); mf.lease != nil {
+			m.closers = append(m.closers, mf.lease.Release)
+		}
+	}
+	return mf, nil
 }
 
 // verify holds each weight file's bytes as the mode says, hashes every
@@ -280,8 +291,9 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		var d *verify.Digest
 		var err error
 		if mf.id.Role == content.Weights {
-			mf.h, err = o.hold(m, mf.f, mf.st.Size(), needDigest)
-			d = mf.h.digest
+			if mf.h, err = o.hold(m, mf, needDigest); err == nil {
+				d = mf.h.digest
+			}
 		} else if needDigest {
 			var v verify.Digest
 			v, err = verify.Hash(o.ctx, mf.f, mf.st.Size(), nil)
@@ -449,10 +461,13 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if err != nil {
 			return formats.WithPath(err, mf.name)
 		}
-		if o.c.mode == ModeMap && mf.h.mem != nil {
-			parsed.file = mf.f
+		if o.c.mode == ModeMap && mf.h.mem != nil && !mf.h.copied {
+			parsed.file = mf.h.r // reads through the leased file (see guarded)
 		}
 		parsed.nameNpy(mf.name)
+		if mf.h.copied {
+			m.Verified.Copied = append(m.Verified.Copied, mf.name)
+		}
 		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.h.digest, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
 			return err
 		}
@@ -538,35 +553,54 @@ var testHookAfterHold func(name string)
 
 // held is how one file's bytes are held while it is verified and used.
 type held struct {
-	r      io.ReaderAt
-	mem    []byte
+	r      io.ReaderAt // the verified bytes: the file (guarded by its lease) or the private copy
+	mem    []byte      // the mapping or private copy, when in memory
 	size   int64
 	digest *verify.Digest
 	head   []byte // a copy of the first bytes, to re-check at the end
+	copied bool   // held as a private copy
 }
 
 const headCheckBytes = 64 << 10
 
 // hold maps, copies or wraps the file per the mode, and hashes it when a
-// digest is needed, from the bytes that will be parsed.
-func (o *opener) hold(m *Model, f *os.File, size int64, needDigest bool) (*held, error) {
-	h := &held{r: f, size: size}
-	switch o.c.mode {
-	case ModeMap:
+// digest is needed, from the bytes that will be parsed. Map and read-at
+// need the file's read lease (taken when it was opened): without one,
+// map falls back to a private copy and read-at refuses the file.
+func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
+	f, size, l := mf.f, mf.st.Size(), mf.lease
+	mode := o.c.mode
+	if l == nil && mode == ModeMap {
+		mode = ModePrivateCopy
+	}
+	switch mode {
+	case ModePrivateCopy:
+		h, err := o.holdCopy(f, size, needDigest)
+		if err == nil && o.c.mode != ModePrivateCopy {
+			h.copied = true
+		}
+		return h, err
+	case ModeReadAt:
+		if l == nil {
+			return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "read-at mode needs a read lease on the file, and none could be taken (%v): without one a writer could change the bytes after verification; use map or private-copy mode", mf.leaseErr)
+		}
+	}
+	h := &held{r: &guarded{f: f, l: l}, size: size}
+	if mode == ModeMap {
 		mem, unmap, merr := mmap.Map(f, size)
 		if merr != nil {
 			return nil, formats.IOError(formats.NoOffset, merr)
 		}
 		m.closers = append(m.closers, unmap)
-		h.mem = mem // parsed and handed out; h.r stays the file, for reads
-	case ModePrivateCopy:
-		return o.holdCopy(f, size, needDigest)
+		l.Protect(mem)
+		h.mem = mem // parsed and handed out
+		h.r = &guarded{f: f, l: l, mem: mem}
 	}
 	if needDigest {
 		// Hashing reads the file through the page cache the shared mapping
-		// also shows, in 1 MiB reads: the same bytes, without every page of
-		// the file counting towards the process's RSS.
-		d, err := verify.Hash(o.ctx, f, size, nil)
+		// also shows, in 4 MiB reads: the same bytes (the lease keeps them
+		// so), without every page of the file counting towards the RSS.
+		d, err := verify.Hash(o.ctx, h.r, size, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -601,10 +635,44 @@ func (o *opener) holdCopy(f *os.File, size int64, needDigest bool) (*held, error
 	return h, nil
 }
 
+// errChanged is what reads through a file return once another process
+// has asked to write it.
+var errChanged = errors.New("another process opened the file for writing after it was verified; its bytes are no longer the verified ones")
+
+// guarded reads a leased file. Once the lease breaks it reads the private
+// copy the mapping became (map mode), or fails (read-at mode). A read that
+// overlaps the break is redone: the writer waits until the lease is
+// released, which happens after Broken turns true.
+type guarded struct {
+	f   *os.File
+	l   interface{ Broken() bool }
+	mem []byte
+}
+
+func (g *guarded) ReadAt(p []byte, off int64) (int, error) {
+	if !g.l.Broken() {
+		n, err := g.f.ReadAt(p, off)
+		if !g.l.Broken() {
+			return n, err
+		}
+	}
+	if g.mem == nil {
+		return 0, formats.IOError(off, errChanged)
+	}
+	if off >= int64(len(g.mem)) {
+		return 0, io.EOF
+	}
+	n := copy(p, g.mem[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // recheck refuses a file that changed while it was verified: its size or
 // modification time, or the bytes of its first 64 KiB (the header).
 func (o *opener) recheck(f *os.File, before os.FileInfo, h *held, name string) error {
-	if o.c.mode == ModePrivateCopy {
+	if o.c.mode == ModePrivateCopy || h.copied {
 		return nil // what was verified is a private copy
 	}
 	changed := func(why string) error {

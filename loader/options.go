@@ -13,26 +13,35 @@ import (
 // Option configures Open.
 type Option func(*config) error
 
-// Mode says how Open holds the bytes it verifies and hands out.
+// Mode says how Open holds the bytes it verifies and hands out. In every
+// mode the bytes handed out are the bytes verified, or reading them fails
+// cleanly; no write by another process can crash the reader.
+//
+// Map and read-at take a Linux read lease on each file when it is opened,
+// before anything is read (internal/lease): another process that opens the
+// file for writing, or truncates it, waits in the kernel until Open's
+// holder has made the verified bytes safe. Where no lease can be taken
+// (the file is open for writing elsewhere, belongs to another user, or
+// the system has no leases), map falls back to a private copy of that
+// file (listed in Verified.Copied) and read-at refuses it.
 type Mode int
 
 const (
-	// ModeMap maps each file read-only (shared) and parses and hands out
-	// the mapping; the digest is read from the same page cache: the
-	// verified bytes are the loaded bytes as long as no one writes to the
-	// file while it is open. Open re-checks size, mtime
-	// and the parsed header region before returning, which catches a swap
-	// or a rewrite during verification, not a write after it.
+	// ModeMap, the default, maps each file read-only and hands out the
+	// mapping, zero-copy. When another process asks to write a file, the
+	// mapping is replaced at the same addresses by a private copy of the
+	// verified bytes before the writer may go on: slices from Model.Bytes
+	// keep the verified bytes, and a truncation cannot make them fault.
+	// Costs: a lease per file; memory equal to a file's size only when it
+	// is written to while open (BENCHMARKS.md).
 	ModeMap Mode = iota
-	// ModeReadAt reads through the open file with no mapping: the header
-	// is parsed after hashing and re-checked at the end like ModeMap, but
-	// tensor data is read from the file when Section is read, so a writer
-	// with access to the file can change it after Open. Use it where
-	// mapping is impossible and the file system is trusted.
+	// ModeReadAt reads tensor data through the file when Section is
+	// read; nothing is held in memory. Once another process asks to write
+	// a file, every read of it fails with kind io.
 	ModeReadAt
 	// ModePrivateCopy reads each file once into private memory while
 	// hashing it: nothing done to the file afterwards can change what was
-	// verified. It costs memory equal to the model's size.
+	// verified. It costs memory equal to the model's size, and no lease.
 	ModePrivateCopy
 )
 
