@@ -58,12 +58,17 @@ type Error struct {
 }
 
 // Errorf returns an *Error of kind k at the given byte offset (NoOffset for
-// none) with a formatted message. A final %w argument is kept as Err.
+// none) with a formatted message. The %w arguments are kept as causes, for
+// errors.Is and errors.As.
 func Errorf(k Kind, offset int64, format string, args ...any) *Error {
 	e := &Error{Kind: k, Offset: offset}
 	wrapped := fmt.Errorf(format, args...)
 	e.Msg = wrapped.Error()
-	e.Err = errors.Unwrap(wrapped)
+	if _, several := wrapped.(interface{ Unwrap() []error }); several {
+		e.Err = wrapped // errors.Is and errors.As walk every cause
+	} else {
+		e.Err = errors.Unwrap(wrapped)
+	}
 	return e
 }
 

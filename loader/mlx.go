@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -15,6 +16,11 @@ var mlxRefused = map[formats.DType]bool{
 	formats.F64: true, formats.F8_E5M2: true, formats.F8_E4M3FNUZ: true, formats.F8_E5M2FNUZ: true,
 	formats.F4: true, formats.F6_E2M3: true, formats.F6_E3M2: true,
 }
+
+// ErrRawFP8 is the cause of a refusal of F8_E4M3 or F8_E8M0 tensors under
+// ProfileMLX: MLX loads them as raw uint8, and only a caller that
+// reinterprets them may allow them (WithRawFP8Unsafe).
+var ErrRawFP8 = errors.New("raw FP8 tensors are not allowed")
 
 // mlxRaw are dtypes MLX loads as raw uint8, which a caller must know to
 // reinterpret.
@@ -67,7 +73,7 @@ func checkMLXTensor(format formats.Format, t Tensor, allowRawFP8 bool) *formats.
 	case format == formats.FormatSafetensors && mlxRefused[t.DType]:
 		return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX cannot load %s tensors", t.DType)
 	case format == formats.FormatSafetensors && mlxRaw[t.DType] && !allowRawFP8:
-		return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX loads %s as raw uint8; allow it explicitly (WithRawFP8Unsafe, --allow-raw-fp8) if the caller reinterprets it", t.DType)
+		return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX loads %s as raw uint8: %w", t.DType, ErrRawFP8)
 	case format != formats.FormatSafetensors:
 		return checkMLXNpy(t)
 	}

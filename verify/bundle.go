@@ -57,9 +57,11 @@ type rawBundle struct {
 		Signature string `json:"signature"`
 	} `json:"messageSignature"`
 
-	raw     []byte
-	payload []byte // decoded DSSE payload
-	sig     []byte // decoded DSSE or message signature
+	raw          []byte
+	payload      []byte     // decoded DSSE payload
+	statement    *statement // the payload as an in-toto statement, decoded once; nil if it is not one
+	statementErr error
+	sig          []byte // decoded DSSE or message signature
 }
 
 func sigErr(format string, args ...any) *formats.Error {
@@ -98,6 +100,7 @@ func parseBundle(b []byte) (*rawBundle, error) {
 		if err1 != nil || err2 != nil {
 			return nil, sigErr("DSSE envelope is not base64")
 		}
+		rb.decodeStatement()
 	default:
 		var err error
 		if rb.sig, err = base64.StdEncoding.DecodeString(rb.MessageSignature.Signature); err != nil {
@@ -105,6 +108,14 @@ func parseBundle(b []byte) (*rawBundle, error) {
 		}
 	}
 	return &rb, nil
+}
+
+// decodeStatement decodes the DSSE payload as an in-toto statement, once.
+func (rb *rawBundle) decodeStatement() {
+	var st statement
+	if rb.statementErr = json.Unmarshal(rb.payload, &st); rb.statementErr == nil {
+		rb.statement = &st
+	}
 }
 
 // hasLogEvidence reports whether the bundle carries transparency-log
@@ -168,3 +179,5 @@ func parsePublicKeyPEM(b []byte) (any, error) {
 		}
 	}
 }
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -39,10 +39,12 @@ func FuzzBundle(f *testing.F) {
 		if err != nil {
 			require.Contains(t, known, formats.KindOf(err), "%v", err)
 		} else if rb.DSSEEnvelope != nil {
-			_, _ = parseStatement(rb.payload)
-			_ = isModelSigning(rb.payload)
+			_, _ = parseStatement(rb)
+			_ = rb.isModelSigning()
 		}
-		m, err := parseStatement(b)
+		st := &rawBundle{payload: b}
+		st.decodeStatement()
+		m, err := parseStatement(st)
 		if err != nil {
 			require.Contains(t, known, formats.KindOf(err), "%v", err)
 			return

@@ -70,10 +70,10 @@ type manifest struct {
 // predicate, refusing unknown predicate types, hash types other than
 // sha256, and resource names that are absolute, contain "..", a backslash
 // or are listed twice.
-func parseStatement(payload []byte) (*manifest, error) {
-	var st statement
-	if err := json.Unmarshal(payload, &st); err != nil {
-		return nil, sigErr("payload is not an in-toto statement: %v", err)
+func parseStatement(rb *rawBundle) (*manifest, error) {
+	st := rb.statement
+	if st == nil {
+		return nil, sigErr("payload is not an in-toto statement: %v", rb.statementErr)
 	}
 	if st.Type != inTotoStatementV1 {
 		return nil, sigErr("statement type %q is not in-toto Statement v1", st.Type)

@@ -225,11 +225,9 @@ func (p *Policy) validate() error {
 	if p.Version != 0 && p.Version != 1 {
 		return fmt.Errorf("version %d; this modelgate reads version 1", p.Version)
 	}
-	l := p.Limits
-	for _, v := range []int64{int64(l.MaxFileBytes), int64(l.MaxHeaderBytes), l.MaxTensors, l.MaxRank, l.MaxDim,
-		int64(l.MaxTotalBytes), l.MaxNameBytes, int64(l.MaxNpyHeaderBytes), int64(l.MaxDecompressedBytes), l.MaxCompressionRatio} {
-		if v < 0 {
-			return fmt.Errorf("limits: %d is negative", v)
+	for _, f := range p.Limits.fields() {
+		if f.value < 0 {
+			return fmt.Errorf("limits: %s is negative (%d)", f.name, f.value)
 		}
 	}
 	if p.isEmpty() {
@@ -371,13 +369,39 @@ func (p *Policy) AllowsFormat(f formats.Format) bool {
 // FormatLimits returns the policy's limits as formats.Limits (zero fields
 // keep their defaults).
 func (p *Policy) FormatLimits() formats.Limits {
-	l := p.Limits
-	return formats.Limits{
-		MaxHeaderBytes: int64(l.MaxHeaderBytes), MaxTensors: l.MaxTensors, MaxRank: l.MaxRank,
-		MaxDim: l.MaxDim, MaxTotalBytes: int64(l.MaxTotalBytes), MaxNameBytes: l.MaxNameBytes,
-		MaxNpyHeaderBytes: int64(l.MaxNpyHeaderBytes), MaxDecompressedBytes: int64(l.MaxDecompressedBytes),
-		MaxCompressionRatio: l.MaxCompressionRatio,
-	}.WithDefaults()
+	var out formats.Limits
+	for _, f := range p.Limits.fields() {
+		if f.to != nil {
+			*f.to(&out) = f.value
+		}
+	}
+	return out.WithDefaults()
+}
+
+// limitField is one policy limit: its YAML key, its value, and the
+// formats.Limits field it sets (nil for max_file_bytes, which the loader
+// checks per file).
+type limitField struct {
+	name  string
+	value int64
+	to    func(*formats.Limits) *int64
+}
+
+// fields is the one table of the policy's limits; validate, FormatLimits
+// and TestPolicyLimitsTable read it.
+func (l PolicyLimits) fields() []limitField {
+	return []limitField{
+		{"max_file_bytes", int64(l.MaxFileBytes), nil},
+		{"max_header_bytes", int64(l.MaxHeaderBytes), func(f *formats.Limits) *int64 { return &f.MaxHeaderBytes }},
+		{"max_tensors", l.MaxTensors, func(f *formats.Limits) *int64 { return &f.MaxTensors }},
+		{"max_rank", l.MaxRank, func(f *formats.Limits) *int64 { return &f.MaxRank }},
+		{"max_dim", l.MaxDim, func(f *formats.Limits) *int64 { return &f.MaxDim }},
+		{"max_total_bytes", int64(l.MaxTotalBytes), func(f *formats.Limits) *int64 { return &f.MaxTotalBytes }},
+		{"max_name_bytes", l.MaxNameBytes, func(f *formats.Limits) *int64 { return &f.MaxNameBytes }},
+		{"max_npy_header_bytes", int64(l.MaxNpyHeaderBytes), func(f *formats.Limits) *int64 { return &f.MaxNpyHeaderBytes }},
+		{"max_decompressed_bytes", int64(l.MaxDecompressedBytes), func(f *formats.Limits) *int64 { return &f.MaxDecompressedBytes }},
+		{"max_compression_ratio", l.MaxCompressionRatio, func(f *formats.Limits) *int64 { return &f.MaxCompressionRatio }},
+	}
 }
 
 // CheckFileSize refuses a file over max_file_bytes.

@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
@@ -27,13 +27,12 @@ import (
 type SignatureVerifier struct {
 	trusted    root.TrustedMaterial // for keyless and logged bundles
 	identities []sgverify.CertificateIdentity
-	idNames    []string
 	keys       []trustedKey
-	cas        *x509.CertPool
+	caCerts    []*x509.Certificate
+	cas        *x509.CertPool // the same CAs, for legacy.go
 	nCAs       int
 	ignore     []string
 	bundle     string
-	now        func() time.Time
 }
 
 type trustedKey struct {
@@ -50,7 +49,7 @@ type SignatureOption func(*SignatureVerifier) error
 // identities, keys and CAs its options name, and refuses one with none
 // (an empty allowlist).
 func NewSignatureVerifier(opts ...SignatureOption) (*SignatureVerifier, error) {
-	v := &SignatureVerifier{now: time.Now, cas: x509.NewCertPool()}
+	v := &SignatureVerifier{cas: x509.NewCertPool()}
 	for _, o := range opts {
 		if err := o(v); err != nil {
 			return nil, err
@@ -83,9 +82,9 @@ func WithTrustedRootFile(path string) SignatureOption {
 // ClientTrustConfig.
 func parseTrustedRoot(b []byte) (*root.TrustedRoot, error) {
 	var cfg struct {
-		TrustedRoot jsonRaw `json:"trustedRoot"`
+		TrustedRoot json.RawMessage `json:"trustedRoot"`
 	}
-	if err := jsonUnmarshal(b, &cfg); err == nil && len(cfg.TrustedRoot) > 0 {
+	if err := json.Unmarshal(b, &cfg); err == nil && len(cfg.TrustedRoot) > 0 {
 		b = cfg.TrustedRoot
 	}
 	tr, err := root.NewTrustedRootFromJSON(b)
@@ -102,13 +101,13 @@ func WithTrustedMaterial(tm root.TrustedMaterial) SignatureOption {
 
 // WithPublicGoodInstance trusts Sigstore's public-good instance, fetching
 // its trusted root through sigstore-go's TUF client (with its cache in
-// ~/.sigstore). Offline with no cache it fails and names --trusted-root.
+// ~/.sigstore). Offline with no cache it fails with ErrNoTrustedRoot.
 func WithPublicGoodInstance() SignatureOption {
 	return func(v *SignatureVerifier) error {
 		tr, err := root.FetchTrustedRootWithOptions(tuf.DefaultOptions())
 		if err != nil {
 			return formats.Errorf(formats.KindIO, formats.NoOffset,
-				"cannot get the public-good trusted root (offline, with no TUF cache?); give a trusted_root.json with --trusted-root: %w", err)
+				"cannot get the public-good trusted root (offline, with no TUF cache?): %w: %w", ErrNoTrustedRoot, err)
 		}
 		v.trusted = tr
 		return nil
@@ -136,7 +135,6 @@ func WithIdentity(issuer, subject, subjectRegexp string) SignatureOption {
 			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "identity: %v", err)
 		}
 		v.identities = append(v.identities, id)
-		v.idNames = append(v.idNames, issuer+" "+subject+re)
 		return nil
 	}
 }
@@ -204,6 +202,7 @@ func WithCAFile(path string) SignatureOption {
 				return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "CA certificate: %v", err), path)
 			}
 			v.cas.AddCert(c)
+			v.caCerts = append(v.caCerts, c)
 			n++
 		}
 		if n == 0 {
@@ -224,11 +223,6 @@ func WithIgnorePaths(paths ...string) SignatureOption {
 // (model.sig inside a model directory, FILE.sig or model.sig beside a file).
 func WithBundleFile(path string) SignatureOption {
 	return func(v *SignatureVerifier) error { v.bundle = path; return nil }
-}
-
-// WithTime verifies certificates at t rather than now, for tests.
-func WithTime(t time.Time) SignatureOption {
-	return func(v *SignatureVerifier) error { v.now = func() time.Time { return t }; return nil }
 }
 
 // SignaturesFromPolicy builds the verifier a policy's signatures section

@@ -6,13 +6,14 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -38,7 +39,7 @@ func (v *SignatureVerifier) VerifyModel(ctx context.Context, md *ModelDigests) (
 	if err != nil {
 		return "", formats.WithPath(err, bundlePath)
 	}
-	if rb.DSSEEnvelope != nil && isModelSigning(rb.payload) {
+	if rb.isModelSigning() {
 		return v.verifyOMS(ctx, rb, md, bundlePath)
 	}
 	if !md.Single || len(md.Files) != 1 {
@@ -160,11 +161,11 @@ func (v *SignatureVerifier) findBundle(md *ModelDigests) string {
 	return filepath.Join(filepath.Dir(md.Root), "model.sig")
 }
 
-func isModelSigning(payload []byte) bool {
-	var st struct {
-		PredicateType string `json:"predicateType"`
-	}
-	return json.Unmarshal(payload, &st) == nil && (st.PredicateType == PredicateOMSv1 || st.PredicateType == PredicateLegacy01)
+// isModelSigning reports whether the bundle is a model_signing one: a
+// DSSE statement with one of its predicate types.
+func (rb *rawBundle) isModelSigning() bool {
+	st := rb.statement
+	return st != nil && (st.PredicateType == PredicateOMSv1 || st.PredicateType == PredicateLegacy01)
 }
 
 // verifyOMS recomputes the model's manifest in the bundle's
@@ -172,7 +173,7 @@ func isModelSigning(payload []byte) bool {
 // must be the recomputed root digest, then compares the signed resources
 // with the model file by file (names are not in the root digest).
 func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *ModelDigests, bundlePath string) (string, error) {
-	m, err := parseStatement(rb.payload)
+	m, err := parseStatement(rb)
 	if err != nil {
 		return "", err
 	}
@@ -207,212 +208,192 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 }
 
 // verifyBundle verifies rb's signature over the artifact digest (for a
-// message signature or an in-toto subject) and returns the signer.
-// Bundles with only a public key or a certificate chain, and no log
-// evidence, are verified here; the rest by sigstore-go.
+// message signature or an in-toto subject) and returns the signer. Every
+// form sigstore-go reads is verified by sigstore-go; the two it cannot
+// read, which model_signing wrote, are in legacy.go.
 func (v *SignatureVerifier) verifyBundle(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
-	vm := rb.VerificationMaterial
-	switch {
-	case vm.X509CertificateChain != nil && !rb.hasLogEvidence() && v.nCAs == 0 && len(v.identities) > 0:
-		return "", sigErr("the bundle's certificate comes with no transparency-log entry or timestamp proving when it was signed")
-	case vm.X509CertificateChain != nil && !rb.hasLogEvidence():
-		return v.verifyChain(rb, alg, digest, m)
-	case vm.PublicKey != nil && !rb.hasLogEvidence():
-		return v.verifyKey(rb, alg, digest, m)
+	if why := rb.legacyForm(m); why != "" {
+		return v.verifyLegacy(rb, alg, digest, m)
 	}
 	return v.verifySigstore(rb, alg, digest)
 }
 
-// signedMessage is what the signature covers: DSSE's PAE (model_signing
-// 0.2's buggy one for the legacy predicate), or the artifact digest.
-func signedMessage(rb *rawBundle, m *manifest) ([]byte, crypto.Hash) {
-	if rb.DSSEEnvelope == nil {
-		return nil, 0
-	}
-	if m != nil && m.legacy {
-		return legacyPAE(rb.DSSEEnvelope.PayloadType, rb.payload), crypto.SHA256
-	}
-	return pae(rb.DSSEEnvelope.PayloadType, rb.payload), 0
-}
-
-// checkSignature verifies the bundle's signature with pub, and for a
-// non-model_signing DSSE statement that the artifact digest is a subject.
-func checkSignature(rb *rawBundle, pub crypto.PublicKey, alg string, digest []byte, m *manifest) error {
-	msg, h := signedMessage(rb, m)
-	if msg == nil { // message signature over the artifact's digest
-		md := rb.MessageSignature.MessageDigest
-		if md != nil && (!strings.EqualFold(md.Algorithm, strings.ReplaceAll(alg, "sha", "SHA2_")) || md.Digest != b64(digest)) {
-			return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the bundle signs another artifact")
-		}
-		return verifyPrehashed(pub, digest, rb.sig)
-	}
-	if err := verifyRaw(pub, msg, rb.sig, h); err != nil {
-		return err
-	}
-	if m == nil && !statementNames(rb.payload, alg, digest) {
-		return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the statement does not name this artifact's %s digest", alg)
-	}
-	return nil
-}
-
-func statementNames(payload []byte, alg string, digest []byte) bool {
-	var st statement
-	if json.Unmarshal(payload, &st) != nil {
-		return false
-	}
-	for _, s := range st.Subject {
-		if strings.EqualFold(s.Digest[alg], hex.EncodeToString(digest)) {
-			return true
-		}
-	}
-	return false
-}
-
-func verifyPrehashed(pub crypto.PublicKey, digest, sig []byte) error {
-	sv, err := signature.LoadVerifier(pub, crypto.SHA256)
-	if err != nil {
-		return err
-	}
-	return sv.VerifySignature(bytes.NewReader(sig), nil, signatureDigest(digest))
-}
-
-// verifyKey checks a bundle signed by a bare public key against the
-// allowed keys. A key embedded in the bundle is never trusted by itself.
-func (v *SignatureVerifier) verifyKey(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
-	if len(v.keys) == 0 {
-		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a public key, and no key is allowed (--key)")
-	}
-	candidates := v.keys
-	if p := rb.rawKeyPEM(); p != nil {
-		pub, err := parsePublicKeyPEM(p)
-		if err != nil {
-			return "", sigErr("bundle's public key: %v", err)
-		}
-		der, _ := x509.MarshalPKIXPublicKey(pub)
-		candidates = nil
-		for _, k := range v.keys {
-			if bytes.Equal(k.der, der) {
-				candidates = append(candidates, k)
-			}
-		}
-	} else if hint := rb.VerificationMaterial.PublicKey.Hint; hint != "" {
-		var byHint []trustedKey
-		for _, k := range v.keys {
-			for _, h := range k.hints {
-				if h == hint {
-					byHint = append(byHint, k)
-				}
-			}
-		}
-		if len(byHint) > 0 {
-			candidates = byHint
-		}
-	}
-	if len(candidates) == 0 {
-		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle's public key is not an allowed key")
-	}
-	var last error
-	for _, k := range candidates {
-		if last = checkSignature(rb, k.pub, alg, digest, m); last == nil {
-			return "key " + k.name, nil
-		}
-		if formats.KindOf(last) == formats.KindDigestMismatch {
-			return "", last
-		}
-	}
-	return "", sigErr("signature does not verify with the allowed key: %v", last)
-}
-
-// verifyChain checks a certificate-chain bundle: the chain must reach an
-// allowed CA for code signing, valid now (such bundles carry no log or
-// timestamp proving an earlier signing time), and the leaf's key must
-// verify the signature.
-func (v *SignatureVerifier) verifyChain(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
-	if v.nCAs == 0 {
-		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a certificate chain, and no CA is allowed (--ca)")
-	}
-	chain, err := rb.chain()
-	if err != nil {
-		return "", err
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	leaf := chain[0]
-	_, err = leaf.Verify(x509.VerifyOptions{Roots: v.cas, Intermediates: inter, CurrentTime: v.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
-	if err != nil {
-		var ua x509.UnknownAuthorityError
-		if errors.As(err, &ua) {
-			return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "certificate chain does not reach an allowed CA: %v", err)
-		}
-		return "", sigErr("certificate chain: %v", err)
-	}
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return "", sigErr("leaf certificate may not sign (no digitalSignature key usage)")
-	}
-	if err := checkSignature(rb, leaf.PublicKey, alg, digest, m); err != nil {
-		if formats.KindOf(err) == formats.KindDigestMismatch {
-			return "", err
-		}
-		return "", sigErr("signature does not verify with the leaf certificate: %v", err)
-	}
-	return "certificate " + leaf.Subject.String(), nil
-}
-
-// verifySigstore hands a bundle with log evidence or a Fulcio certificate
-// to sigstore-go: transparency-log inclusion, signed and integrated
-// timestamps and SCTs are verified against the trusted root, and the
-// certificate identity against the allowed identities.
+// verifySigstore verifies a bundle with sigstore-go against what it is
+// signed with:
+//
+//   - a public key: the allowed keys (named by the bundle's hint, or any
+//     of them), with the log and timestamps checked when the bundle has
+//     them, else without (WithNoObserverTimestamps);
+//   - a certificate with log or timestamp evidence: the trusted root's
+//     Fulcio CAs and the allowed identities, or the allowed CAs;
+//   - a certificate chain without such evidence: the allowed CAs, valid
+//     now (WithCurrentTime: nothing proves an earlier signing time), with
+//     the bundle's own intermediates for chain building.
 func (v *SignatureVerifier) verifySigstore(rb *rawBundle, alg string, digest []byte) (string, error) {
-	if v.trusted == nil {
-		return "", formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "the bundle needs a Sigstore trusted root (--trusted-root)")
-	}
 	var b bundle.Bundle
+	if strings.Contains(rb.MediaType, "v0.3") {
+		bundle.AllowCertificateChain()(&b) // model_signing labels its chains v0.3
+	}
 	if err := b.UnmarshalJSON(rb.raw); err != nil {
 		return "", sigErr("bundle: %v", err)
 	}
-	keyless := rb.VerificationMaterial.Certificate != nil || rb.VerificationMaterial.X509CertificateChain != nil
-	tm := v.trusted
-	policy := []sgverify.PolicyOption{}
-	if keyless {
-		if len(v.identities) == 0 {
-			return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed keyless, and no identity is allowed (--identity and --issuer)")
+	vm := rb.VerificationMaterial
+	keyless := vm.Certificate != nil || vm.X509CertificateChain != nil
+	logged := rb.hasLogEvidence()
+	var tms root.TrustedMaterialCollection
+	var policy []sgverify.PolicyOption
+	var vopts []sgverify.VerifierOption
+	keys := &anyKey{}
+	switch {
+	case !keyless:
+		if len(v.keys) == 0 {
+			return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a public key, and %w", &NoSignerError{"key"})
 		}
+		keys.candidates = v.keysFor(vm.PublicKey.Hint)
+		tms = append(tms, root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return keys, nil }))
+		policy = append(policy, sgverify.WithKey())
+	case logged && len(v.identities) > 0:
 		for _, id := range v.identities {
 			policy = append(policy, sgverify.WithCertificateIdentity(id))
 		}
-	} else {
-		if len(v.keys) == 0 {
-			return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a public key, and no key is allowed (--key)")
+	case v.nCAs > 0:
+		chain, err := rb.chain()
+		if err != nil {
+			return "", err
 		}
-		tm = root.TrustedMaterialCollection{v.trusted, root.NewTrustedPublicKeyMaterial(v.keyVerifier)}
-		policy = append(policy, sgverify.WithKey())
+		tms = append(tms, v.caMaterial(chain[1:]))
+		policy = append(policy, sgverify.WithoutIdentitiesUnsafe())
+	case logged:
+		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed keyless, and %w", &NoSignerError{"identity"})
+	default:
+		return "", sigErr("the bundle's certificate comes with no transparency-log entry or timestamp proving when it was signed, and %w", &NoSignerError{"CA"})
 	}
-	vopts, err := v.verifierOptions(&b, keyless)
-	if err != nil {
-		return "", err
+	if logged {
+		if v.trusted == nil {
+			return "", formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "the bundle's log entries and timestamps need a trusted root: %w", ErrNoTrustedRoot)
+		}
+		tms = append(tms, v.trusted)
+		var err error
+		if vopts, err = v.verifierOptions(&b, keyless); err != nil {
+			return "", err
+		}
+	} else if keyless {
+		vopts = append(vopts, sgverify.WithCurrentTime())
+	} else {
+		vopts = append(vopts, sgverify.WithNoObserverTimestamps())
 	}
-	sv, err := sgverify.NewVerifier(tm, vopts...)
+	sv, err := sgverify.NewVerifier(tms, vopts...)
 	if err != nil {
 		return "", sigErr("verifier: %v", err)
 	}
 	res, err := sv.Verify(&b, sgverify.NewPolicy(sgverify.WithArtifactDigest(alg, digest), policy...))
 	if err != nil {
-		var nm *sgverify.ErrNoMatchingCertificateIdentity
-		if errors.As(err, &nm) {
-			return "", formats.Errorf(formats.KindIdentityMismatch, formats.NoOffset, "signed by an identity that is not allowed: %v", err)
-		}
-		if strings.Contains(err.Error(), "artifact digest") || strings.Contains(err.Error(), "do not match digests in statement") {
-			return "", formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the bundle signs another artifact: %v", err)
-		}
-		return "", sigErr("%v", err)
+		return "", classifySigstore(err, keyless)
 	}
-	if c := res.Signature.Certificate; c != nil {
+	switch c := res.Signature.Certificate; {
+	case c != nil && c.SubjectAlternativeName != "":
 		return fmt.Sprintf("%s (issuer %s)", c.SubjectAlternativeName, c.Extensions.Issuer), nil
+	case keyless:
+		chain, _ := rb.chain()
+		return "certificate " + chain[0].Subject.String(), nil
+	case keys.used != nil:
+		return "key " + keys.used.name, nil
 	}
 	return "key (sigstore bundle)", nil
 }
+
+// classifySigstore gives sigstore-go's refusal its kind, by type where
+// sigstore-go exports one. The rest it reports only as text: a digest the
+// bundle does not sign (checked by sigstore-go's artifact policy), and a
+// chain that reaches no allowed CA; this is the one place that reads it.
+func classifySigstore(err error, keyless bool) error {
+	var nm *sgverify.ErrNoMatchingCertificateIdentity
+	msg := err.Error()
+	switch {
+	case errors.As(err, &nm):
+		return formats.Errorf(formats.KindIdentityMismatch, formats.NoOffset, "signed by an identity that is not allowed: %v", err)
+	case strings.Contains(msg, "artifact digest") || strings.Contains(msg, "do not match digests in statement") ||
+		strings.Contains(msg, "provided artifact digests do not match"):
+		return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the bundle signs another artifact: %v", err)
+	case keyless && strings.Contains(msg, "certificate signed by unknown authority"):
+		return formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "certificate chain does not reach an allowed CA: %v", err)
+	}
+	return sigErr("%v", err)
+}
+
+// caMaterial trusts the allowed CAs; the bundle's intermediates are
+// offered for chain building, as crypto/x509 does with a chain's
+// intermediates (they are trusted only if they chain to an allowed CA).
+func (v *SignatureVerifier) caMaterial(intermediates []*x509.Certificate) root.TrustedMaterial {
+	m := &cas{}
+	for _, c := range v.caCerts {
+		m.cas = append(m.cas, &root.FulcioCertificateAuthority{Root: c, Intermediates: intermediates})
+	}
+	return m
+}
+
+type cas struct {
+	root.BaseTrustedMaterial
+	cas []root.CertificateAuthority
+}
+
+func (c *cas) FulcioCertificateAuthorities() []root.CertificateAuthority { return c.cas }
+
+// keysFor returns the allowed keys a bundle's hint names, or all of them
+// when it names none (model_signing's older bundles carry no hint).
+func (v *SignatureVerifier) keysFor(hint string) []trustedKey {
+	var out []trustedKey
+	for _, k := range v.keys {
+		if slices.Contains(k.hints, hint) {
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return v.keys
+	}
+	return out
+}
+
+// anyKey verifies with the first of its candidate keys that accepts the
+// signature, and records which one did.
+type anyKey struct {
+	candidates []trustedKey
+	used       *trustedKey
+}
+
+func (a *anyKey) PublicKey(opts ...signature.PublicKeyOption) (crypto.PublicKey, error) {
+	return a.candidates[0].pub, nil
+}
+
+func (a *anyKey) VerifySignature(sig, msg io.Reader, opts ...signature.VerifyOption) error {
+	s, err := io.ReadAll(sig)
+	if err != nil {
+		return err
+	}
+	var m []byte
+	if msg != nil {
+		if m, err = io.ReadAll(msg); err != nil {
+			return err
+		}
+	}
+	for i, k := range a.candidates {
+		sv, err := signature.LoadVerifier(k.pub, curveHashFor(k.pub))
+		if err != nil {
+			continue
+		}
+		var mr io.Reader
+		if msg != nil {
+			mr = bytes.NewReader(m)
+		}
+		if sv.VerifySignature(bytes.NewReader(s), mr, opts...) == nil {
+			a.used = &a.candidates[i]
+			return nil
+		}
+	}
+	return errBadSignature
+}
+
+func (a *anyKey) ValidAtTime(time.Time) bool { return true }
 
 // verifierOptions requires what a bundle of this kind must prove, as
 // sigstore-go's conformance client (cmd/conformance, verify-bundle) does:
@@ -440,23 +421,6 @@ func (v *SignatureVerifier) verifierOptions(b *bundle.Bundle, keyless bool) ([]s
 		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
 	}
 	return opts, nil
-}
-
-// keyVerifier resolves a bundle's key hint to an allowed key for
-// sigstore-go: by hint, or the only allowed key.
-func (v *SignatureVerifier) keyVerifier(hint string) (root.TimeConstrainedVerifier, error) {
-	for _, k := range v.keys {
-		for _, h := range k.hints {
-			if h == hint || len(v.keys) == 1 {
-				sv, err := signature.LoadVerifier(k.pub, curveHashFor(k.pub))
-				if err != nil {
-					return nil, err
-				}
-				return root.NewExpiringKey(sv, timeZero, timeZero), nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("no allowed key for hint %q", hint)
 }
 
 func fileExists(p string) bool {

@@ -8,11 +8,14 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // Exit codes, part of the CLI contract.
@@ -177,7 +180,7 @@ func (c *cli) finish(err error) int {
 		}{false, je})
 	}
 	fmt.Fprintf(c.stderr, "modelgate: error: %s\n", err)
-	if h := hint(formats.Kind(je.Kind)); h != "" && isTerminal(c.stderr) {
+	if h := hint(err); h != "" && isTerminal(c.stderr) {
 		fmt.Fprintf(c.stderr, "modelgate: hint: %s\n", h)
 	}
 	return code
@@ -202,8 +205,29 @@ func classify(err error) (int, jsonError) {
 	return exitRefused, je
 }
 
-// hint says what to do about a refusal of kind k.
-func hint(k formats.Kind) string {
+// hint says what to do about err: the library states the facts (typed
+// causes and kinds); the CLI maps them to its flags.
+func hint(err error) string {
+	var ns *verify.NoSignerError
+	switch {
+	case errors.Is(err, verify.ErrNoTrustedRoot):
+		return "give a trusted_root.json with --trusted-root (offline), or let modelgate fetch the public-good root"
+	case errors.As(err, &ns) && ns.Signer == "key":
+		return "allow the signing key with --key PUBLIC.pem"
+	case errors.As(err, &ns) && ns.Signer == "identity":
+		return "allow the signer with --identity (or --identity-regexp) and --issuer"
+	case errors.As(err, &ns) && ns.Signer == "CA":
+		return "allow the certificate chain's CA with --ca CA.pem"
+	case errors.Is(err, loader.ErrRawFP8):
+		return "--allow-raw-fp8 accepts them if the caller reinterprets them"
+	case formats.KindOf(err) == formats.KindUnsupported && strings.Contains(err.Error(), "MLX"):
+		return "modelgate convert --to safetensors IN OUT writes a file MLX reads correctly"
+	}
+	return kindHint(formats.KindOf(err))
+}
+
+// kindHint says what to do about a refusal of kind k.
+func kindHint(k formats.Kind) string {
 	switch k {
 	case formats.KindPickle:
 		return "pickles run code when loaded; convert the model to safetensors in a sandbox you trust"
@@ -211,6 +235,10 @@ func hint(k formats.Kind) string {
 		return "modelgate accepts safetensors, npy and npz; convert the model to safetensors"
 	case formats.KindLimitExceeded:
 		return "if the file is trusted and really this large, raise the limit named in the error"
+	case formats.KindCode:
+		return "code runs on load: only with --allow-code (policy allow_code) and digests or a signature covering it"
+	case formats.KindNotAllowlisted:
+		return "approve every file: --sha256-file SUMS (modelgate hash DIR > SUMS), --exclude GLOB for inert files, or a signature"
 	}
 	return ""
 }

@@ -68,13 +68,14 @@ var kindHelp = map[formats.Kind]string{
 	formats.KindSignatureInvalid: "A signature does not verify.",
 	formats.KindIdentityMismatch: "A valid signature by a signer that is not allowed.",
 	formats.KindIO:               "The file could not be read.",
+	formats.KindCode:             "The model holds code that runs on load.",
 }
 
 func writeSARIF(path string, results []loader.ScanResult) error {
 	drv := sarifDriver{Name: "modelgate", Version: version(), InformationURI: "https://github.com/modelgate/modelgate"}
 	for _, k := range formats.Kinds {
 		help := kindHelp[k]
-		if h := hint(k); h != "" {
+		if h := kindHint(k); h != "" {
 			help += " Hint: " + h + "."
 		}
 		drv.Rules = append(drv.Rules, sarifRule{ID: string(k), ShortDescription: sarifMessage{kindHelp[k]}, Help: sarifMessage{help}})

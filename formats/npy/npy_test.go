@@ -187,20 +187,6 @@ func TestNpyFixtures(t *testing.T) {
 	}
 }
 
-func TestNpyHostileFixtures(t *testing.T) {
-	for file, kind := range map[string]formats.Kind{
-		"npy/hostile/object.npy":            formats.KindPickle,
-		"npy/hostile/structured-object.npy": formats.KindPickle,
-		"npy/hostile/unicode.npy":           formats.KindUnsupported,
-		"npy/hostile/structured.npy":        formats.KindUnsupported,
-		"npy/hostile/complex128.npy":        formats.KindUnsupported,
-		"npy/hostile/datetime.npy":          formats.KindUnsupported,
-	} {
-		_, err := npy.NewReaderBytes(readTestdata(t, file), formats.Limits{})
-		assert.Equal(t, kind, formats.KindOf(err), "%s: %v", file, err)
-	}
-}
-
 // sharedDir returns ../shared/vectors/NAME, skipping when absent.
 func sharedDir(t testing.TB, name string) string {
 	return testvectors.Dir(t, name)

@@ -280,12 +280,6 @@ func classifyCompressed(f formats.Format, head []byte, lim formats.Limits) Verdi
 	in := classifyBytes(nil, int64(n), inner[:n], n < PeekBytes, lim, 1)
 	if in.Pickle {
 		in.Detail = fmt.Sprintf("a %s-compressed pickle", f)
-		if in.Format == formats.FormatPickle {
-			in.Format = formats.FormatJoblib
-			if !hasImportPrefix(in.Imports, "joblib.") {
-				in.Format = formats.FormatPickle
-			}
-		}
 		return in
 	}
 	v.Detail = fmt.Sprintf("%s-compressed %s", f, in.Format)
@@ -322,7 +316,7 @@ func (v Verdict) Refusal() *formats.Error {
 		if len(v.Imports) > 0 {
 			msg += "; it would import " + strings.Join(v.Imports, ", ")
 		}
-		return formats.Errorf(formats.KindPickle, 0, "%s; convert the model to safetensors", msg)
+		return formats.Errorf(formats.KindPickle, 0, "%s", msg)
 	case v.Format == formats.FormatUnknown:
 		return formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
 	case v.Broken:

@@ -65,7 +65,7 @@ func TestGeneratedPickles(t *testing.T) {
 			err := v.Refusal()
 			require.NotNil(t, err)
 			assert.Equal(t, formats.KindPickle, err.Kind)
-			assert.Contains(t, err.Error(), "convert the model to safetensors")
+			assert.Contains(t, err.Error(), "runs code when loaded")
 		})
 	}
 	v := classify(t, testdata(t, "pickle/numpy-array.pkl"))
