@@ -75,7 +75,7 @@ func TestConformance(t *testing.T) {
 			b, err := os.ReadFile(artifact)
 			require.NoError(t, err)
 			sum := sha256.Sum256(b)
-			_, err = v.VerifyDigest("sha256", sum[:])
+			_, err = v.VerifyDigest(filepath.Join(dir, "bundle.sigstore.json"), "sha256", sum[:])
 			assert.Equal(t, fail, err != nil, "sha256:%x: %v", sum, err)
 		})
 	}
@@ -93,12 +93,13 @@ func TestSigstoreJSProvenance(t *testing.T) {
 			verify.WithBundleFile(filepath.Join(base, "sigstore-go", "sigstore.js@2.0.0-provenance.sigstore.json")),
 			verify.WithIdentity(githubIssuer, "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main", ""))
 		require.NoError(t, err)
-		signer, err := v.VerifyDigest("sha512", d)
+		bundle := filepath.Join(base, "sigstore-go", "sigstore.js@2.0.0-provenance.sigstore.json")
+		signer, err := v.VerifyDigest(bundle, "sha512", d)
 		require.NoError(t, err, root)
 		assert.Contains(t, signer, "sigstore-js")
 		d2 := append([]byte{}, d...)
 		d2[0] ^= 1
-		_, err = v.VerifyDigest("sha512", d2)
+		_, err = v.VerifyDigest(bundle, "sha512", d2)
 		assert.Error(t, err)
 	}
 }

@@ -59,19 +59,17 @@ func (v *SignatureVerifier) VerifyPath(ctx context.Context, path string) (string
 	return v.VerifyModel(ctx, md)
 }
 
-// VerifyDigest checks a bundle over an artifact known only by its digest
-// ("sha256:HEX" in sigstore-conformance's client protocol).
-func (v *SignatureVerifier) VerifyDigest(algorithm string, digest []byte) (string, error) {
-	if v.bundle == "" {
-		return "", formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "verifying a bare digest needs the bundle's path")
-	}
-	b, err := readLimited(v.bundle)
+// VerifyDigest checks the bundle at bundlePath over an artifact known only
+// by its digest ("sha256:HEX" in sigstore-conformance's client protocol),
+// which need not be a model.
+func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []byte) (string, error) {
+	b, err := readLimited(bundlePath)
 	if err != nil {
 		return "", err
 	}
 	rb, err := parseBundle(b)
 	if err != nil {
-		return "", formats.WithPath(err, v.bundle)
+		return "", formats.WithPath(err, bundlePath)
 	}
 	return v.verifyBundle(rb, algorithm, digest, nil)
 }

@@ -102,7 +102,7 @@ func (c *cli) verifyDigest(lf *loadFlags, alg string, d []byte) error {
 	if sv == nil {
 		return usageError{fmt.Errorf("name who may sign: --identity/--issuer, --key or --ca")}
 	}
-	signer, err := sv.VerifyDigest(alg, d)
+	signer, err := sv.VerifyDigest(lf.sig.bundle, alg, d)
 	if err != nil {
 		return err
 	}
