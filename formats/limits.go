@@ -31,6 +31,12 @@ type Limits struct {
 	MaxDecompressedBytes int64
 	// MaxCompressionRatio caps a deflated member's size/compressed size.
 	MaxCompressionRatio int64
+	// MaxMetadataEntries caps the entries of one file's free-form
+	// metadata (safetensors __metadata__, a sharded index's metadata).
+	MaxMetadataEntries int64
+	// MaxMetadataBytes caps the bytes of one file's free-form metadata,
+	// keys and values together.
+	MaxMetadataBytes int64
 }
 
 // The default limits. They admit every real model known to the authors
@@ -64,6 +70,13 @@ const (
 	DefaultMaxNpyHeaderBytes    = 10_000
 	DefaultMaxDecompressedBytes = 64 << 20 // 64 MiB
 	DefaultMaxCompressionRatio  = 200
+	// DefaultMaxMetadataEntries and DefaultMaxMetadataBytes admit the
+	// largest metadata real files carry (training tools such as kohya's
+	// store a few dozen keys, some holding JSON of a few hundred KB),
+	// while a header of millions of tiny entries, which cost gigabytes
+	// to hold as a map, is refused at once.
+	DefaultMaxMetadataEntries = 8192
+	DefaultMaxMetadataBytes   = 16 << 20
 )
 
 // DefaultLimits returns the default limits with every field set.
@@ -85,6 +98,8 @@ func (l Limits) WithDefaults() Limits {
 	def(&l.MaxNpyHeaderBytes, DefaultMaxNpyHeaderBytes)
 	def(&l.MaxDecompressedBytes, DefaultMaxDecompressedBytes)
 	def(&l.MaxCompressionRatio, DefaultMaxCompressionRatio)
+	def(&l.MaxMetadataEntries, DefaultMaxMetadataEntries)
+	def(&l.MaxMetadataBytes, DefaultMaxMetadataBytes)
 	return l
 }
 

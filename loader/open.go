@@ -16,11 +16,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
 	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/mmap"
+	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -239,6 +241,8 @@ func (o *opener) listDir() ([]string, error) {
 			return nil
 		case d.Type()&fs.ModeSymlink == 0 && !d.Type().IsRegular():
 			return notRegular(rel, d.Type())
+		case !utf8.ValidString(rel):
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "file name is not UTF-8: reports could not keep it apart from others"), rel)
 		}
 		names = append(names, rel)
 		return nil
@@ -248,24 +252,19 @@ func (o *opener) listDir() ([]string, error) {
 }
 
 func notRegular(name string, mode fs.FileMode) error {
-	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "not a regular file (%s); a loader opening it could block or read a device", mode.Type()), name)
+	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(mode)), name)
 }
 
 // openFile opens one file without blocking (a FIFO would block a plain
 // open) and refuses it unless it is a regular file.
 func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
-	f, err := o.root.OpenFile(o.rootName(name), os.O_RDONLY|openNonblock, 0)
-	if err != nil {
+	f, st, err := regular.OpenIn(o.root, o.rootName(name))
+	if errors.Is(err, regular.ErrNotRegular) {
+		return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), name)
+	} else if err != nil {
 		return nil, openErr(err, name)
 	}
 	m.closers = append(m.closers, f.Close)
-	st, err := f.Stat()
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, notRegular(name, st.Mode())
-	}
 	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
 		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
 	}

@@ -3,6 +3,7 @@ package loader
 import (
 	"cmp"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/regular"
+	"github.com/modelgate/modelgate/internal/safetext"
 )
 
 // Verdicts of a scan.
@@ -22,7 +25,11 @@ const (
 
 // ScanResult is the verdict on one file.
 type ScanResult struct {
-	Path    string         `json:"path"`
+	Path string `json:"path"`
+	// PathEscaped is set when Path is not UTF-8, which JSON cannot carry
+	// (encoding/json writes U+FFFD): safetext.Escape of its bytes, so that
+	// distinct names stay distinct.
+	PathEscaped string         `json:"path_escaped,omitempty"`
 	Format  formats.Format `json:"format,omitempty"`
 	Verdict string         `json:"verdict"`
 	Kind    formats.Kind   `json:"kind,omitempty"`
@@ -65,7 +72,12 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 				return out, err
 			}
 		default:
-			out = append(out, scanOpen(func() (*os.File, error) { return os.OpenFile(p, os.O_RDONLY|openNonblock, 0) }, p, opts.Limits))
+			out = append(out, scanOpen(func() (*os.File, error) { f, _, err := regular.Open(p); return f, err }, p, opts.Limits))
+		}
+	}
+	for i := range out {
+		if !safetext.Valid(out[i].Path) {
+			out[i].PathEscaped = safetext.Escape(out[i].Path)
 		}
 	}
 	return out, ctx.Err()
@@ -97,7 +109,7 @@ func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, e
 		case !d.Type().IsRegular():
 			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
 		default:
-			res := scanOpen(func() (*os.File, error) { return root.OpenFile(rel, os.O_RDONLY|openNonblock, 0) }, display, opts.Limits)
+			res := scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
 			out = append(out, savedModel(root, rel, res))
 		}
 		return nil
@@ -129,12 +141,14 @@ func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
 	if !opts.FollowSymlinks {
 		return ScanResult{Path: display, Verdict: Ignored, Reason: "symbolic link inside the scanned directory; its target is scanned where it lies"}
 	}
-	return scanOpen(func() (*os.File, error) { return root.OpenFile(rel, os.O_RDONLY|openNonblock, 0) }, display, opts.Limits)
+	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
 }
 
 func scanOpen(open func() (*os.File, error), display string, lim formats.Limits) ScanResult {
 	f, err := open()
-	if err != nil {
+	if errors.Is(err, regular.ErrNotRegular) {
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: err.Error()}
+	} else if err != nil {
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindOf(openErr(err, display)), Reason: err.Error()}
 	}
 	defer f.Close()

@@ -44,9 +44,8 @@ func parseIndex(b []byte, lim formats.Limits) (*shardIndex, error) {
 		seen[key] = true
 		switch key {
 		case "metadata":
-			var v map[string]any
-			if err := dec.Decode(&v); err != nil {
-				return nil, bad("index: metadata is not an object")
+			if err := skipMetadata(dec, lim); err != nil {
+				return nil, err
 			}
 		case "weight_map":
 			if idx.weightMap, err = readWeightMap(dec, lim); err != nil {
@@ -77,6 +76,35 @@ func parseIndex(b []byte, lim formats.Limits) (*shardIndex, error) {
 		}
 	}
 	return idx, nil
+}
+
+// skipMetadata reads an index's metadata object as tokens, decoding
+// nothing (it is never used), and refuses more values than
+// MaxMetadataEntries or more bytes than MaxMetadataBytes.
+func skipMetadata(dec *json.Decoder, lim formats.Limits) error {
+	start := dec.InputOffset()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: metadata is not an object")
+	}
+	for depth, values := 1, int64(0); depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return formats.Errorf(formats.KindMalformed, dec.InputOffset(), "index: metadata: %v", err)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+		if values++; values > lim.MaxMetadataEntries {
+			return formats.Exceeded(dec.InputOffset(), "index metadata value count", values, "MaxMetadataEntries", lim.MaxMetadataEntries)
+		}
+		if n := dec.InputOffset() - start; n > lim.MaxMetadataBytes {
+			return formats.Exceeded(dec.InputOffset(), "index metadata size", n, "MaxMetadataBytes", lim.MaxMetadataBytes)
+		}
+	}
+	return nil
 }
 
 func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, error) {
@@ -112,8 +140,8 @@ func readWeightMap(dec *json.Decoder, lim formats.Limits) (map[string]string, er
 const MaxIndexTensors = 1 << 20
 
 // MaxIndexBytes caps a *.safetensors.index.json: the largest public
-// indexes (hundreds of shards, about 100,000 tensors) are a few MiB.
-const MaxIndexBytes = 64 << 20
+// indexes (DeepSeek-V3's names about 90,000 tensors) are under 10 MiB.
+const MaxIndexBytes = 32 << 20
 
 // parseIndex reads the verified index, and refuses a weight file the index
 // does not name (loaders that glob *.safetensors, as mlx_lm does, would

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/regular"
 )
 
 // Digest is a SHA-256 digest.
@@ -137,17 +138,18 @@ func HashTree(ctx context.Context, root *os.Root, exclude func(name string) bool
 }
 
 // HashFiles hashes the files at paths (named as given) in parallel, one
-// worker per core, in the order given.
+// worker per core, in the order given. Only regular files are hashed: a
+// FIFO or device is refused (kind unsupported), not read.
 func HashFiles(ctx context.Context, paths []string, progress Progress) ([]FileDigest, error) {
-	return hashAll(ctx, paths, os.Open, progress)
+	return hashAll(ctx, paths, regular.Open, progress)
 }
 
 // hashNames hashes the named files below root with one worker per core.
 func hashNames(ctx context.Context, root *os.Root, names []string, progress Progress) ([]FileDigest, error) {
-	return hashAll(ctx, names, root.Open, progress)
+	return hashAll(ctx, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, n) }, progress)
 }
 
-func hashAll(ctx context.Context, names []string, open func(string) (*os.File, error), progress Progress) ([]FileDigest, error) {
+func hashAll(ctx context.Context, names []string, open func(string) (*os.File, os.FileInfo, error), progress Progress) ([]FileDigest, error) {
 	out := make([]FileDigest, len(names))
 	errs := make([]error, len(names))
 	work := make(chan int)
@@ -169,16 +171,14 @@ func hashAll(ctx context.Context, names []string, open func(string) (*os.File, e
 	return out, errors.Join(errs...)
 }
 
-func hashName(ctx context.Context, open func(string) (*os.File, error), name string, progress Progress) (FileDigest, error) {
-	f, err := open(name)
-	if err != nil {
+func hashName(ctx context.Context, open func(string) (*os.File, os.FileInfo, error), name string, progress Progress) (FileDigest, error) {
+	f, st, err := open(name)
+	if errors.Is(err, regular.ErrNotRegular) {
+		return FileDigest{}, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), name)
+	} else if err != nil {
 		return FileDigest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return FileDigest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
 	d, err := hashFile(ctx, f, st.Size(), progress)
 	if err != nil {
 		return FileDigest{}, formats.WithPath(err, name)

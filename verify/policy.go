@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -70,6 +72,8 @@ type PolicyLimits struct {
 	MaxNpyHeaderBytes    Size  `yaml:"max_npy_header_bytes" json:"max_npy_header_bytes,omitempty"`
 	MaxDecompressedBytes Size  `yaml:"max_decompressed_bytes" json:"max_decompressed_bytes,omitempty"`
 	MaxCompressionRatio  int64 `yaml:"max_compression_ratio" json:"max_compression_ratio,omitempty"`
+	MaxMetadataEntries   int64 `yaml:"max_metadata_entries" json:"max_metadata_entries,omitempty"`
+	MaxMetadataBytes     Size  `yaml:"max_metadata_bytes" json:"max_metadata_bytes,omitempty"`
 }
 
 // Signatures is the signatures section: who may sign, and what to trust.
@@ -141,7 +145,7 @@ func (d *Digest) UnmarshalText(b []byte) error {
 // LoadPolicy reads and validates a policy file. digest_files are read
 // relative to the policy file's directory.
 func LoadPolicy(path string) (*Policy, error) {
-	b, err := os.ReadFile(path)
+	b, err := readCapped(path, MaxPolicyBytes)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
@@ -182,15 +186,30 @@ func ParsePolicy(b []byte, dir string) (*Policy, error) {
 	return &p, nil
 }
 
-// decodeYAML decodes strictly. goccy/go-yaml v1.19.2 panics on some
-// malformed input (a tag on a sequence, found by FuzzParsers); such input
-// is refused as malformed rather than crashing the caller.
+// MaxPolicyBytes caps a policy file: real ones are a few KB.
+const MaxPolicyBytes = 1 << 20
+
+// decodeYAML decodes strictly. A policy may not use anchors or aliases:
+// nested aliases expand exponentially before types are checked (a 0.5 KB
+// policy cost minutes and gigabytes), and a policy has no need of them; they
+// are refused from the tokens, before anything is expanded. goccy/go-yaml
+// v1.19.2 panics on some malformed input (a tag on a sequence, found by
+// FuzzParsers); such input is refused as malformed rather than crashing
+// the caller.
 func decodeYAML(b []byte, p *Policy) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: YAML the decoder cannot handle: %v", r)
 		}
 	}()
+	if len(b) > MaxPolicyBytes {
+		return formats.Exceeded(formats.NoOffset, "policy size", int64(len(b)), "MaxPolicyBytes", MaxPolicyBytes)
+	}
+	for _, tk := range lexer.Tokenize(string(b)) {
+		if tk.Type == token.AnchorType || tk.Type == token.AliasType {
+			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: line %d: YAML anchors and aliases are not allowed in a policy", tk.Position.Line)
+		}
+	}
 	if err := yaml.UnmarshalWithOptions(b, p, yaml.DisallowUnknownField(), yaml.Strict()); err != nil {
 		return formats.Errorf(formats.KindMalformed, formats.NoOffset, "policy: %s", yaml.FormatError(err, false, false))
 	}
@@ -401,6 +420,8 @@ func (l PolicyLimits) fields() []limitField {
 		{"max_npy_header_bytes", int64(l.MaxNpyHeaderBytes), func(f *formats.Limits) *int64 { return &f.MaxNpyHeaderBytes }},
 		{"max_decompressed_bytes", int64(l.MaxDecompressedBytes), func(f *formats.Limits) *int64 { return &f.MaxDecompressedBytes }},
 		{"max_compression_ratio", l.MaxCompressionRatio, func(f *formats.Limits) *int64 { return &f.MaxCompressionRatio }},
+		{"max_metadata_entries", l.MaxMetadataEntries, func(f *formats.Limits) *int64 { return &f.MaxMetadataEntries }},
+		{"max_metadata_bytes", int64(l.MaxMetadataBytes), func(f *formats.Limits) *int64 { return &f.MaxMetadataBytes }},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/regular"
 )
 
 // VerifyModel checks the signature of a model whose files' digests the
@@ -122,12 +123,24 @@ func inertFile(root *os.Root, name string) (bool, error) {
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	b, err := readCapped(path, MaxBundleBytes)
+	if err != nil && formats.KindOf(err) == formats.KindIO {
 		return nil, formats.WithPath(formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "no signature bundle: %w", err), path)
 	}
+	return b, err
+}
+
+// readCapped reads a small regular file (a bundle, a policy) whole, up to
+// max+1 bytes so that the caller can refuse one over max.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, _, err := regular.Open(path)
+	if errors.Is(err, regular.ErrNotRegular) {
+		return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), path)
+	} else if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxBundleBytes+1))
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -47,7 +48,7 @@ temporary file beside it and renamed, and is never overwritten without
 					Tensors int    `json:"tensors"`
 				}{args[0], args[1], len(m.Tensors)})
 			}
-			fmt.Fprintf(c.stdout, "%s: %d tensors written to %s\n", args[0], len(m.Tensors), args[1])
+			fmt.Fprintf(c.stdout, "%s: %d tensors written to %s\n", safetext.Escape(args[0]), len(m.Tensors), safetext.Escape(args[1]))
 			return nil
 		},
 	}

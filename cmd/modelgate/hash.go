@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -47,9 +48,20 @@ Files are hashed in parallel, one per core.`,
 				return err
 			}
 			if c.json {
+				type file struct {
+					verify.FileDigest
+					NameEscaped string `json:"name_escaped,omitempty"` // when name is not UTF-8: safetext.Escape of its bytes
+				}
+				files := make([]file, len(digests))
+				for i, d := range digests {
+					files[i].FileDigest = d
+					if !safetext.Valid(d.Name) {
+						files[i].NameEscaped = safetext.Escape(d.Name)
+					}
+				}
 				return c.emit(struct {
-					Files []verify.FileDigest `json:"files"`
-				}{digests})
+					Files []file `json:"files"`
+				}{files})
 			}
 			for _, d := range digests {
 				fmt.Fprint(c.stdout, verify.SHA256SumLine(d.SHA256, d.Name))

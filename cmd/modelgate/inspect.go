@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -99,19 +101,28 @@ func digest(r io.Reader) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// printInspect prints the table; every name an attacker chose (paths,
+// tensor names, metadata) goes through safetext.Escape.
 func printInspect(w io.Writer, res *inspectResult, digests bool) error {
-	fmt.Fprintf(w, "%s: %s, %d tensors, %d bytes\n", res.Path, res.Format, len(res.Tensors), res.Size)
+	fmt.Fprintf(w, "%s: %s, %d tensors, %d bytes\n", safetext.Escape(res.Path), res.Format, len(res.Tensors), res.Size)
 	for k, v := range sortedMap(res.Metadata) {
-		fmt.Fprintf(w, "metadata %s = %q\n", k, v)
+		fmt.Fprintf(w, "metadata %s = %s\n", safetext.Escape(k), safetext.Escape(strconv.Quote(v)))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	files := len(res.Files) > 0
 	head := "NAME\tDTYPE\tSHAPE\tOFFSET\tSIZE"
+	if files {
+		head = "FILE\t" + head
+	}
 	if digests {
 		head += "\tSHA256"
 	}
 	fmt.Fprintln(tw, head)
 	for _, t := range res.Tensors {
-		line := fmt.Sprintf("%s\t%s\t%s\t%d\t%d", t.Name, t.DType, shapeString(t.Shape), t.Offset, t.Size)
+		line := fmt.Sprintf("%s\t%s\t%s\t%d\t%d", safetext.Escape(t.Name), t.DType, shapeString(t.Shape), t.Offset, t.Size)
+		if files {
+			line = safetext.Escape(t.File) + "\t" + line
+		}
 		if digests {
 			line += "\t" + t.SHA256
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -179,7 +180,7 @@ func (c *cli) finish(err error) int {
 			Error jsonError `json:"error"`
 		}{false, je})
 	}
-	fmt.Fprintf(c.stderr, "modelgate: error: %s\n", err)
+	fmt.Fprintf(c.stderr, "modelgate: error: %s\n", safetext.Escape(err.Error()))
 	if h := hint(err); h != "" && isTerminal(c.stderr) {
 		fmt.Fprintf(c.stderr, "modelgate: hint: %s\n", h)
 	}

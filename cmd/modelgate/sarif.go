@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 
@@ -87,7 +88,7 @@ func writeSARIF(path string, results []loader.ScanResult) error {
 		}
 		res := sarifResult{RuleID: string(r.Kind), Level: "error", Message: sarifMessage{r.Reason}}
 		var loc sarifLocation
-		loc.PhysicalLocation.ArtifactLocation.URI = filepath.ToSlash(r.Path)
+		loc.PhysicalLocation.ArtifactLocation.URI = (&url.URL{Path: filepath.ToSlash(r.Path)}).EscapedPath()
 		res.Locations = []sarifLocation{loc}
 		run.Results = append(run.Results, res)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -121,7 +122,7 @@ func printScan(w io.Writer, results []loader.ScanResult, sum scanSummary) {
 		if kind == "" {
 			kind = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Verdict, format, kind, r.Path, r.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Verdict, format, kind, safetext.Escape(r.Path), safetext.Escape(r.Reason))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d files: %d accepted, %d refused, %d ignored\n", sum.Files, sum.Accepted, sum.Refused, sum.Ignored)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -57,7 +58,7 @@ Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
 					Bundle string `json:"bundle"`
 				}{out})
 			}
-			fmt.Fprintf(c.stdout, "%s: signed, bundle written to %s\n", args[0], out)
+			fmt.Fprintf(c.stdout, "%s: signed, bundle written to %s\n", safetext.Escape(args[0]), safetext.Escape(out))
 			return nil
 		},
 	}

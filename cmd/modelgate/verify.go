@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -66,12 +67,12 @@ to check a bundle over a bare digest.`,
 				if f.SHA256 != nil {
 					sum = f.SHA256.String()
 				}
-				fmt.Fprintf(c.stdout, "%s  %s  %s, %d bytes\n", sum, f.Name, f.Format, f.Size)
+				fmt.Fprintf(c.stdout, "%s  %s  %s, %d bytes\n", sum, safetext.Escape(f.Name), f.Format, f.Size)
 			}
 			if m.Verified.Signer != "" {
-				fmt.Fprintf(c.stdout, "signed by %s\n", m.Verified.Signer)
+				fmt.Fprintf(c.stdout, "signed by %s\n", safetext.Escape(m.Verified.Signer))
 			}
-			fmt.Fprintf(c.stdout, "%s: verified, %d files, %d tensors\n", args[0], len(m.Files), len(m.Tensors))
+			fmt.Fprintf(c.stdout, "%s: verified, %d files, %d tensors\n", safetext.Escape(args[0]), len(m.Files), len(m.Tensors))
 			return nil
 		},
 	}

@@ -146,7 +146,11 @@ func (s *scanner) metadata(lim formats.Limits) (map[string]string, *formats.Erro
 		return m, nil
 	}
 	seen := seenIn(m)
+	var bytes int64
 	for more := true; more; {
+		if int64(len(m)) >= lim.MaxMetadataEntries {
+			return nil, formats.Exceeded(int64(s.pos), "metadata entry count", int64(len(m))+1, "MaxMetadataEntries", lim.MaxMetadataEntries)
+		}
 		k, err := s.key(seen, lim)
 		if err != nil {
 			return nil, err
@@ -156,6 +160,9 @@ func (s *scanner) metadata(lim formats.Limits) (map[string]string, *formats.Erro
 		}
 		if m[k], err = s.str(); err != nil {
 			return nil, err
+		}
+		if bytes += int64(len(k) + len(m[k])); bytes > lim.MaxMetadataBytes {
+			return nil, formats.Exceeded(int64(s.pos), "metadata size", bytes, "MaxMetadataBytes", lim.MaxMetadataBytes)
 		}
 		if more, err = s.next('}'); err != nil {
 			return nil, err

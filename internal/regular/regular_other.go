@@ -1,6 +1,6 @@
 //go:build !unix
 
-package loader
+package regular
 
 // openNonblock is zero where opening a special file does not block.
 const openNonblock = 0

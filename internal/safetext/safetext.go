@@ -1,0 +1,68 @@
+// Package safetext makes attacker-chosen names (file, tensor and metadata
+// names) safe to print to a terminal or a CI log, and distinct in JSON.
+package safetext
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Escape returns s with every byte or character that could move the
+// cursor, erase, recolour or reorder a terminal line replaced by a Go-style
+// escape: C0 and C1 controls and DEL (\x1b, \u009b), Unicode bidi and
+// direction marks (\u202e, \u2066), and bytes that are not UTF-8 (\xff). A
+// backslash is doubled, so that distinct names stay distinct. Other text
+// is unchanged.
+func Escape(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// Valid reports whether s can be carried in JSON as it is: valid UTF-8
+// (encoding/json would replace other bytes by U+FFFD and make distinct
+// names equal).
+func Valid(s string) bool { return utf8.ValidString(s) }
+
+func needsEscape(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == '\\' || unsafeRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// unsafeRune reports C1 controls and the bidi and direction characters
+// that reorder what a terminal shows.
+func unsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	}
+	return false
+}
