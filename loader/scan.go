@@ -30,12 +30,12 @@ type ScanResult struct {
 	// (encoding/json writes U+FFFD): safetext.Escape of its bytes, so that
 	// distinct names stay distinct.
 	PathEscaped string         `json:"path_escaped,omitempty"`
-	Format  formats.Format `json:"format,omitempty"`
-	Verdict string         `json:"verdict"`
-	Kind    formats.Kind   `json:"kind,omitempty"`
-	Reason  string         `json:"reason,omitempty"`
-	Size    int64          `json:"size"`
-	Tensors int            `json:"tensors,omitempty"`
+	Format      formats.Format `json:"format,omitempty"`
+	Verdict     string         `json:"verdict"`
+	Kind        formats.Kind   `json:"kind,omitempty"`
+	Reason      string         `json:"reason,omitempty"`
+	Size        int64          `json:"size"`
+	Tensors     int            `json:"tensors,omitempty"`
 }
 
 // ScanOptions configures Scan.
