@@ -476,28 +476,19 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 
 // parseAs parses verified bytes as their identity says; content that was
 // unknown under a weight file's name gets that parser's diagnosis.
+// parseAs parses verified bytes as their identity says (identification
+// classified them already: they are not classified again); content that
+// was unknown under a weight file's name gets that parser's diagnosis.
 func parseAs(h *held, id content.Identity, lim formats.Limits) (*File, error) {
-	if !id.Diagnose {
-		f, _, err := parse(h.r, h.size, h.mem, lim)
-		return f, err
-	}
-	f := &File{Format: id.Format, Size: h.size}
-	var err error
-	switch id.Format {
-	case formats.FormatSafetensors:
-		err = f.parseSafetensors(h.r, h.size, nil, lim)
-	case formats.FormatNpy:
-		err = f.parseNpy(h.r, h.size, nil, lim)
-	case formats.FormatNpz:
-		err = f.parseNpz(h.r, h.size, nil, lim)
-	}
-	if err == nil {
+	f, err := parseFormat(id.Format, h.r, h.size, h.mem, lim)
+	if id.Diagnose && err == nil {
 		err = formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "content is not a recognised model format")
 	}
-	return nil, err
+	return f, err
 }
 
 func (m *Model) addFile(mf *ModelFile) error {
+	m.Tensors = slices.Grow(m.Tensors, len(mf.parsed.Tensors))
 	for _, t := range mf.parsed.Tensors {
 		name := t.Name
 		if _, dup := m.byName[name]; dup {

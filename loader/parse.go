@@ -58,30 +58,39 @@ func parse(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) (*File, fo
 	if e := v.Refusal(); e != nil {
 		return nil, v.Format, e
 	}
-	f := &File{Format: v.Format, Size: size}
-	switch v.Format {
+	f, err := parseFormat(v.Format, r, size, mem, lim)
+	return f, v.Format, err
+}
+
+// parseFormat parses r strictly as format, which classification decided.
+func parseFormat(format formats.Format, r io.ReaderAt, size int64, mem []byte, lim formats.Limits) (*File, error) {
+	f := &File{Format: format, Size: size}
+	var err error
+	switch format {
 	case formats.FormatSafetensors:
 		err = f.parseSafetensors(r, size, mem, lim)
 	case formats.FormatNpy:
 		err = f.parseNpy(r, size, mem, lim)
 	case formats.FormatNpz:
 		err = f.parseNpz(r, size, mem, lim)
+	default:
+		err = formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%s is not a format modelgate parses", format)
 	}
 	if err != nil {
-		return nil, v.Format, err
+		return nil, err
 	}
 	f.byName = make(map[string]int, len(f.Tensors))
 	for i, t := range f.Tensors {
 		f.byName[t.Name] = i
 	}
-	return f, v.Format, nil
+	return f, nil
 }
 
 func (f *File) parseSafetensors(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) error {
 	var st *safetensors.File
 	var err error
 	if mem != nil {
-		st, err = safetensors.NewReaderBytes(mem, lim)
+		st, err = safetensors.NewReaderMapped(r, mem, lim)
 	} else {
 		st, err = safetensors.NewReader(r, size, lim)
 	}
@@ -89,8 +98,10 @@ func (f *File) parseSafetensors(r io.ReaderAt, size int64, mem []byte, lim forma
 		return err
 	}
 	f.Metadata, f.src = st.Metadata(), st
-	for _, t := range st.Tensors() {
-		f.Tensors = append(f.Tensors, Tensor{TensorInfo: t})
+	ts := st.Tensors()
+	f.Tensors = make([]Tensor, len(ts))
+	for i, t := range ts {
+		f.Tensors[i] = Tensor{TensorInfo: t}
 	}
 	return nil
 }

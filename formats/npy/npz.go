@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/internal/strictzip"
+	"github.com/modelgate/modelgate/internal/readahead"
 )
 
 // Member is one array of an .npz archive. Its Name is the member name
@@ -35,6 +36,7 @@ type Archive struct {
 // the limits.
 func NewArchive(r io.ReaderAt, size int64, lim formats.Limits) (*Archive, error) {
 	lim = lim.WithDefaults()
+	r = readahead.New(r, size) // member headers: many small sequential reads
 	z, err := strictzip.NewReader(r, size, lim)
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/internal/strictzip"
+	"github.com/modelgate/modelgate/internal/readahead"
 )
 
 // How much of a container Classify looks at.
@@ -169,6 +170,7 @@ func peekPickle(r io.ReaderAt, size int64, e *strictzip.Entry) (walk, bool) {
 // classifyZip lists an archive's members under every reading a reader
 // could make (strictzip.List) and looks at their names and content.
 func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
+	r = readahead.New(r, size) // every member's local header and first bytes
 	entries, err := strictzip.List(r, size, lim)
 	if err != nil {
 		return Verdict{Format: formats.FormatZip, Broken: true, Detail: "its directory cannot be read: " + err.Error()}

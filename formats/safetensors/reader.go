@@ -47,6 +47,18 @@ func NewReaderBytes(b []byte, lim formats.Limits) (*File, error) {
 	return f, nil
 }
 
+// NewReaderMapped parses the file read from r, which mem maps: the header
+// is read through r (one copy from the page cache, rather than a fault per
+// page of a mapping), and Bytes returns tensor data as sub-slices of mem.
+func NewReaderMapped(r io.ReaderAt, mem []byte, lim formats.Limits) (*File, error) {
+	f, err := newReader(r, int64(len(mem)), lim.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	f.data = mem
+	return f, nil
+}
+
 func newReader(r io.ReaderAt, size int64, lim formats.Limits) (*File, *formats.Error) {
 	if size < 8 {
 		return nil, formats.Errorf(formats.KindMalformed, 0, "file is %d bytes; a safetensors file has at least 8", size)

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -89,7 +90,11 @@ func (s *scanner) str() (string, *formats.Error) {
 		c := s.buf[s.pos]
 		switch {
 		case c == '"':
-			v := string(s.buf[start:s.pos])
+			// The header buffer is private to the reader and never
+			// written after parsing, so unescaped strings share it rather
+			// than copy it: a 100 MB header of tensor names costs 100 MB,
+			// not 200 (TestCostBudget).
+			v := unsafe.String(unsafe.SliceData(s.buf[start:s.pos]), s.pos-start)
 			s.pos++
 			return v, nil
 		case c == '\\':

@@ -1,0 +1,192 @@
+package loader_test
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
+)
+
+// The cost budget (README): any single input up to the default limits is
+// accepted or refused in under 2 s of CPU at under 256 MiB peak RSS.
+const (
+	budgetCPU = 2 * time.Second
+	budgetRSS = 256 << 20
+)
+
+// TestCostBudget opens each hostile input in a child process (so that its
+// peak RSS and CPU time are its own) and holds it to the budget.
+func TestCostBudget(t *testing.T) {
+	if p := os.Getenv("MODELGATE_BUDGET_CHILD"); p != "" {
+		budgetChild(t, p, os.Getenv("MODELGATE_BUDGET_OP"))
+		return
+	}
+	if testing.Short() {
+		t.Skip("writes about 300 MB of hostile inputs")
+	}
+	dir := t.TempDir()
+	for _, in := range budgetInputs(t, dir) {
+		t.Run(in.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCostBudget$")
+			cmd.Env = append(os.Environ(), "MODELGATE_BUDGET_CHILD="+in.path, "MODELGATE_BUDGET_OP="+in.op)
+			out, err := cmd.CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			u := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			cpu := time.Duration(u.Utime.Nano() + u.Stime.Nano())
+			rss := u.Maxrss << 10
+			t.Logf("%s: %v CPU, peak RSS %d MiB; %s", in.name, cpu.Round(time.Millisecond), rss>>20, strings.TrimSpace(lastLine(out)))
+			assert.Less(t, cpu, budgetCPU)
+			assert.Less(t, rss, int64(budgetRSS))
+			assert.Contains(t, string(out), "verdict: "+in.want)
+		})
+	}
+}
+
+// budgetChild runs one input and prints its verdict.
+func budgetChild(t *testing.T, p, op string) {
+	var err error
+	switch op {
+	case "policy":
+		_, err = verify.LoadPolicy(p)
+	case "scan":
+		var res []loader.ScanResult
+		res, err = loader.Scan(context.Background(), []string{p}, loader.ScanOptions{})
+		for _, r := range res {
+			if r.Verdict == loader.Refused {
+				err = formats.Errorf(r.Kind, formats.NoOffset, "%s", r.Reason)
+			}
+		}
+	default:
+		var m *loader.Model
+		if m, err = loader.Open(context.Background(), p); err == nil {
+			m.Close()
+		}
+	}
+	verdict := "accept"
+	if err != nil {
+		verdict = string(formats.KindOf(err))
+	}
+	fmt.Printf("verdict: %s (%v)\n", verdict, err)
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.HasPrefix(lines[i], "verdict:") {
+			return lines[i][:min(len(lines[i]), 160)]
+		}
+	}
+	return ""
+}
+
+type budgetInput struct{ name, path, op, want string }
+
+// budgetInputs writes the hostile inputs of issue 18, each at the size the
+// default limits still let through.
+func budgetInputs(t *testing.T, dir string) []budgetInput {
+	var out []budgetInput
+	add := func(name, op, want string, write func(w *bufio.Writer)) string {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		f, err := os.Create(p)
+		require.NoError(t, err)
+		w := bufio.NewWriterSize(f, 1<<20)
+		write(w)
+		require.NoError(t, w.Flush())
+		require.NoError(t, f.Close())
+		out = append(out, budgetInput{name, p, op, want})
+		return p
+	}
+	// st writes a safetensors file of one large header, patching its length
+	// in afterwards.
+	st := func(name, want string, body func(w *bufio.Writer) int) {
+		p := add(name, "open", want, func(w *bufio.Writer) {
+			w.Write(make([]byte, 8))
+			n := body(w)
+			for pad := (8 - n%8) % 8; pad > 0; pad-- {
+				w.WriteByte(' ')
+			}
+		})
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		require.NoError(t, err)
+		n := uint64(fi.Size() - 8)
+		_, err = f.WriteAt([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24), 0, 0, 0, 0}, 0)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	st("safetensors metadata of 9.9M entries", "limit-exceeded", func(w *bufio.Writer) int {
+		n, _ := w.WriteString(`{"__metadata__":{`)
+		for i := 0; n < 99_000_000-20; i++ {
+			k, _ := fmt.Fprintf(w, `"%x":"",`, i)
+			n += k
+		}
+		k, _ := w.WriteString(`"end":""}}`)
+		return n + k
+	})
+	st("safetensors of 65536 tensors with long names", "accept", func(w *bufio.Writer) int {
+		n, _ := w.WriteString(`{`)
+		name := strings.Repeat("n", 1400)
+		for i := range formats.DefaultMaxTensors {
+			sep := ","
+			if i == formats.DefaultMaxTensors-1 {
+				sep = ""
+			}
+			k, _ := fmt.Fprintf(w, `"%s%05d":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}%s`, name, i, sep)
+			n += k
+		}
+		k, _ := w.WriteString(`}`)
+		return n + k
+	})
+	idx := filepath.Join(dir, "index-bomb")
+	require.NoError(t, os.Mkdir(idx, 0o755))
+	writeFile(t, filepath.Join(idx, "model-00001-of-00001.safetensors"), stFile(t, formats.U8, "w"))
+	f, err := os.Create(filepath.Join(idx, "model.safetensors.index.json"))
+	require.NoError(t, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString(`{"metadata":{"a":[`)
+	for i := 0; i < 8_000_000; i++ {
+		w.WriteString(`{},`)
+	}
+	w.WriteString(`{}]},"weight_map":{"w":"model-00001-of-00001.safetensors"}}`)
+	require.NoError(t, w.Flush())
+	require.NoError(t, f.Close())
+	out = append(out, budgetInput{"index metadata of 8M empty objects", idx, "open", "limit-exceeded"})
+
+	npz := add("npz of 65536 empty members", "open", "accept", func(w *bufio.Writer) {
+		z := zip.NewWriter(w)
+		arr := npyWith("{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }", nil)
+		for i := range formats.DefaultMaxTensors {
+			fw, err := z.CreateHeader(&zip.FileHeader{Name: fmt.Sprintf("a%d.npy", i), Method: zip.Store})
+			require.NoError(t, err)
+			fw.Write(arr)
+		}
+		require.NoError(t, z.Close())
+	})
+	out = append(out, budgetInput{"scan of the same npz", npz, "scan", "accept"})
+	add("policy of nested YAML aliases", "policy", "malformed", func(w *bufio.Writer) {
+		w.WriteString("a: &a [x, x, x, x, x, x, x, x, x]\n")
+		for i := 'b'; i <= 'i'; i++ {
+			fmt.Fprintf(w, "%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c, *%c]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+		}
+		w.WriteString("version: 1\n")
+	})
+	add("pickle walk to its bound", "open", "pickle", func(w *bufio.Writer) {
+		w.WriteString(strings.Repeat("N", 8<<20))
+	})
+	return out
+}
