@@ -265,6 +265,9 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 		return nil, openErr(err, name)
 	}
 	m.closers = append(m.closers, f.Close)
+	if o.c.singleLink && regular.Links(st) > 1 {
+		return nil, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the file has %d hard links; one may name a file outside the root, which os.Root cannot see", regular.Links(st)), name)
+	}
 	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
 		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
 	}

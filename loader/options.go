@@ -90,7 +90,17 @@ type config struct {
 	allowRawFP8 bool
 	mode        Mode
 	root        string
+	singleLink  bool
 	log         *slog.Logger
+}
+
+// WithoutHardLinks refuses any file of the model with more than one hard
+// link (kind path-traversal): os.Root confines names and symbolic links,
+// but a hard link inside the root may be another name of a file outside
+// it. A service that checks files on a volume others can write to needs
+// it.
+func WithoutHardLinks() Option {
+	return func(c *config) error { c.singleLink = true; return nil }
 }
 
 // WithPolicy applies a policy's complete checks (verify.Policy.Checks):

@@ -24,9 +24,12 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/modelgate/modelgate/formats"
@@ -35,13 +38,20 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on")
+	listen := flag.String("listen", "127.0.0.1:8080", "address to serve on (port 0: any free port, printed at start)")
 	policyPath := flag.String("policy", "", "modelgate policy file (formats, limits, digests, signatures)")
 	volume := flag.String("volume", "", "directory whose models may be checked by path")
 	outbox := flag.String("outbox", "", "directory the MLX worker reads canonical safetensors from")
+	outboxMode := flag.Uint("outbox-mode", 0o644, "permissions of files written to the outbox (before the umask), for a worker running as another user")
+	spool := flag.String("spool", filepath.Join(os.TempDir(), "modelgate-spool"), "directory of partial uploads; emptied at start")
 	maxBytes := flag.Int64("max-bytes", 1<<30, "largest upload accepted")
+	maxConcurrent := flag.Int("max-concurrent", 4, "checks run at once; more are answered 503 with Retry-After")
+	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "longest an upload may take to arrive (slow clients are cut off)")
 	flag.Parse()
-	cfg := Config{Volume: *volume, Outbox: *outbox, MaxBytes: *maxBytes, Logger: slog.Default()}
+	cfg := Config{
+		Volume: *volume, Outbox: *outbox, OutboxMode: os.FileMode(*outboxMode), Spool: *spool,
+		MaxBytes: *maxBytes, MaxConcurrent: *maxConcurrent, UploadTimeout: *uploadTimeout, Logger: slog.Default(),
+	}
 	if *policyPath != "" {
 		p, err := verify.LoadPolicy(*policyPath)
 		if err != nil {
@@ -52,17 +62,93 @@ func main() {
 		}
 		cfg.Policy = p
 	}
-	srv := &http.Server{Addr: *listen, Handler: NewHandler(cfg), ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	if err := cfg.Prepare(); err != nil {
+		log.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "listening on %s\n", ln.Addr())
+	srv := NewServer(cfg)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		// Finish the checks under way, then leave: their deferred
+		// clean-up removes their partial uploads.
+		shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		log.Fatal(err)
+	}
+	_ = os.RemoveAll(cfg.Spool)
 }
 
 // Config configures the service.
 type Config struct {
-	Policy   *verify.Policy // every check, signatures included (verify.Policy.Checks)
-	Volume   string         // models checkable by path live below it ("" disables)
-	Outbox   string         // canonical safetensors go here ("" disables)
-	MaxBytes int64
-	Logger   *slog.Logger
+	Policy        *verify.Policy // every check, signatures included (verify.Policy.Checks)
+	Volume        string         // models checkable by path live below it ("" disables)
+	Outbox        string         // canonical safetensors go here ("" disables)
+	OutboxMode    os.FileMode    // permissions of outbox files (0: 0644)
+	Spool         string         // partial uploads live here; Prepare empties it
+	MaxBytes      int64
+	MaxConcurrent int           // checks at once (0: 4); more are answered 503
+	UploadTimeout time.Duration // for a whole request to arrive (0: 5 min)
+	Logger        *slog.Logger
+
+	slots chan struct{}
+	umask os.FileMode
+}
+
+// Prepare empties the spool of what a crash left (a SIGKILL during an
+// upload leaves its partial file) and the outbox of partial writes, and
+// sets the defaults.
+func (cfg *Config) Prepare() error {
+	if cfg.Spool == "" {
+		return errors.New("a spool directory is needed")
+	}
+	if err := os.RemoveAll(cfg.Spool); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Spool, 0o700); err != nil {
+		return err
+	}
+	if cfg.Outbox != "" {
+		partial, _ := filepath.Glob(filepath.Join(cfg.Outbox, ".incoming-*"))
+		for _, p := range partial {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.OutboxMode == 0 {
+		cfg.OutboxMode = 0o644
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 4
+	}
+	if cfg.UploadTimeout <= 0 {
+		cfg.UploadTimeout = 5 * time.Minute
+	}
+	cfg.slots = make(chan struct{}, cfg.MaxConcurrent)
+	cfg.umask = umask() // read once, before serving: reading it means setting it
+	return nil
+}
+
+// NewServer returns the service's HTTP server, with every timeout set: a
+// client that sends a byte every few seconds is cut off at UploadTimeout
+// instead of holding a goroutine and a spool file forever.
+func NewServer(cfg Config) *http.Server {
+	return &http.Server{
+		Handler:           NewHandler(cfg),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.UploadTimeout,
+		WriteTimeout:      cfg.UploadTimeout + time.Minute, // the check runs after the body is read
+		IdleTimeout:       time.Minute,
+	}
 }
 
 // Response is the JSON answer for an accepted model.
@@ -73,12 +159,29 @@ type Response struct {
 	Outbox   string               `json:"outbox,omitempty"` // the canonical file written
 }
 
-// NewHandler returns the service's HTTP handler.
+// NewHandler returns the service's HTTP handler. cfg must have been
+// prepared (Config.Prepare).
 func NewHandler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/models", cfg.upload)
-	mux.HandleFunc("POST /v1/models/by-path", cfg.byPath)
+	mux.HandleFunc("POST /v1/models", cfg.limited(cfg.upload))
+	mux.HandleFunc("POST /v1/models/by-path", cfg.limited(cfg.byPath))
 	return mux
+}
+
+// limited runs h only while fewer than MaxConcurrent checks run; past
+// that it answers 503 with Retry-After at once, so that a burst of hostile
+// uploads cannot pile up memory.
+func (cfg Config) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case cfg.slots <- struct{}{}:
+			defer func() { <-cfg.slots }()
+			h(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "busy", fmt.Errorf("%d checks are running; retry", cap(cfg.slots)))
+		}
+	}
 }
 
 func (cfg Config) options() []loader.Option {
@@ -103,7 +206,7 @@ func (cfg Config) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "usage", errors.New(`send the model in a multipart field named "model"`))
 		return
 	}
-	dir, err := os.MkdirTemp("", "modelgate-upload-")
+	dir, err := os.MkdirTemp(cfg.Spool, "upload-")
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, formats.KindIO, err)
 		return
@@ -145,7 +248,7 @@ func (cfg Config) byPath(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnprocessableEntity, formats.KindPathTraversal, errors.New(`"path" must be a relative path inside the volume`))
 		return
 	}
-	cfg.check(r.Context(), w, filepath.Join(cfg.Volume, req.Path), []loader.Option{loader.WithRoot(cfg.Volume)})
+	cfg.check(r.Context(), w, filepath.Join(cfg.Volume, req.Path), []loader.Option{loader.WithRoot(cfg.Volume), loader.WithoutHardLinks()})
 }
 
 // check verifies the model at path and, when accepted, writes its
@@ -163,7 +266,7 @@ func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string,
 	defer m.Close()
 	resp := Response{OK: true, Tensors: m.Tensors, Verified: m.Verified}
 	if cfg.Outbox != "" {
-		if resp.Outbox, err = writeOutbox(cfg.Outbox, m); err != nil {
+		if resp.Outbox, err = writeOutbox(cfg.Outbox, cfg.OutboxMode&^cfg.umask, m); err != nil {
 			writeError(w, http.StatusInternalServerError, formats.KindIO, err)
 			return
 		}
@@ -174,9 +277,13 @@ func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string,
 
 // writeOutbox writes the canonical file under a temporary name and renames
 // it to <sha256>.safetensors, so the worker never sees a partial file.
-func writeOutbox(dir string, m *loader.Model) (string, error) {
+func writeOutbox(dir string, mode os.FileMode, m *loader.Model) (string, error) {
 	tmp, err := os.CreateTemp(dir, ".incoming-*")
 	if err != nil {
+		return "", err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
 		return "", err
 	}
 	defer os.Remove(tmp.Name())

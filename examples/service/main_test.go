@@ -63,7 +63,14 @@ func TestService(t *testing.T) {
 	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(volume, "escape.safetensors")))
 	policy, err := verify.ParsePolicy([]byte("formats: [safetensors, npz]\n"), ".")
 	require.NoError(t, err)
-	srv := httptest.NewServer(NewHandler(Config{Policy: policy, Outbox: outbox, Volume: volume, MaxBytes: 64 << 10}))
+	outside := filepath.Join(t.TempDir(), "secret.safetensors")
+	require.NoError(t, os.WriteFile(outside, testdata(t, "safetensors/tiny-mlp.safetensors"), 0o600))
+	require.NoError(t, os.Link(outside, filepath.Join(volume, "hardlink.safetensors")))
+	cfg := Config{Policy: policy, Outbox: outbox, OutboxMode: 0o640, Volume: volume, MaxBytes: 64 << 10, Spool: filepath.Join(t.TempDir(), "spool")}
+	require.NoError(t, cfg.Prepare())
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = NewServer(cfg)
+	srv.Start()
 	defer srv.Close()
 
 	status, out := upload(t, srv.URL, testdata(t, "safetensors/tiny-mlp.safetensors"))
@@ -76,6 +83,9 @@ func TestService(t *testing.T) {
 	require.NoError(t, err)
 	_, err = safetensors.NewReaderBytes(b, formats.Limits{})
 	assert.NoError(t, err, "the outbox holds a canonical safetensors file")
+	st, err := os.Stat(written)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640)&^cfg.umask, st.Mode().Perm(), "outbox files have the operator's mode, not 0600")
 
 	for name, tc := range map[string]struct {
 		file   string
@@ -108,6 +118,9 @@ func TestService(t *testing.T) {
 	assert.Equal(t, string(formats.KindPathTraversal), kind(out))
 	status, out = byPath("escape.safetensors")
 	assert.Equal(t, string(formats.KindPathTraversal), kind(out), "%v", out)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	status, out = byPath("hardlink.safetensors")
+	assert.Equal(t, string(formats.KindPathTraversal), kind(out), "a hard link to a file outside the volume: %v", out)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 
 	resp, err := http.Post(srv.URL+"/v1/models", "text/plain", bytes.NewReader([]byte("x")))
