@@ -48,6 +48,9 @@ type Verified struct {
 	// them: no read lease could be taken (another process has the file
 	// open for writing, or it is not this user's).
 	Copied []string `json:"copied,omitempty"`
+	// CacheBlobs lists the files of a Hugging Face cache snapshot whose
+	// content matched the sha256 their Git LFS blob's name states.
+	CacheBlobs []string `json:"cache_blobs,omitempty"`
 }
 
 // Tensor returns the tensor named name.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/internal/regular"
@@ -116,6 +117,7 @@ type opener struct {
 
 	index     *shardIndex // a sharded checkpoint's index, once parsed
 	indexName string
+	cache     bool // the model is a Hugging Face cache snapshot (internal/hfcache)
 }
 
 // confine opens the root and places the model in it.
@@ -129,6 +131,11 @@ func confine(ctx context.Context, p string, c *config) (*opener, error) {
 		o.dir, o.single = filepath.Dir(p), filepath.Base(p)
 	}
 	rootDir := c.root
+	if cache, ok := hfcache.Root(o.dir); ok && (rootDir == "" || sameDir(rootDir, cache)) {
+		// A Hugging Face cache snapshot: confined to its models--… folder,
+		// with every link resolving into that folder's blobs/.
+		rootDir, o.cache = cache, true
+	}
 	if rootDir == "" {
 		rootDir = o.dir
 	}
@@ -143,6 +150,12 @@ func confine(ctx context.Context, p string, c *config) (*opener, error) {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), rootDir)
 	}
 	return o, nil
+}
+
+func sameDir(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
 }
 
 // rootName turns a name relative to the model directory into one relative
@@ -175,7 +188,26 @@ type modelFile struct {
 	lease    *lease.Lease // nil when none could be taken (leaseErr says why)
 	leaseErr error
 	id       content.Identity
-	h        *held // weights: the bytes parsed and handed out
+	h        *held  // weights: the bytes parsed and handed out
+	blob     string // in a cache snapshot, the blob the file links to
+}
+
+// cacheBlob checks that a cache snapshot's file, if a link, resolves into
+// the repository's blobs/, and returns the blob's name.
+func (o *opener) cacheBlob(name string) (string, error) {
+	st, err := o.root.Lstat(o.rootName(name))
+	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
+		return "", nil // a plain file in the snapshot
+	}
+	target, err := o.root.Readlink(o.rootName(name))
+	if err != nil {
+		return "", openErr(err, name)
+	}
+	blob, ok := hfcache.InBlobs(o.rootName(name), target)
+	if !ok {
+		return "", formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), name)
+	}
+	return blob, nil
 }
 
 // identify lists, opens and identifies every file of the model (stage 2).
@@ -272,6 +304,11 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
 	}
 	mf := &modelFile{name: name, f: f, st: st}
+	if o.cache {
+		if mf.blob, err = o.cacheBlob(name); err != nil {
+			return nil, err
+		}
+	}
 	// The lease is taken before anything is read, so that what is
 	// identified, hashed, parsed and handed out are the same bytes.
 	if o.c.mode != ModePrivateCopy {
@@ -321,6 +358,9 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		return nil
 	}
 	m.Verified.Digests = digests
+	if err := checkBlobs(m, files, digests); err != nil {
+		return err
+	}
 	covered := slices.DeleteFunc(slices.Clone(digests), func(d verify.FileDigest) bool { return d.Inert && o.excluded(d.Name) })
 	if a != nil {
 		if err := o.checkAllowlist(a, covered); err != nil {
@@ -340,6 +380,22 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		return err
 	}
 	m.Verified.Signer = signer
+	return nil
+}
+
+// checkBlobs compares each cache file with the sha256 its Git LFS blob's
+// name states: integrity evidence that costs nothing once hashed.
+func checkBlobs(m *Model, files []*modelFile, digests []verify.FileDigest) error {
+	for i, mf := range files {
+		want, ok := hfcache.LFSDigest(mf.blob)
+		if !ok {
+			continue
+		}
+		if !bytes.Equal(want, digests[i].SHA256[:]) {
+			return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the cache blob %s does not hold the content its name states (sha256 %s)", mf.blob, digests[i].SHA256), mf.name)
+		}
+		m.Verified.CacheBlobs = append(m.Verified.CacheBlobs, mf.name)
+	}
 	return nil
 }
 

@@ -4,14 +4,17 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/internal/safetext"
 )
@@ -84,17 +87,34 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 }
 
 func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, error) {
-	root, err := os.OpenRoot(dir)
+	// A Hugging Face cache snapshot is scanned through a root on its
+	// repository folder, its links checked to resolve into blobs/ and
+	// scanned there (they are the snapshot's files).
+	rootDir, start, cache := dir, ".", false
+	if repo, ok := hfcache.Root(dir); ok {
+		if rel, err := filepath.Rel(repo, dir); err == nil {
+			rootDir, start, cache = repo, filepath.ToSlash(rel), true
+		}
+	}
+	root, err := os.OpenRoot(rootDir)
 	if err != nil {
 		return []ScanResult{{Path: dir, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}}, nil
 	}
 	defer root.Close()
 	var out []ScanResult
-	err = fs.WalkDir(root.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(root.FS(), start, func(rel string, d fs.DirEntry, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		display := filepath.Join(dir, filepath.FromSlash(rel))
+		name := rel // relative to the scanned directory
+		if start != "." {
+			name = strings.TrimPrefix(strings.TrimPrefix(rel, start), "/")
+		}
+		display := filepath.Join(dir, filepath.FromSlash(name))
+		if cache && d != nil && d.Type()&fs.ModeSymlink != 0 {
+			out = append(out, scanCacheLink(root, rel, display, opts))
+			return nil
+		}
 		switch {
 		case err != nil:
 			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
@@ -133,6 +153,20 @@ func savedModel(root *os.Root, rel string, res ScanResult) ScanResult {
 }
 
 // scanLink handles a symbolic link met inside a scanned directory.
+// scanCacheLink checks a cache snapshot's link: it must resolve into the
+// repository's blobs/, and what it names is scanned as the snapshot's file.
+func scanCacheLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
+	target, err := root.Readlink(rel)
+	if err != nil {
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}
+	}
+	if _, ok := hfcache.InBlobs(rel, target); !ok {
+		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,
+			Reason: fmt.Sprintf("a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target)}
+	}
+	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
+}
+
 func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
 	if _, err := root.Stat(rel); err != nil {
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/regular"
 )
 
@@ -89,6 +92,9 @@ func DigestModel(ctx context.Context, path string) (*ModelDigests, error) {
 		fd[0].Name = filepath.Base(path)
 		return &ModelDigests{Root: path, Single: true, Files: fd}, nil
 	}
+	if repo, ok := hfcache.Root(path); ok {
+		return digestCacheSnapshot(ctx, path, repo)
+	}
 	root, err := os.OpenRoot(path)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
@@ -104,6 +110,57 @@ func DigestModel(ctx context.Context, path string) (*ModelDigests, error) {
 		}
 	}
 	return &ModelDigests{Root: path, Files: files}, nil
+}
+
+// digestCacheSnapshot hashes a Hugging Face cache snapshot through a root
+// on its repository folder: its links must resolve into blobs/
+// (internal/hfcache), and files are named as the snapshot names them.
+func digestCacheSnapshot(ctx context.Context, snapshot, repo string) (*ModelDigests, error) {
+	root, err := os.OpenRoot(repo)
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), repo)
+	}
+	defer root.Close()
+	rel, err := filepath.Rel(repo, snapshot)
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), snapshot)
+	}
+	start := filepath.ToSlash(rel)
+	var names []string
+	err = fs.WalkDir(root.FS(), start, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := root.Readlink(p)
+			if err != nil {
+				return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
+			}
+			if _, ok := hfcache.InBlobs(p, target); !ok {
+				return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), p)
+			}
+		case d.IsDir():
+			return nil
+		case !d.Type().IsRegular():
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(d.Type())), p)
+		}
+		names = append(names, strings.TrimPrefix(p, start+"/"))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	files, err := hashAll(ctx, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, path.Join(start, n)) }, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i := range files {
+		if files[i].Inert, err = inertFile(root, path.Join(start, files[i].Name)); err != nil {
+			return nil, err
+		}
+	}
+	return &ModelDigests{Root: snapshot, Files: files}, nil
 }
 
 // inertFile reports whether a file's content is inert (formats/content),

@@ -14,6 +14,8 @@
 //     include auto_map or custom_pipelines (transformers imports the
 //     Python they name with trust_remote_code); JSON that cannot be read
 //     is code if its bytes could spell such a key;
+//   - a Git LFS pointer (a clone made without git lfs pull) is refused:
+//     the file it stands for was never downloaded;
 //   - other unknown content is inert if it is empty, text (UTF-8 with no
 //     NUL in its first 8 KiB) or a tokenizer (tokenizer.model,
 //     spiece.model, sentencepiece.bpe.model, *.tiktoken); anything else
@@ -94,6 +96,9 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	if refusal.Kind != formats.KindUnknownFormat {
 		return Identity{Format: v.Format}, refusal
 	}
+	if lfsPointer(r, size) {
+		return Identity{}, formats.Errorf(formats.KindUnsupported, 0, "a Git LFS pointer stands in place of the file: the weights were not downloaded (git lfs pull, or download the model from its hub)")
+	}
 	if f, ok := weightExt[path.Ext(base)]; ok {
 		return Identity{Role: Weights, Format: f, Diagnose: true}, nil
 	}
@@ -114,6 +119,20 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 		}
 	}
 	return Identity{Role: Inert, Why: why}, nil
+}
+
+// lfsPointerPrefix starts every Git LFS pointer file.
+const lfsPointerPrefix = "version https://git-lfs.github.com/spec/v1\n"
+
+// lfsPointer reports whether the content is a Git LFS pointer: what a
+// clone made without git lfs pull holds in place of each large file.
+func lfsPointer(r io.ReaderAt, size int64) bool {
+	if size < int64(len(lfsPointerPrefix)) || size > 1024 {
+		return false
+	}
+	b := make([]byte, len(lfsPointerPrefix))
+	_, err := r.ReadAt(b, 0)
+	return err == nil && string(b) == lfsPointerPrefix
 }
 
 // inert says why a file of unknown content may stay unloaded, or "".
