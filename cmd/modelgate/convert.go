@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
+	"github.com/modelgate/modelgate/internal/umask"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -70,6 +71,10 @@ func writeAtomically(out string, force bool, m *loader.Model) error {
 		return ioErr(err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o666 &^ umask.Get()); err != nil { // as any file the user creates, not CreateTemp's 0600
+		tmp.Close()
+		return ioErr(err)
+	}
 	if err := m.WriteSafetensors(tmp); err != nil {
 		tmp.Close()
 		return err

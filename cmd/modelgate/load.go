@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -46,6 +48,10 @@ func (s *sigFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&s.identity, "identity", "", "allow the keyless signer whose certificate SAN is exactly `SAN`")
 	fl.StringVar(&s.identityRegexp, "identity-regexp", "", "allow keyless signers whose SAN matches `RE` (anchored)")
 	fl.StringVar(&s.issuer, "issuer", "", "the OIDC issuer `URL` of the allowed keyless signer")
+	// cosign's names for the same flags.
+	fl.StringVar(&s.identity, "certificate-identity", "", "the same as --identity (cosign's name)")
+	fl.StringVar(&s.identityRegexp, "certificate-identity-regexp", "", "the same as --identity-regexp (cosign's name)")
+	fl.StringVar(&s.issuer, "certificate-oidc-issuer", "", "the same as --issuer (cosign's name)")
 	fl.StringSliceVar(&s.keys, "key", nil, "allow signatures by the PEM public key in `FILE` (repeatable)")
 	fl.StringSliceVar(&s.cas, "ca", nil, "allow certificate chains to the PEM CA in `FILE` (repeatable)")
 	fl.StringVar(&s.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json `FILE` (offline); default: the public-good instance via TUF")
@@ -80,6 +86,9 @@ func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 		opts = append(opts, verify.WithTrustedRootFile(s.trustedRoot))
 	}
 	for _, k := range s.keys {
+		if err := checkPublicKeyFile(k); err != nil {
+			return nil, err
+		}
 		opts = append(opts, verify.WithPublicKeyFile(k))
 	}
 	for _, c := range s.cas {
@@ -88,7 +97,24 @@ func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 	if s.bundle != "" {
 		opts = append(opts, verify.WithBundleFile(s.bundle))
 	}
-	return verify.NewSignatureVerifier(opts...)
+	v, err := verify.NewSignatureVerifier(opts...)
+	if err != nil && formats.KindOf(err) != formats.KindIO || err != nil && errors.Is(err, fs.ErrNotExist) {
+		return nil, usageError{err} // a key, CA or root that does not read: the flags are wrong
+	}
+	return v, err
+}
+
+// checkPublicKeyFile refuses, as a usage error, a --key that is missing
+// or holds a private key: the most common mistake with key pairs.
+func checkPublicKeyFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return usageError{fmt.Errorf("--key: %w", err)}
+	}
+	if bytes.Contains(b, []byte("PRIVATE KEY-----")) {
+		return usageError{fmt.Errorf("--key %s holds a private key; give the public key (openssl pkey -in %s -pubout)", path, path)}
+	}
+	return nil
 }
 
 func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
@@ -142,7 +168,7 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	if f.policy != "" {
 		p, err := verify.LoadPolicy(f.policy)
 		if err != nil {
-			return nil, err
+			return nil, usageError{fmt.Errorf("--policy: %w", err)}
 		}
 		policySigns = p.Signatures != nil
 		opts = append(opts, loader.WithPolicy(p))
@@ -157,6 +183,11 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	if f.sig.bundle != "" {
 		if sv == nil && !policySigns {
 			return nil, usageError{fmt.Errorf("--bundle: name who may sign: --identity or --identity-regexp with --issuer, --key, --ca, or a policy's signatures")}
+		}
+		if fh, err := os.Open(f.sig.bundle); err != nil {
+			return nil, usageError{fmt.Errorf("--bundle: %w", err)}
+		} else {
+			fh.Close()
 		}
 		opts = append(opts, loader.WithBundle(f.sig.bundle))
 	}
@@ -187,11 +218,15 @@ func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
+		if st, err := os.Stat(model); err == nil && !st.IsDir() {
+			// Named, so that a wrong digest is a mismatch that shows both.
+			return verify.NewAllowlist(verify.Entry{Name: filepath.Base(model), SHA256: d})
+		}
 		return verify.NewAllowlist(verify.Entry{SHA256: d})
 	case f.sha256File != "":
 		b, err := os.ReadFile(f.sha256File)
 		if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), f.sha256File)
+			return nil, usageError{fmt.Errorf("--sha256-file: %w", err)}
 		}
 		if d, _, err := verify.ParseLFSPointer(bytes.NewReader(b)); err == nil {
 			// A Git LFS pointer approves its oid for the file it stands for.
@@ -199,9 +234,13 @@ func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
 		}
 		entries, err := verify.ParseSHA256Sums(bytes.NewReader(b))
 		if err != nil {
-			return nil, formats.WithPath(err, f.sha256File)
+			return nil, usageError{formats.WithPath(err, f.sha256File)}
 		}
-		return verify.NewAllowlist(rebase(entries, filepath.Dir(f.sha256File), modelDir(model))...)
+		inside := rebase(entries, filepath.Dir(f.sha256File), modelDir(model))
+		if len(entries) > 0 && len(inside) == 0 {
+			return nil, usageError{fmt.Errorf("--sha256-file %s: none of its %d names lies in %s; they are read relative to %s, as sha256sum -c run there reads them", f.sha256File, len(entries), modelDir(model), filepath.Dir(f.sha256File))}
+		}
+		return verify.NewAllowlist(inside...)
 	}
 	return nil, nil
 }

@@ -75,7 +75,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
-	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign())
+	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newVersion())
 	return root
 }
 
@@ -91,6 +91,23 @@ func exactArgs(n int) cobra.PositionalArgs {
 
 // version is the module version go install recorded, with the VCS
 // revision and Go version when known.
+func (c *cli) newVersion() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the module version, the commit it was built from, and the Go version",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.json {
+				return c.emit(struct {
+					Version string `json:"version"`
+				}{version()})
+			}
+			fmt.Fprintln(c.stdout, "modelgate", version())
+			return nil
+		},
+	}
+}
+
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -72,7 +74,17 @@ var kindHelp = map[formats.Kind]string{
 	formats.KindCode:             "The model holds code that runs on load.",
 }
 
-func writeSARIF(path string, results []loader.ScanResult) error {
+// writeSARIFFile writes the report to path.
+func writeSARIFFile(path string, results []loader.ScanResult) error {
+	var b bytes.Buffer
+	if err := writeSARIF(&b, results); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// writeSARIF writes the SARIF 2.1.0 report of a scan to w.
+func writeSARIF(w io.Writer, results []loader.ScanResult) error {
 	drv := sarifDriver{Name: "modelgate", Version: version(), InformationURI: "https://github.com/modelgate/modelgate"}
 	for _, k := range formats.Kinds {
 		help := kindHelp[k]
@@ -96,5 +108,6 @@ func writeSARIF(path string, results []loader.ScanResult) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

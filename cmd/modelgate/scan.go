@@ -52,8 +52,17 @@ checked with --follow-symlinks.`,
 			if err != nil {
 				return err
 			}
-			if sarifPath != "" {
-				if err := writeSARIF(sarifPath, results); err != nil {
+			switch {
+			case sarifPath == "-" && c.json:
+				return usageError{fmt.Errorf("--sarif - and --json both want stdout; write the SARIF to a file")}
+			case sarifPath == "-":
+				// stdout carries the SARIF report alone; the exit code says the rest.
+				if err := writeSARIF(c.stdout, results); err != nil {
+					return formats.Errorf(formats.KindIO, formats.NoOffset, "writing SARIF: %w", err)
+				}
+				return scanError(results)
+			case sarifPath != "":
+				if err := writeSARIFFile(sarifPath, results); err != nil {
 					return formats.Errorf(formats.KindIO, formats.NoOffset, "writing %s: %w", sarifPath, err)
 				}
 			}
@@ -61,13 +70,14 @@ checked with --follow-symlinks.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.FollowSymlinks, "follow-symlinks", false, "check the targets of symbolic links that stay inside a scanned directory")
-	cmd.Flags().StringVar(&sarifPath, "sarif", "", "also write a SARIF 2.1.0 report to `FILE`")
+	cmd.Flags().StringVar(&sarifPath, "sarif", "", "also write a SARIF 2.1.0 report to `FILE` (- for stdout, instead of the table)")
 	return cmd
 }
 
 // reportScan prints the results and returns the refusal that sets the exit
 // code: the first refused file's kind.
-func (c *cli) reportScan(results []loader.ScanResult) error {
+// summarize counts the verdicts; the error names the first refusal.
+func summarize(results []loader.ScanResult) (scanSummary, error) {
 	var sum scanSummary
 	var first *loader.ScanResult
 	for i, r := range results {
@@ -84,10 +94,23 @@ func (c *cli) reportScan(results []loader.ScanResult) error {
 			}
 		}
 	}
-	var refusal error
-	if first != nil {
-		refusal = formats.WithPath(formats.Errorf(first.Kind, formats.NoOffset, "%d of %d files refused; first: %s", sum.Refused, sum.Files, first.Reason), first.Path)
+	if first == nil {
+		return sum, nil
 	}
+	return sum, formats.WithPath(formats.Errorf(first.Kind, formats.NoOffset, "%d of %d files refused; first: %s", sum.Refused, sum.Files, first.Reason), first.Path)
+}
+
+// scanError is the scan's error, for the exit code, when nothing else is
+// printed to stdout.
+func scanError(results []loader.ScanResult) error {
+	if _, err := summarize(results); err != nil {
+		return silent{err}
+	}
+	return nil
+}
+
+func (c *cli) reportScan(results []loader.ScanResult) error {
+	sum, refusal := summarize(results)
 	if c.json {
 		if refusal != nil {
 			_, je := classify(refusal)

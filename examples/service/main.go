@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/umask"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -134,7 +135,7 @@ func (cfg *Config) Prepare() error {
 		cfg.UploadTimeout = 5 * time.Minute
 	}
 	cfg.slots = make(chan struct{}, cfg.MaxConcurrent)
-	cfg.umask = umask() // read once, before serving: reading it means setting it
+	cfg.umask = umask.Get() // read once, before serving: reading it means setting it
 	return nil
 }
 
