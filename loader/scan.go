@@ -39,6 +39,7 @@ type ScanResult struct {
 	Reason      string         `json:"reason,omitempty"`
 	Size        int64          `json:"size"`
 	Tensors     int            `json:"tensors,omitempty"`
+	rel         string         // relative to the scanned directory (a file: its base name), for patterns
 }
 
 // ScanOptions configures Scan.
@@ -49,6 +50,42 @@ type ScanOptions struct {
 	// scanned where it lies) and one that leaves is refused.
 	FollowSymlinks bool
 	Limits         formats.Limits
+	// Exclude lists path patterns (path.Match on slash-separated paths
+	// relative to the scanned directory; a matching directory covers what
+	// lies below it) whose files are ignored when content.Excusable says a
+	// name may excuse them; Include, when set, treats every file it does
+	// not match the same way. Names never excuse weights, code, pickles or
+	// other model formats: those are checked wherever they lie.
+	Exclude, Include []string
+}
+
+// excuse ignores a refused file the patterns leave out, when its refusal
+// is one a name may excuse (content.ExcusableRefusal).
+func (o *ScanOptions) excuse(r *ScanResult) {
+	if r.Verdict != Refused || !content.ExcusableRefusal(r.Kind, r.Format) {
+		return
+	}
+	if why, ok := o.excluded(r.rel); ok {
+		r.Verdict, r.Kind, r.Reason = Ignored, "", why+" ("+r.Reason+")"
+	}
+}
+
+// excluded reports whether the patterns leave name out, and why.
+func (o *ScanOptions) excluded(name string) (string, bool) {
+	for _, p := range o.Exclude {
+		if matchPath(p, name) {
+			return "excluded by " + p, true
+		}
+	}
+	if len(o.Include) == 0 {
+		return "", false
+	}
+	for _, p := range o.Include {
+		if matchPath(p, name) {
+			return "", false
+		}
+	}
+	return "not included by the scan's include patterns", true
 }
 
 // skippedDirs are not entered: version-control metadata is not model data.
@@ -75,10 +112,13 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 				return out, err
 			}
 		default:
-			out = append(out, scanOpen(func() (*os.File, error) { f, _, err := regular.Open(p); return f, err }, p, opts.Limits))
+			res := scanOpen(func() (*os.File, error) { f, _, err := regular.Open(p); return f, err }, p, opts.Limits)
+			res.rel = filepath.Base(p)
+			out = append(out, res)
 		}
 	}
 	for i := range out {
+		opts.excuse(&out[i])
 		if !safetext.Valid(out[i].Path) {
 			out[i].PathEscaped = safetext.Escape(out[i].Path)
 		}
@@ -111,26 +151,27 @@ func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, e
 			name = strings.TrimPrefix(strings.TrimPrefix(rel, start), "/")
 		}
 		display := filepath.Join(dir, filepath.FromSlash(name))
+		add := func(r ScanResult) { r.rel = name; out = append(out, r) }
 		if cache && d != nil && d.Type()&fs.ModeSymlink != 0 {
-			out = append(out, scanCacheLink(root, rel, display, opts))
+			add(scanCacheLink(root, rel, display, opts))
 			return nil
 		}
 		switch {
 		case err != nil:
-			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
+			add(ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
 			return nil
 		case d.IsDir() && skippedDirs[d.Name()]:
-			out = append(out, ScanResult{Path: display, Verdict: Ignored, Reason: "version-control directory, not entered"})
+			add(ScanResult{Path: display, Verdict: Ignored, Reason: "version-control directory, not entered"})
 			return fs.SkipDir
 		case d.IsDir():
 			return nil
 		case d.Type()&fs.ModeSymlink != 0:
-			out = append(out, scanLink(root, rel, display, opts))
+			add(scanLink(root, rel, display, opts))
 		case !d.Type().IsRegular():
-			out = append(out, ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
+			add(ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
 		default:
 			res := scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
-			out = append(out, savedModel(root, rel, res))
+			add(savedModel(root, rel, res))
 		}
 		return nil
 	})

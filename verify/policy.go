@@ -48,6 +48,8 @@ type Policy struct {
 	// AllowCode lets a model hold code that runs on load (*.py files, a
 	// config naming auto_map), provided digests or a signature cover it.
 	AllowCode bool `yaml:"allow_code" json:"allow_code,omitempty"`
+	// Scan is what modelgate scan looks at in a repository.
+	Scan *ScanSection `yaml:"scan" json:"scan,omitempty"`
 
 	allowlist *Allowlist
 	dir       string   // the policy's directory: relative paths resolve here
@@ -88,6 +90,15 @@ type Signatures struct {
 	Keys        []string   `yaml:"keys" json:"keys,omitempty"` // PEM public keys
 	CAs         []string   `yaml:"cas" json:"cas,omitempty"`   // PEM CA certificates
 	IgnorePaths []string   `yaml:"ignore_paths" json:"ignore_paths,omitempty"`
+}
+
+// ScanSection is the policy's scan section: path patterns (path.Match,
+// relative to each scanned directory) whose files scan ignores when they
+// are no model, pickle or code; with include, every other file is treated
+// so.
+type ScanSection struct {
+	Include []string `yaml:"include" json:"include,omitempty"`
+	Exclude []string `yaml:"exclude" json:"exclude,omitempty"`
 }
 
 // Identity is a Sigstore keyless signer: an OIDC issuer and a certificate
@@ -274,9 +285,13 @@ func (p *Policy) validate() error {
 	if p.Requires(RequireSignature) && (p.Signatures == nil || p.Signatures.empty()) {
 		return fmt.Errorf("require: signature, but the signatures section names no identity, key or CA")
 	}
-	for _, pat := range p.Exclude {
+	pats := slices.Clone(p.Exclude)
+	if p.Scan != nil {
+		pats = append(append(pats, p.Scan.Include...), p.Scan.Exclude...)
+	}
+	for _, pat := range pats {
 		if _, err := path.Match(pat, ""); err != nil || pat == "" {
-			return fmt.Errorf("exclude: %q is not a path pattern", pat)
+			return fmt.Errorf("%q is not a path pattern", pat)
 		}
 	}
 	if p.Signatures != nil {
@@ -346,7 +361,7 @@ func (p *Policy) buildChecks() (*Checks, error) {
 
 func (p *Policy) isEmpty() bool {
 	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
-		len(p.Require) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode
+		len(p.Require) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil
 }
 
 func (s *Signatures) empty() bool {

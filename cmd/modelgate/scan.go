@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"path"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -10,6 +12,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // scanSummary counts verdicts.
@@ -22,9 +25,9 @@ type scanSummary struct {
 
 func (c *cli) newScan() *cobra.Command {
 	var opts loader.ScanOptions
-	var sarifPath string
+	var sarifPath, policyPath string
 	cmd := &cobra.Command{
-		Use:   "scan [--json] [--sarif FILE] [--follow-symlinks] PATH...",
+		Use:   "scan [--json] [--sarif FILE|-] [--follow-symlinks] [--exclude GLOB]... [--policy FILE] PATH...",
 		Short: "Classify every file under PATHs and refuse anything not provably safe (a CI gate)",
 		Long: `scan walks files and directories, identifies every file by content, parses
 safetensors, npy and npz strictly, and refuses everything else. It exits 0
@@ -38,8 +41,15 @@ above all) is checked whatever its name.
 
 Symbolic links inside a scanned directory are never followed out of it: a
 link that leaves is refused (path-traversal); one that stays is ignored, or
-checked with --follow-symlinks.`,
+checked with --follow-symlinks. A Hugging Face cache snapshot's links must
+resolve into its repository's blobs/.
+
+--exclude GLOB (repeatable) and a policy's scan section (include and
+exclude patterns) let a repository's images, archives and other files that
+are no model go unrefused; names never excuse weights, code, a pickle or
+another model format.`,
 		Example: `  modelgate scan ./models
+  modelgate scan --exclude 'docs/*' --exclude '*.png' .
   modelgate scan --json --sarif modelgate.sarif ./models > scan.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -48,6 +58,22 @@ checked with --follow-symlinks.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if policyPath != "" {
+				p, err := verify.LoadPolicy(policyPath)
+				if err != nil {
+					return usageError{fmt.Errorf("--policy: %w", err)}
+				}
+				opts.Limits = p.FormatLimits()
+				if s := p.Scan; s != nil {
+					opts.Include = append(opts.Include, s.Include...)
+					opts.Exclude = append(opts.Exclude, s.Exclude...)
+				}
+			}
+			for _, pat := range append(slices.Clone(opts.Exclude), opts.Include...) {
+				if _, err := path.Match(pat, ""); err != nil {
+					return usageError{fmt.Errorf("pattern %q: %w", pat, err)}
+				}
+			}
 			results, err := loader.Scan(cmd.Context(), args, opts)
 			if err != nil {
 				return err
@@ -70,6 +96,8 @@ checked with --follow-symlinks.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.FollowSymlinks, "follow-symlinks", false, "check the targets of symbolic links that stay inside a scanned directory")
+	cmd.Flags().StringArrayVar(&opts.Exclude, "exclude", nil, "ignore files matching `GLOB` that are no model, pickle or code (repeatable)")
+	cmd.Flags().StringVar(&policyPath, "policy", "", "apply the policy in `FILE`: its limits and scan section")
 	cmd.Flags().StringVar(&sarifPath, "sarif", "", "also write a SARIF 2.1.0 report to `FILE` (- for stdout, instead of the table)")
 	return cmd
 }

@@ -58,6 +58,34 @@ type Identity struct {
 	Diagnose bool
 }
 
+// Excusable reports whether an exclusion pattern may excuse a file so
+// identified: names never excuse weights, code, a pickle or another model
+// format (GGUF, ONNX, HDF5, Keras, TensorFlow, PyTorch), only inert files,
+// unknown content (images, binaries) and archives or compressed streams
+// that were looked inside and carry no pickle.
+func Excusable(id Identity, err error) bool {
+	if err == nil {
+		return id.Role == Inert
+	}
+	return ExcusableRefusal(formats.KindOf(err), id.Format)
+}
+
+// ExcusableRefusal is Excusable for a refusal of the given kind of content
+// identified as format.
+func ExcusableRefusal(kind formats.Kind, format formats.Format) bool {
+	switch kind {
+	case formats.KindUnknownFormat:
+		return true
+	case formats.KindUnsupported:
+		switch format {
+		case formats.FormatZip, formats.FormatTar, formats.Format7z, formats.FormatGzip,
+			formats.FormatBzip2, formats.FormatXz, formats.FormatZlib, formats.FormatLZ4:
+			return true
+		}
+	}
+	return false
+}
+
 // WeightFormatByName returns the format a weight file's name asks for.
 func WeightFormatByName(name string) (formats.Format, bool) {
 	f, ok := weightExt[path.Ext(name)]
