@@ -2,6 +2,7 @@ package loader
 
 import (
 	"errors"
+	"sync"
 	"io"
 
 	"github.com/modelgate/modelgate/formats"
@@ -17,7 +18,15 @@ type Model struct {
 	Tensors  []ModelTensor
 	Verified Verified
 	byName   map[string]int
+	mu       sync.Mutex // guards closers: files are held in parallel
 	closers  []func() error
+}
+
+// addCloser registers f to run at Close.
+func (m *Model) addCloser(f func() error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closers = append(m.closers, f)
 }
 
 // ModelFile is one loaded weight file.
@@ -97,6 +106,8 @@ func (m *Model) Section(name string) (*io.SectionReader, error) {
 
 // Close releases every mapping and file.
 func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	var errs []error
 	for i := len(m.closers) - 1; i >= 0; i-- {
 		errs = append(errs, m.closers[i]())

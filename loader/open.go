@@ -296,7 +296,7 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 	} else if err != nil {
 		return nil, openErr(err, name)
 	}
-	m.closers = append(m.closers, f.Close)
+	m.addCloser(f.Close)
 	if o.c.singleLink && regular.Links(st) > 1 {
 		return nil, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the file has %d hard links; one may name a file outside the root, which os.Root cannot see", regular.Links(st)), name)
 	}
@@ -313,7 +313,7 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 	// identified, hashed, parsed and handed out are the same bytes.
 	if o.c.mode != ModePrivateCopy {
 		if mf.lease, mf.leaseErr = lease.Take(f); mf.lease != nil {
-			m.closers = append(m.closers, mf.lease.Release)
+			m.addCloser(mf.lease.Release)
 		}
 	}
 	return mf, nil
@@ -640,7 +640,7 @@ func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
 		if merr != nil {
 			return nil, formats.IOError(formats.NoOffset, merr)
 		}
-		m.closers = append(m.closers, unmap)
+		m.addCloser(unmap)
 		l.Protect(mem)
 		h.mem = mem // parsed and handed out
 		h.r = &guarded{f: f, l: l, mem: mem}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The pre-commit hook's entry (.pre-commit-hooks.yaml): builds only
+# cmd/modelgate from the hook's checkout (once; go caches it), then scans
+# the files being committed.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$here/.modelgate-hook-bin"
+(cd "$here" && go build -trimpath -o "$bin" ./cmd/modelgate)
+exec "$bin" scan "$@"
