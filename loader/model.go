@@ -2,8 +2,8 @@ package loader
 
 import (
 	"errors"
-	"sync"
 	"io"
+	"sync"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
