@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -216,4 +217,21 @@ func TestBrokenZipIsMalformed(t *testing.T) {
 	_, err := loader.Open(ctx, p)
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "directory cannot be read")
+}
+
+// TestProgressThroughTheContext: hashing in Open reports every byte to the
+// Progress its context carries, which is how the CLI draws its bars for
+// verify, sign and convert (issue 16).
+func TestProgressThroughTheContext(t *testing.T) {
+	dir := model(t)
+	var n atomic.Int64
+	pctx := verify.ContextWithProgress(ctx, func(k int64) { n.Add(k) })
+	m, err := loader.Open(pctx, dir, loader.WithAllowlist(allowlistOf(t, dir)))
+	require.NoError(t, err)
+	defer m.Close()
+	var total int64
+	for _, d := range m.Verified.Digests {
+		total += d.Size
+	}
+	assert.Equal(t, total, n.Load())
 }

@@ -48,9 +48,29 @@ const ChunkSize = 4 << 20
 // It must be safe for concurrent use when hashing trees.
 type Progress func(done int64)
 
+type progressKey struct{}
+
+// ContextWithProgress returns ctx carrying p, to which hashing reports when
+// it is given no Progress of its own: a command's progress bar through
+// calls that take none (SignModel, loader.Open).
+func ContextWithProgress(ctx context.Context, p Progress) context.Context {
+	return context.WithValue(ctx, progressKey{}, p)
+}
+
+// progressOf returns p, or the Progress ctx carries.
+func progressOf(ctx context.Context, p Progress) Progress {
+	if p != nil {
+		return p
+	}
+	p, _ = ctx.Value(progressKey{}).(Progress)
+	return p
+}
+
 // Hash returns the SHA-256 of the size bytes of r, reading in ChunkSize
-// reads and checking ctx between them. progress may be nil.
+// reads and checking ctx between them. progress may be nil (see
+// ContextWithProgress).
 func Hash(ctx context.Context, r io.ReaderAt, size int64, progress Progress) (Digest, error) {
+	progress = progressOf(ctx, progress)
 	h := sha256.New()
 	buf := make([]byte, min(ChunkSize, max(size, 1)))
 	for off := int64(0); off < size; {
@@ -76,6 +96,7 @@ func Hash(ctx context.Context, r io.ReaderAt, size int64, progress Progress) (Di
 // HashBytes returns the SHA-256 of b (a mapping, say), reporting progress
 // every ChunkSize bytes.
 func HashBytes(ctx context.Context, b []byte, progress Progress) (Digest, error) {
+	progress = progressOf(ctx, progress)
 	h := sha256.New()
 	for len(b) > 0 {
 		if err := ctx.Err(); err != nil {

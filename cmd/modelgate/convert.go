@@ -34,7 +34,9 @@ temporary file beside it and renamed, and is never overwritten without
 			if to != "safetensors" {
 				return usageError{fmt.Errorf("--to %q: the only target is safetensors", to)}
 			}
-			m, err := lf.open(cmd.Context(), args[0])
+			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
+			m, err := lf.open(ctx, args[0])
+			done()
 			if err != nil {
 				return err
 			}

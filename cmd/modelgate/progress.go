@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // progressThreshold: smaller jobs finish before a bar would help.
@@ -25,6 +28,26 @@ func (c *cli) progress(total int64, what string) *bar {
 	}
 	return &bar{progressbar.NewOptions64(total, progressbar.OptionSetWriter(c.stderr), progressbar.OptionShowBytes(true),
 		progressbar.OptionSetDescription(what), progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())}
+}
+
+// progressFor returns ctx carrying a progress bar sized to the files at
+// path (hashing reports to it, see verify.ContextWithProgress), and the
+// function that ends the bar.
+func (c *cli) progressFor(ctx context.Context, path, what string) (context.Context, func()) {
+	var total int64
+	_ = filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	b := c.progress(total, what)
+	if b.pb == nil {
+		return ctx, func() {}
+	}
+	return verify.ContextWithProgress(ctx, b.add), b.done
 }
 
 func (b *bar) add(n int64) {

@@ -37,7 +37,9 @@ Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
 			if err != nil {
 				return err
 			}
-			b, err := verify.SignModel(cmd.Context(), args[0], signer, ignore)
+			ctx, done := c.progressFor(cmd.Context(), args[0], "hashing to sign")
+			b, err := verify.SignModel(ctx, args[0], signer, ignore)
+			done()
 			if err != nil {
 				return err
 			}

@@ -49,7 +49,9 @@ to check a bundle over a bare digest.`,
 			if alg, hexd, ok := bareDigest(args[0]); ok {
 				return c.verifyDigest(&lf, alg, hexd)
 			}
-			m, err := lf.open(cmd.Context(), args[0])
+			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
+			m, err := lf.open(ctx, args[0])
+			done()
 			if err != nil {
 				return err
 			}
