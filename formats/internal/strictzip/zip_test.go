@@ -156,6 +156,17 @@ func FuzzZip(f *testing.F) {
 			requireKnown(t, err)
 			return
 		}
+		// What the strict reader accepts, the classifier's listing sees:
+		// every entry, at the same offset, under the same name.
+		listed, err := strictzip.List(bytes.NewReader(b), int64(len(b)), lim)
+		require.NoError(t, err)
+		seen := map[[2]any]bool{}
+		for _, e := range listed {
+			seen[[2]any{e.HeaderOffset, e.Name}] = true
+		}
+		for _, e := range z.Entries {
+			require.True(t, seen[[2]any{e.HeaderOffset, e.Name}], "entry %q at %d accepted but not listed", e.Name, e.HeaderOffset)
+		}
 		for _, e := range z.Entries {
 			require.LessOrEqual(t, e.DataOffset+e.CompressedSize, int64(len(b)))
 			if err := z.Verify(e); err != nil {
