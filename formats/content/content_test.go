@@ -16,9 +16,9 @@ func TestIdentify(t *testing.T) {
 	st := []byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"__metadata__\":{}}")
 	for _, tc := range []struct {
 		name, file, data string
-		role            content.Role
-		kind            formats.Kind
-		diagnose        bool
+		role             content.Role
+		kind             formats.Kind
+		diagnose         bool
 	}{
 		{name: "weights whatever the name", file: "notes.txt", data: string(st), role: content.Weights},
 		{name: "unknown content named .safetensors is diagnosed", file: "m.safetensors", data: "\xff\xff\xff\xff\xff\xff\xff\xffjunk", role: content.Weights, diagnose: true},
