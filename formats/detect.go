@@ -11,8 +11,8 @@ import (
 // Format names what a file is, as decided by its content alone.
 type Format string
 
-// The formats Detect can name. Only safetensors, npy and npz are ever
-// accepted; the rest are named so that a refusal can say what the file is.
+// The formats Detect can name. Only Accepted ones are ever parsed and
+// loaded; the rest are named so that a refusal can say what the file is.
 const (
 	FormatSafetensors   Format = "safetensors"
 	FormatNpy           Format = "npy"
@@ -126,6 +126,19 @@ func looksONNX(b []byte) bool {
 	switch b[2] {
 	case 0x12, 0x1a, 0x22, 0x2a, 0x3a, 0x42:
 		return true
+	}
+	return false
+}
+
+// Accepted lists the formats modelgate parses strictly and may load.
+var Accepted = []Format{FormatSafetensors, FormatNpy, FormatNpz, FormatGGUF}
+
+// IsAccepted reports whether f is one of Accepted.
+func IsAccepted(f Format) bool {
+	for _, a := range Accepted {
+		if a == f {
+			return true
+		}
 	}
 	return false
 }

@@ -20,6 +20,9 @@ import (
 func (m *Model) WriteSafetensors(w io.Writer) error {
 	ts := make([]safetensors.Tensor, 0, len(m.Tensors))
 	for _, t := range m.Tensors {
+		if t.GGMLType != "" && t.DType == formats.InvalidDType {
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, t.Offset, "tensor %q is ggml-quantized (%s); safetensors has no such dtype, and modelgate does not dequantize", t.Name, t.GGMLType), t.File)
+		}
 		sr, err := m.Section(t.Name)
 		if err != nil {
 			return err

@@ -33,6 +33,10 @@ var mlxRaw = map[formats.DType]bool{formats.F8_E4M3: true, formats.F8_E8M0: true
 // F6); F8_E4M3 and F8_E8M0 unless allowRawFP8 (MLX loads them as raw
 // uint8); dimensions above the int32 range (MLX truncates them).
 //
+// GGUF: only the ggml types mlx/io/gguf.cpp loads (F32, F16, I8, I16,
+// I32, Q4_0, Q4_1, Q8_0); the reader already holds every tensor to 1-4
+// positive dimensions, aligned offsets inside the file and unique names.
+//
 // npy, and npz members (mx.load reads each member with the same reader):
 // MLX's reader (mlx/io/load.cpp, load()) does not parse the header; it
 // reads it by position. Each behaviour, and what CheckMLX requires:
@@ -74,11 +78,21 @@ func checkMLXTensor(format formats.Format, t Tensor, allowRawFP8 bool) *formats.
 		return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX cannot load %s tensors", t.DType)
 	case format == formats.FormatSafetensors && mlxRaw[t.DType] && !allowRawFP8:
 		return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX loads %s as raw uint8: %w", t.DType, ErrRawFP8)
+	case format == formats.FormatGGUF:
+		if !mlxGGUF[t.GGMLType] {
+			return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX's GGUF loader (mlx/io/gguf.cpp) does not load ggml type %s; it loads F32, F16, I8, I16, I32, and Q4_0, Q4_1, Q8_0 as MLX quantization", t.GGMLType)
+		}
+		return nil
 	case format != formats.FormatSafetensors:
 		return checkMLXNpy(t)
 	}
 	return nil
 }
+
+// mlxGGUF are the ggml types mlx/io/gguf.cpp loads: plain arrays of these
+// element types, and the three block formats it converts to MLX's own
+// quantization.
+var mlxGGUF = map[string]bool{"F32": true, "F16": true, "I8": true, "I16": true, "I32": true, "Q4_0": true, "Q4_1": true, "Q8_0": true}
 
 // checkMLXNpy holds an npy header to the layout MLX's positional reader
 // reads correctly: numpy's own.

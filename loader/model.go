@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/gguf"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -115,3 +116,7 @@ func (m *Model) Close() error {
 	m.closers = nil
 	return errors.Join(errs...)
 }
+
+// GGUF returns a GGUF file's parsed header (every metadata pair), or nil
+// for another format.
+func (mf *ModelFile) GGUF() *gguf.File { return mf.parsed.GGUF() }

@@ -50,7 +50,7 @@ import (
 // *.safetensors.index.json: every shard must exist, every tensor must be
 // in its shard and nowhere else, and a weight file the index does not name
 // refuses the model (loaders that glob *.safetensors would load it).
-// Otherwise every safetensors, npy and npz file in it is loaded (tensor
+// Otherwise every safetensors, npy, npz and GGUF file in it is loaded (tensor
 // names must be unique). Inert files are listed in Verified.Ignored.
 // Version-control directories (.git, .hg, .svn) are not part of a model:
 // nothing loads from them.

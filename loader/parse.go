@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/gguf"
 	"github.com/modelgate/modelgate/formats/npy"
 	"github.com/modelgate/modelgate/formats/pickle"
 	"github.com/modelgate/modelgate/formats/safetensors"
@@ -19,7 +20,9 @@ type Tensor struct {
 	BigEndian    bool   `json:"big_endian,omitempty"`    // npy: data is big-endian
 	Member       string `json:"member,omitempty"`        // npz: the zip member
 	Compressed   bool   `json:"compressed,omitempty"`    // npz: deflated; Offset is within the inflated member
+	GGMLType     string `json:"ggml_type,omitempty"`     // GGUF: the ggml type (DType is set for plain arrays only)
 	npy          *npy.Array
+	ggml         gguf.Type
 }
 
 // File is one parsed model file.
@@ -31,7 +34,11 @@ type File struct {
 	byName   map[string]int
 	src      source
 	file     io.ReaderAt // the mapped file itself, for Section (see Section)
+	gguf     *gguf.File  // a GGUF file's parsed header: every metadata pair
 }
+
+// GGUF returns a GGUF file's parsed header (all its metadata), or nil.
+func (f *File) GGUF() *gguf.File { return f.gguf }
 
 // source hands out tensor data by name.
 type source interface {
@@ -41,7 +48,7 @@ type source interface {
 
 // Parse identifies the content of r (size bytes) and parses it strictly.
 // Pickle-bearing content is refused with kind pickle, every format but
-// safetensors, npy and npz with unsupported or unknown-format, and a file
+// safetensors, npy, npz and GGUF with unsupported or unknown-format, and a file
 // of an accepted format by its parser. If mem is not nil it must hold the
 // same bytes as r (a mapping); tensor data is then handed out zero-copy.
 func Parse(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) (*File, error) {
@@ -73,6 +80,8 @@ func parseFormat(format formats.Format, r io.ReaderAt, size int64, mem []byte, l
 		err = f.parseNpy(r, size, mem, lim)
 	case formats.FormatNpz:
 		err = f.parseNpz(r, size, mem, lim)
+	case formats.FormatGGUF:
+		err = f.parseGGUF(r, size, mem, lim)
 	default:
 		err = formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%s is not a format modelgate parses", format)
 	}
@@ -178,6 +187,58 @@ func (f *File) nameNpy(file string) {
 	s.name, f.src = name, npySource{f: s.f, name: name}
 	f.Tensors[0].Name = name
 	f.byName = map[string]int{name: 0}
+}
+
+func (f *File) parseGGUF(r io.ReaderAt, size int64, mem []byte, lim formats.Limits) error {
+	var g *gguf.File
+	var err error
+	if mem != nil {
+		g, err = gguf.NewReaderMapped(r, mem, lim)
+	} else {
+		g, err = gguf.NewReader(r, size, lim)
+	}
+	if err != nil {
+		return err
+	}
+	f.src = ggufSource{g: g, byName: map[string]int{}}
+	for i, t := range g.Tensors {
+		f.src.(ggufSource).byName[t.Name] = i
+		f.Tensors = append(f.Tensors, Tensor{TensorInfo: t.TensorInfo, GGMLType: t.Type.String(), ggml: t.Type})
+	}
+	for _, k := range []string{"general.architecture", "general.name"} {
+		if kv, ok := g.Lookup(k); ok {
+			if s, ok := kv.Value.(string); ok {
+				if f.Metadata == nil {
+					f.Metadata = map[string]string{}
+				}
+				f.Metadata[k] = s
+			}
+		}
+	}
+	f.gguf = g
+	return nil
+}
+
+// ggufSource serves a GGUF file's tensor data by name.
+type ggufSource struct {
+	g      *gguf.File
+	byName map[string]int
+}
+
+func (s ggufSource) Section(name string) (*io.SectionReader, bool) {
+	i, ok := s.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return s.g.Section(s.g.Tensors[i]), true
+}
+
+func (s ggufSource) Bytes(name string) ([]byte, bool) {
+	i, ok := s.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return s.g.Bytes(s.g.Tensors[i])
 }
 
 // Tensor returns the tensor named name.

@@ -189,7 +189,7 @@ func savedModel(root *os.Root, rel string, res ScanResult) ScanResult {
 		return res
 	}
 	res.Format, res.Kind = formats.FormatSavedModel, formats.KindUnsupported
-	res.Reason = "a TensorFlow SavedModel (saved_model.pb beside variables/); modelgate accepts only safetensors, npy and npz"
+	res.Reason = "a TensorFlow SavedModel (saved_model.pb beside variables/); modelgate accepts only safetensors, npy, npz and GGUF"
 	return res
 }
 

@@ -264,8 +264,8 @@ func (p *Policy) validate() error {
 		return fmt.Errorf("the policy says nothing: give formats, limits, digests, signatures or require")
 	}
 	for i, f := range p.Formats {
-		if f != formats.FormatSafetensors && f != formats.FormatNpy && f != formats.FormatNpz {
-			return fmt.Errorf("formats: %q cannot be loaded safely; choose among safetensors, npy and npz", f)
+		if !formats.IsAccepted(f) {
+			return fmt.Errorf("formats: %q cannot be loaded safely; choose among safetensors, npy, npz and gguf", f)
 		}
 		if slices.Contains(p.Formats[:i], f) {
 			return fmt.Errorf("formats: %q is listed twice", f)

@@ -53,5 +53,5 @@ func ExampleParsePolicy() {
 	fmt.Println(err)
 	// Output:
 	// false 21474836480
-	// policy: formats: "pickle" cannot be loaded safely; choose among safetensors, npy and npz
+	// policy: formats: "pickle" cannot be loaded safely; choose among safetensors, npy, npz and gguf
 }

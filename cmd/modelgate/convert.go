@@ -19,7 +19,7 @@ func (c *cli) newConvert() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "convert --to safetensors [--profile mlx] [--policy FILE] IN OUT",
-		Short: "Rewrite a verified model (safetensors, npy, npz; file or directory) as one canonical safetensors file",
+		Short: "Rewrite a verified model (safetensors, npy, npz, unquantized GGUF; file or directory) as one canonical safetensors file",
 		Long: `convert verifies IN as verify does and writes what was verified to OUT as
 one canonical safetensors file: tensors in the reference writer's order, an
 8-byte aligned header, little-endian C-order data. OUT is written to a

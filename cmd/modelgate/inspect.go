@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/gguf"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
@@ -28,11 +31,12 @@ type inspectResult struct {
 
 type tensorResult struct {
 	loader.ModelTensor
+	DType  string `json:"dtype"` // safetensors spelling, or the ggml type of a GGUF tensor
 	SHA256 string `json:"sha256,omitempty"`
 }
 
 func (c *cli) newInspect() *cobra.Command {
-	var digests bool
+	var digests, allMetadata bool
 	var lf loadFlags
 	cmd := &cobra.Command{
 		Use:   "inspect [--json] [--digests] [--profile mlx] PATH",
@@ -51,6 +55,9 @@ func (c *cli) newInspect() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if allMetadata {
+				res.Metadata = ggufMetadata(m, res.Metadata)
+			}
 			if c.json {
 				return c.emit(res)
 			}
@@ -58,6 +65,7 @@ func (c *cli) newInspect() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&digests, "digests", false, "add the sha256 of each tensor's bytes as stored")
+	cmd.Flags().BoolVar(&allMetadata, "metadata", false, "show every GGUF metadata pair (arrays as their type and length)")
 	lf.register(cmd, false)
 	return cmd
 }
@@ -78,7 +86,7 @@ func inspect(m *loader.Model, path string, digests bool) (*inspectResult, error)
 		}
 	}
 	for _, t := range m.Tensors {
-		tr := tensorResult{ModelTensor: t}
+		tr := tensorResult{ModelTensor: t, DType: cmp.Or(t.GGMLType, t.Tensor.DType.String())}
 		if digests {
 			sr, err := m.Section(t.Name)
 			if err != nil {
@@ -91,6 +99,28 @@ func inspect(m *loader.Model, path string, digests bool) (*inspectResult, error)
 		res.Tensors = append(res.Tensors, tr)
 	}
 	return res, nil
+}
+
+// ggufMetadata adds every metadata pair of the model's GGUF files to md,
+// arrays as their element type and length.
+func ggufMetadata(m *loader.Model, md map[string]string) map[string]string {
+	for _, f := range m.Files {
+		g := f.GGUF()
+		if g == nil {
+			continue
+		}
+		if md == nil {
+			md = map[string]string{}
+		}
+		for _, kv := range g.Metadata {
+			v := fmt.Sprint(kv.Value)
+			if kv.Type == gguf.Array {
+				v = fmt.Sprintf("[%d %s]", reflect.ValueOf(kv.Value).Len(), kv.Elem)
+			}
+			md[kv.Key] = v
+		}
+	}
+	return md
 }
 
 func digest(r io.Reader) (string, error) {
@@ -119,7 +149,7 @@ func printInspect(w io.Writer, res *inspectResult, digests bool) error {
 	}
 	fmt.Fprintln(tw, head)
 	for _, t := range res.Tensors {
-		line := fmt.Sprintf("%s\t%s\t%s\t%d\t%d", safetext.Escape(t.Name), t.DType, shapeString(t.Shape), t.Offset, t.Size)
+		line := fmt.Sprintf("%s\t%s\t%s\t%d\t%d", safetext.Escape(t.Name), safetext.Escape(t.DType), shapeString(t.Shape), t.Offset, t.Size)
 		if files {
 			line = safetext.Escape(t.File) + "\t" + line
 		}

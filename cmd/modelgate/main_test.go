@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/modelgate/modelgate/internal/ggufwrite"
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +54,7 @@ func TestScripts(t *testing.T) {
 			"mkst":   mkst,
 			"code":   code,
 			"genkey": genkey,
+			"mkgguf": mkgguf,
 		},
 	})
 }
@@ -109,4 +112,13 @@ func genkey(ts *testscript.TestScript, neg bool, args []string) {
 	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644))
+}
+
+// mkgguf FILE writes a GGUF file with a tensor of every ggml type and a
+// metadata pair of every value type (internal/ggufwrite.Every).
+func mkgguf(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkgguf FILE")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), ggufwrite.Every().Build(), 0o644))
 }

@@ -250,7 +250,7 @@ func kindHint(k formats.Kind) string {
 	case formats.KindPickle:
 		return "pickles run code when loaded; convert the model to safetensors in a sandbox you trust"
 	case formats.KindUnknownFormat, formats.KindUnsupported:
-		return "modelgate accepts safetensors, npy and npz; convert the model to safetensors"
+		return "modelgate accepts safetensors, npy, npz and GGUF; convert the model to safetensors"
 	case formats.KindLimitExceeded:
 		return "if the file is trusted and really this large, raise the limit named in the error"
 	case formats.KindCode:

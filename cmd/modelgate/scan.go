@@ -30,7 +30,7 @@ func (c *cli) newScan() *cobra.Command {
 		Use:   "scan [--json] [--sarif FILE|-] [--follow-symlinks] [--exclude GLOB]... [--policy FILE] PATH...",
 		Short: "Classify every file under PATHs and refuse anything not provably safe (a CI gate)",
 		Long: `scan walks files and directories, identifies every file by content, parses
-safetensors, npy and npz strictly, and refuses everything else. It exits 0
+safetensors, npy, npz and GGUF strictly, and refuses everything else. It exits 0
 only if no file is refused.
 
 Ignored, and listed as such: directories .git, .hg and .svn; files whose

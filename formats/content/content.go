@@ -97,6 +97,7 @@ var weightExt = map[string]formats.Format{
 	".safetensors": formats.FormatSafetensors,
 	".npy":         formats.FormatNpy,
 	".npz":         formats.FormatNpz,
+	".gguf":        formats.FormatGGUF,
 }
 
 // knownBinaries are non-weight binary files that ship beside models. Only a

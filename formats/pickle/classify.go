@@ -27,7 +27,7 @@ const (
 	MaxMembers = 4096
 )
 
-// Verdict is what Classify found. Only safetensors, npy and npz with no
+// Verdict is what Classify found. Only formats.Accepted formats with no
 // pickle may go on to be parsed; Refusal says why anything else may not.
 type Verdict struct {
 	Format  formats.Format
@@ -294,11 +294,7 @@ func (v Verdict) Accepted() bool {
 	if v.Pickle {
 		return false
 	}
-	switch v.Format {
-	case formats.FormatSafetensors, formats.FormatNpy, formats.FormatNpz:
-		return true
-	}
-	return false
+	return formats.IsAccepted(v.Format)
 }
 
 // Refusal returns the refusal for a verdict that is not Accepted, and nil
@@ -324,7 +320,7 @@ func (v Verdict) Refusal() *formats.Error {
 	case v.Broken:
 		return formats.Errorf(formats.KindMalformed, 0, "content is a %s%s", describeFormat(v.Format), detail)
 	}
-	return formats.Errorf(formats.KindUnsupported, 0, "content is %s%s; modelgate accepts only safetensors, npy and npz", describeFormat(v.Format), detail)
+	return formats.Errorf(formats.KindUnsupported, 0, "content is %s%s; modelgate accepts only safetensors, npy, npz and GGUF", describeFormat(v.Format), detail)
 }
 
 func describeFormat(f formats.Format) string {

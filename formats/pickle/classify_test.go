@@ -100,7 +100,6 @@ func TestAcceptedAndOtherFormats(t *testing.T) {
 		f    formats.Format
 		kind formats.Kind
 	}{
-		"gguf":        {append([]byte("GGUF\x03\x00\x00\x00"), make([]byte, 16)...), formats.FormatGGUF, formats.KindUnsupported},
 		"hdf5":        {[]byte("\x89HDF\r\n\x1a\n\x00\x00"), formats.FormatHDF5, formats.KindUnsupported},
 		"onnx":        {[]byte("\x08\x07\x12\x07pytorch\x1a\x032.0"), formats.FormatONNX, formats.KindUnsupported},
 		"7z":          {[]byte("7z\xbc\xaf\x27\x1c\x00\x04"), formats.Format7z, formats.KindUnsupported},

@@ -22,8 +22,9 @@
 //     bits and local names do not hide a member; CVE-2025-10156: a bad CRC
 //     does not either, since the peek ignores it);
 //   - tar archives with a member that is a pickle;
-//   - safetensors, npy, npz (the only formats that may go on to a strict
-//     parser), GGUF, ONNX, HDF5, Keras zips, 7z, and unknown content.
+//   - safetensors, npy, npz and GGUF (formats.Accepted, the only formats
+//     that may go on to a strict parser), ONNX, HDF5, Keras zips, 7z, and
+//     unknown content.
 //
 // For a better message the opcode walk names the imports a pickle would
 // perform (GLOBAL, INST, and STACK_GLOBAL through string constants and the

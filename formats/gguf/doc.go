@@ -1,0 +1,38 @@
+// Package gguf reads GGUF files (ggml's format, which MLX's mx.load reads
+// through gguflib) strictly, from an io.ReaderAt: the header, the metadata
+// and the tensor infos, never the tensor data. Every count and length is
+// checked against the file's size and formats.Limits before anything is
+// allocated for it.
+//
+// Refused with kind formats.KindUnsupported:
+//
+//   - GGUF version 1 (32-bit counts), big-endian files (the version is
+//     byte-swapped) and versions other than 2 and 3;
+//   - nested metadata arrays (llama.cpp and gguflib do not read them);
+//   - ggml types the spec lists as removed (4, 5, 31-33, 36-38) or that
+//     are newer than its table.
+//
+// Refused with kind formats.KindLimitExceeded: more tensors than MaxTensors,
+// more metadata pairs than MaxMetadataEntries, metadata over
+// MaxMetadataBytes, a key over MaxNameBytes or 65,535 bytes, a tensor name
+// over 64 bytes (GGML_MAX_NAME), a dimension over MaxDim, tensor data over
+// MaxTotalBytes.
+//
+// Refused with kind formats.KindMalformed: no "GGUF" magic; counts that
+// cannot fit in the file; any field running past the end; keys that are
+// empty or not printable ASCII; duplicate keys; unknown value types;
+// booleans other than 0 and 1; arrays longer than the rest of the file
+// could hold; general.alignment that is not a uint32 power of two up to
+// MaxAlignment (1 MiB); tensor names that are empty, not UTF-8, hold a NUL
+// or repeat; tensors with 0 or more than 4 dimensions, a dimension of 0,
+// an element count that overflows, a first dimension that is not a multiple
+// of the type's block size, or an offset that is not a multiple of the
+// alignment; a data section that would start past the file; header
+// padding or trailing padding that is not zero; tensors that overlap, leave
+// a hole larger than their alignment padding, or run past the file; and
+// anything after the last tensor but its padding.
+//
+// What it accepts: every type of the spec's table with ggml's block and
+// type sizes (types.go), metadata of every value type, and tensors in any
+// order of their infos (they are reported in the order of their data).
+package gguf
