@@ -67,6 +67,30 @@ func value(vt gguf.ValueType, v any) []byte {
 
 // Build returns the file's bytes.
 func (s File) Build() []byte {
+	head, _ := s.Header()
+	b := bytes.NewBuffer(head)
+	start := int64(b.Len())
+	align := cmpOr(s.Align, 32)
+	for _, t := range s.Tensors {
+		for int64(b.Len()) < start+t.Offset {
+			b.WriteByte(0)
+		}
+		for i := int64(0); i < t.Size; i++ {
+			b.WriteByte(byte(i))
+		}
+	}
+	for (int64(b.Len())-start)%align != 0 && len(s.Tensors) > 0 {
+		b.WriteByte(0)
+	}
+	b.Write(s.Trailer)
+	return b.Bytes()
+}
+
+// Header returns the bytes up to the start of the data section, and the
+// size of the whole file Build would write (without Trailer). Benchmarks
+// write the header and extend the file sparsely to size, so that a
+// multi-gigabyte model costs no memory to make.
+func (s File) Header() (head []byte, size int64) {
 	var b bytes.Buffer
 	b.WriteString(gguf.Magic)
 	b.Write(LE(cmpOr(s.Version, 3)))
@@ -119,20 +143,11 @@ func (s File) Build() []byte {
 	for int64(b.Len())%align != 0 && len(s.Tensors) > 0 {
 		b.WriteByte(s.Pad)
 	}
-	start := int64(b.Len())
-	for _, t := range s.Tensors {
-		for int64(b.Len()) < start+t.Offset {
-			b.WriteByte(0)
-		}
-		for i := int64(0); i < t.Size; i++ {
-			b.WriteByte(byte(i))
-		}
+	size = int64(b.Len())
+	if len(s.Tensors) > 0 {
+		size += (off + align - 1) / align * align
 	}
-	for (int64(b.Len())-start)%align != 0 && len(s.Tensors) > 0 {
-		b.WriteByte(0)
-	}
-	b.Write(s.Trailer)
-	return b.Bytes()
+	return b.Bytes(), size
 }
 
 func cmpOr[T comparable](v, def T) T {
