@@ -6,7 +6,10 @@ package ggufwrite
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
+	"strings"
 
+	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/gguf"
 )
 
@@ -158,8 +161,6 @@ func cmpOr[T comparable](v, def T) T {
 	return v
 }
 
-// every is a valid file with a tensor of every type and a pair of every
-// value type.
 // Every is a valid file with a tensor of every ggml type the spec lists
 // and a pair of every value type.
 func Every() File {
@@ -212,4 +213,101 @@ func TypeSizes(t gguf.Type) (block, size int64) {
 	return 256, map[string]int64{"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210, "Q8_K": 292,
 		"IQ2_XXS": 66, "IQ2_XS": 74, "IQ3_XXS": 98, "IQ1_S": 50, "IQ3_S": 110, "IQ2_S": 82, "IQ4_XS": 136,
 		"IQ1_M": 56, "TQ1_0": 54, "TQ2_0": 66}[t.String()]
+}
+
+// Case is a file that breaks one rule of formats/gguf's package doc, the
+// kind it is refused with, and a phrase of the message.
+type Case struct {
+	Name string
+	File []byte
+	Kind formats.Kind
+	Msg  string
+}
+
+// Base is the valid file the hostile cases are made from.
+func Base() File {
+	return File{KVs: []KV{{Key: "general.architecture", VT: gguf.String, Val: "llama"}},
+		Tensors: []Tensor{{Name: "a", Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}, {Name: "b", Dims: []uint64{32}, Type: 2, Size: 18, Offset: -1}}}
+}
+
+// Hostile returns one case per refusal: the crash classes published for
+// llama.cpp, gguflib (MLX) and gguf-parser-go, and every other rule.
+func Hostile() []Case {
+	with := func(f func(*File)) []byte { s := Base(); f(&s); return s.Build() }
+	return []Case{
+		{"version 1", with(func(s *File) { s.Version = 1 }), formats.KindUnsupported, "version 1"},
+		{"big-endian", with(func(s *File) { s.Version = 3 << 24 }), formats.KindUnsupported, "big-endian"},
+		{"version 4", with(func(s *File) { s.Version = 4 }), formats.KindUnsupported, "version 4"},
+		{"huge tensor count", with(func(s *File) { s.NTensors = math.MaxUint64 }), formats.KindLimitExceeded, "MaxTensors"},
+		{"huge metadata count", with(func(s *File) { s.NKV = math.MaxUint64 }), formats.KindLimitExceeded, "MaxMetadataEntries"},
+		{"counts beyond the file", with(func(s *File) { s.NKV = 5000 }), formats.KindMalformed, "cannot fit"},
+		{"huge key length", append(append([]byte("GGUF\x03\x00\x00\x00"), LE([]uint64{0, 1, math.MaxUint64})...), make([]byte, 64)...), formats.KindLimitExceeded, "metadata key length"},
+		{"huge tensor name length", append(append([]byte("GGUF\x03\x00\x00\x00"), LE([]uint64{1, 0, 1 << 40})...), make([]byte, 64)...), formats.KindLimitExceeded, "tensor name length"},
+		{"tensor name over 64 bytes", with(func(s *File) { s.Tensors[0].Name = string(bytes.Repeat([]byte("n"), 65)) }), formats.KindLimitExceeded, "tensor name"},
+		{"alignment 0", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(0)})
+		}), formats.KindMalformed, "power of two"},
+		{"alignment 48", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(48)})
+		}), formats.KindMalformed, "power of two"},
+		{"alignment as int32", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "general.alignment", VT: gguf.Int32, Val: int32(32)})
+		}), formats.KindMalformed, "uint32"},
+		{"duplicate key", with(func(s *File) { s.KVs = append(s.KVs, s.KVs[0]) }), formats.KindMalformed, "listed twice"},
+		{"key not ASCII", with(func(s *File) { s.KVs[0].Key = "général" }), formats.KindMalformed, "ASCII"},
+		{"key with an escape", with(func(s *File) { s.KVs[0].Key = "a\x1b[2J" }), formats.KindMalformed, "ASCII"},
+		{"unknown value type", with(func(s *File) { s.KVs = append(s.KVs, KV{Key: "x", VT: 13, Val: uint32(0)}) }), formats.KindMalformed, "value type"},
+		{"bool 2", with(func(s *File) { s.KVs = append(s.KVs, KV{Key: "x", VT: gguf.Bool, Val: byte(2)}) }), formats.KindMalformed, "neither 0 nor 1"},
+		{"nested array", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "x", VT: gguf.Array, Elem: gguf.Array, Val: nil})
+		}), formats.KindUnsupported, "nested"},
+		{"array longer than the file", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "x", VT: gguf.Array, Elem: gguf.String, Val: []string{"a"}, RawLength: 1 << 40})
+		}), formats.KindMalformed, "cannot fit"},
+		{"duplicate tensor", with(func(s *File) { s.Tensors[1].Name = "a" }), formats.KindMalformed, "listed twice"},
+		{"0 dimensions", with(func(s *File) { s.Tensors[0].Dims = nil }), formats.KindMalformed, "0 dimensions"},
+		{"5 dimensions", with(func(s *File) { s.Tensors[0].Dims = []uint64{8, 1, 1, 1, 1} }), formats.KindMalformed, "5 dimensions"},
+		{"a dimension of 0", with(func(s *File) { s.Tensors[0].Dims = []uint64{8, 0} }), formats.KindMalformed, "is 0"},
+		{"dimension beyond MaxDim", with(func(s *File) { s.Tensors[0].Dims = []uint64{1 << 40} }), formats.KindLimitExceeded, "MaxDim"},
+		{"removed type", with(func(s *File) { s.Tensors[0].Type = 4 }), formats.KindUnsupported, "ggml type 4"},
+		{"unknown type", with(func(s *File) { s.Tensors[0].Type = 40 }), formats.KindUnsupported, "ggml type 40"},
+		{"not a whole block", with(func(s *File) { s.Tensors[1].Dims = []uint64{16} }), formats.KindMalformed, "block size"},
+		{"misaligned offset", with(func(s *File) { s.Tensors[1].Offset = 33 }), formats.KindMalformed, "multiple of the alignment"},
+		{"overlap", with(func(s *File) { s.Tensors[1].Offset = 0 }), formats.KindMalformed, "overlaps"},
+		{"hole", with(func(s *File) { s.Tensors[1].Offset = 64 }), formats.KindMalformed, "only alignment padding"},
+		{"past the end", with(func(s *File) { s.Tensors[1].Size = 18; s.Tensors[1].Dims = []uint64{32 * 100} }), formats.KindMalformed, "past the end"},
+		{"trailing bytes", with(func(s *File) { s.Trailer = make([]byte, 64) }), formats.KindMalformed, "after the last tensor"},
+		{"non-zero header padding", with(func(s *File) { s.Pad = 0xAA }), formats.KindMalformed, "header padding"},
+		{"truncated in the tensor infos", Base().Build()[:110], formats.KindMalformed, "runs past the end"},
+		{"not GGUF", []byte("GGUX\x03\x00\x00\x00"), formats.KindMalformed, "magic"},
+	}
+}
+
+// Fixture is one file of testdata/gguf: its path there, its bytes, and
+// the verdict loader.Open gives it (accept or a kind), under the MLX
+// profile too.
+type Fixture struct {
+	Path      string
+	File      []byte
+	Want, MLX string
+	Why       string
+}
+
+// Fixtures are the files testdata/gen_gguf.go writes: valid files and one
+// hostile file per refusal.
+func Fixtures() []Fixture {
+	fx := []Fixture{
+		{Path: "every.gguf", File: Every().Build(), Want: "accept", MLX: string(formats.KindUnsupported), Why: "a tensor of every ggml type, a pair of every value type; MLX loads few of the types"},
+		{Path: "v2.gguf", File: File{Version: 2, KVs: []KV{{Key: "general.architecture", VT: gguf.String, Val: "llama"}},
+			Tensors: []Tensor{{Name: "w", Dims: []uint64{4}, Type: 0, Size: 16, Offset: -1}, {Name: "b", Dims: []uint64{2}, Type: 1, Size: 4, Offset: -1}}}.Build(),
+			Want: "accept", MLX: "accept", Why: "version 2, default alignment"},
+		{Path: "align64.gguf", File: File{Align: 64, KVs: []KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)}},
+			Tensors: []Tensor{{Name: "a", Dims: []uint64{3}, Type: 0, Size: 12, Offset: -1}, {Name: "b", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}}}.Build(),
+			Want: "accept", MLX: "accept", Why: "general.alignment 64, a Q8_0 tensor"},
+	}
+	for _, c := range Hostile() {
+		want := string(c.Kind)
+		fx = append(fx, Fixture{Path: "hostile/" + strings.ReplaceAll(c.Name, " ", "-") + ".gguf", File: c.File, Want: want, MLX: want, Why: c.Msg})
+	}
+	return fx
 }
