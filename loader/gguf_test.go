@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -23,7 +24,7 @@ func mlxGGUF() ggufwrite.File {
 		Tensors: []ggufwrite.Tensor{
 			{Name: "embed", Dims: []uint64{4, 3}, Type: 0, Size: 48, Offset: -1},
 			{Name: "norm", Dims: []uint64{4}, Type: 1, Size: 8, Offset: -1},
-			{Name: "q", Dims: []uint64{32, 2}, Type: 2, Size: 36, Offset: -1},
+			{Name: "blk.0.q.weight", Dims: []uint64{32, 2}, Type: 2, Size: 36, Offset: -1},
 		},
 	}
 }
@@ -121,4 +122,58 @@ func TestGGUFRefusedThroughTheLoader(t *testing.T) {
 	writeFile(t, p, testdata(t, "pickle/proto4.pkl"))
 	_, err := loader.Open(ctx, p)
 	assert.Equal(t, formats.KindPickle, formats.KindOf(err), "content decides")
+}
+
+// TestGGUFUnderTheMLXProfile: the MLX profile accepts only what
+// mlx/io/gguf.cpp and gguf_quants.cpp load as the file holds it: their
+// types, the names gguf_load_quantized derives, and sizes its int
+// accumulator holds.
+func TestGGUFUnderTheMLXProfile(t *testing.T) {
+	dir := t.TempDir()
+	q := func(name string, ty gguf.Type, size int64) ggufwrite.Tensor {
+		return ggufwrite.Tensor{Name: name, Dims: []uint64{256}, Type: ty, Size: size, Offset: -1}
+	}
+	f32 := func(name string) ggufwrite.Tensor {
+		return ggufwrite.Tensor{Name: name, Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}
+	}
+	for _, tc := range []struct {
+		name    string
+		tensors []ggufwrite.Tensor
+		msg     string // "" when accepted
+	}{
+		{"quantized .weight beside its bias", []ggufwrite.Tensor{q("blk.0.ffn.weight", 2, 8*18), f32("blk.0.ffn.bias")}, ""},
+		{"every quantized type MLX loads", []ggufwrite.Tensor{q("a.weight", 2, 8*18), q("b.weight", 3, 8*20), q("c.weight", 8, 8*34)}, ""},
+		{"quantized name without .weight", []ggufwrite.Tensor{q("output_norm", 8, 8*34)}, `must end in ".weight"`},
+		{"scales already taken", []ggufwrite.Tensor{f32("x.scales"), q("x.weight", 2, 8*18)}, `adds "x.scales"`},
+		{"biases already taken, after", []ggufwrite.Tensor{q("x.weight", 3, 8*20), f32("x.biases")}, `adds "x.biases"`},
+		{"Q4_K", []ggufwrite.Tensor{q("k.weight", 12, 144)}, "Q4_K"},
+		{"BF16", []ggufwrite.Tensor{{Name: "h", Dims: []uint64{4}, Type: 30, Size: 8, Offset: -1}}, "BF16"},
+		{"Q6_K", []ggufwrite.Tensor{q("k.weight", 14, 210)}, "Q6_K"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "m.gguf")
+			writeFile(t, p, ggufwrite.File{Tensors: tc.tensors}.Build())
+			m, err := loader.Open(ctx, p)
+			require.NoError(t, err, "valid GGUF without the profile")
+			m.Close()
+			m, err = loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX))
+			if tc.msg == "" {
+				require.NoError(t, err)
+				m.Close()
+				return
+			}
+			assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
+	t.Run("packed weights beyond int32", func(t *testing.T) {
+		// 2^33 Q8_0 elements: 2^31 packed uint32 words, one past MLX's int.
+		head, size := ggufwrite.File{Tensors: []ggufwrite.Tensor{{Name: "big.weight", Dims: []uint64{32, 1 << 28}, Type: 8, Size: 34 << 28, Offset: -1}}}.Header()
+		p := filepath.Join(dir, "big.gguf")
+		writeFile(t, p, head)
+		require.NoError(t, os.Truncate(p, size))
+		_, err := loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX), loader.WithMode(loader.ModeReadAt))
+		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+		assert.ErrorContains(t, err, "int32")
+	})
 }

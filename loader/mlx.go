@@ -33,9 +33,19 @@ var mlxRaw = map[formats.DType]bool{formats.F8_E4M3: true, formats.F8_E8M0: true
 // F6); F8_E4M3 and F8_E8M0 unless allowRawFP8 (MLX loads them as raw
 // uint8); dimensions above the int32 range (MLX truncates them).
 //
-// GGUF: only the ggml types mlx/io/gguf.cpp loads (F32, F16, I8, I16,
-// I32, Q4_0, Q4_1, Q8_0); the reader already holds every tensor to 1-4
-// positive dimensions, aligned offsets inside the file and unique names.
+// GGUF: only the ggml types mlx/io/gguf.cpp loads as they are stored (F32,
+// F16, I8, I16, I32) or into its own quantization (Q4_0, Q4_1, Q8_0); it
+// turns every other type into float16 through gguflib, which is not the
+// tensor the file holds. (MLX at 066336b also quantizes Q4_K; it stays
+// refused until a test runs MLX itself on one.) gguf_load_quantized
+// (mlx/io/gguf_quants.cpp) stores a quantized tensor N as N, plus
+// N[:len(N)-7]+".scales" and ".biases" — 7 bytes cut whether or not N ends
+// in ".weight" — and throws on a name already taken; it sizes the packed
+// weights and the scales with an int accumulator. So a quantized tensor's
+// name must end in ".weight", the names it adds must not be taken, and its
+// element count times bits/32 must fit in an int32. The reader already
+// holds every tensor to 1-4 positive dimensions, aligned offsets inside
+// the file and unique names.
 //
 // npy, and npz members (mx.load reads each member with the same reader):
 // MLX's reader (mlx/io/load.cpp, load()) does not parse the header; it
@@ -63,6 +73,9 @@ func CheckMLX(f *File, allowRawFP8 bool) error {
 		if err := checkMLXTensor(f.Format, t, allowRawFP8); err != nil {
 			return err.WithField(t.Name)
 		}
+	}
+	if f.Format == formats.FormatGGUF {
+		return checkMLXQuantized(f)
 	}
 	return nil
 }
@@ -93,6 +106,43 @@ func checkMLXTensor(format formats.Format, t Tensor, allowRawFP8 bool) *formats.
 // element types, and the three block formats it converts to MLX's own
 // quantization.
 var mlxGGUF = map[string]bool{"F32": true, "F16": true, "I8": true, "I16": true, "I32": true, "Q4_0": true, "Q4_1": true, "Q8_0": true}
+
+// mlxQuantizedBits are the ggml types gguf_load_quantized turns into
+// MLX's quantization, with the bits of each packed weight.
+var mlxQuantizedBits = map[string]int64{"Q4_0": 4, "Q4_1": 4, "Q8_0": 8}
+
+// checkMLXQuantized holds a GGUF file's quantized tensors to the names and
+// sizes gguf_load_quantized handles (see CheckMLX).
+func checkMLXQuantized(f *File) error {
+	taken := make(map[string]bool, len(f.Tensors))
+	for _, t := range f.Tensors {
+		taken[t.Name] = true
+	}
+	for _, t := range f.Tensors {
+		bits, ok := mlxQuantizedBits[t.GGMLType]
+		if !ok {
+			continue
+		}
+		prefix, ok := strings.CutSuffix(t.Name, ".weight")
+		if !ok {
+			return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX names the scales and biases of quantized tensor %q by cutting 7 bytes from its name, which must end in \".weight\"", t.Name).WithField(t.Name)
+		}
+		for _, added := range []string{prefix + ".scales", prefix + ".biases"} {
+			if taken[added] {
+				return formats.Errorf(formats.KindUnsupported, t.Offset, "MLX adds %q for quantized tensor %q, a name the file already uses; it refuses the file (duplicate parameter name)", added, t.Name).WithField(t.Name)
+			}
+			taken[added] = true
+		}
+		n := int64(1)
+		for _, d := range t.Shape {
+			n *= d // the reader bounds the product by the tensor's size
+		}
+		if n/32*bits > math.MaxInt32 {
+			return formats.Errorf(formats.KindUnsupported, t.Offset, "quantized tensor %q has %d elements; MLX sizes its packed weights in an int32 and would overflow", t.Name, n).WithField(t.Name)
+		}
+	}
+	return nil
+}
 
 // checkMLXNpy holds an npy header to the layout MLX's positional reader
 // reads correctly: numpy's own.

@@ -302,7 +302,7 @@ func Fixtures() []Fixture {
 			Tensors: []Tensor{{Name: "w", Dims: []uint64{4}, Type: 0, Size: 16, Offset: -1}, {Name: "b", Dims: []uint64{2}, Type: 1, Size: 4, Offset: -1}}}.Build(),
 			Want: "accept", MLX: "accept", Why: "version 2, default alignment"},
 		{Path: "align64.gguf", File: File{Align: 64, KVs: []KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)}},
-			Tensors: []Tensor{{Name: "a", Dims: []uint64{3}, Type: 0, Size: 12, Offset: -1}, {Name: "b", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}}}.Build(),
+			Tensors: []Tensor{{Name: "a", Dims: []uint64{3}, Type: 0, Size: 12, Offset: -1}, {Name: "b.weight", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}}}.Build(),
 			Want: "accept", MLX: "accept", Why: "general.alignment 64, a Q8_0 tensor"},
 	}
 	for _, c := range Hostile() {
