@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/gguf"
+	"github.com/modelgate/modelgate/internal/ggufwrite"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -47,7 +51,13 @@ func TestCostBudget(t *testing.T) {
 			require.NoError(t, err, "%s", out)
 			u := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 			cpu := time.Duration(u.Utime.Nano() + u.Stime.Nano())
+			// The child's own high-water mark: ru_maxrss also counts the
+			// parent's memory the child shared until exec.
 			rss := u.Maxrss << 10
+			if m := hwm.FindSubmatch(out); m != nil {
+				kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
+				rss = kb << 10
+			}
 			t.Logf("%s: %v CPU, peak RSS %d MiB; %s", in.name, cpu.Round(time.Millisecond), rss>>20, strings.TrimSpace(lastLine(out)))
 			assert.Less(t, cpu, budgetCPU*raceOverhead)
 			assert.Less(t, rss, int64(budgetRSS)*raceOverhead)
@@ -70,6 +80,17 @@ func budgetChild(t *testing.T, p, op string) {
 				err = formats.Errorf(r.Kind, formats.NoOffset, "%s", r.Reason)
 			}
 		}
+	case "expect":
+		var bad []string
+		for _, x := range readExpect(t, p) {
+			got, gotMLX := expectVerdicts(filepath.Join(filepath.Dir(p), x.name))
+			if got != x.want || gotMLX != x.mlx {
+				bad = append(bad, fmt.Sprintf("%s: %s/%s, want %s/%s", x.name, got, gotMLX, x.want, x.mlx))
+			}
+		}
+		if len(bad) > 0 {
+			err = fmt.Errorf("verdicts differ from EXPECT: %s", strings.Join(bad, "; "))
+		}
 	default:
 		var m *loader.Model
 		if m, err = loader.Open(context.Background(), p); err == nil {
@@ -79,6 +100,11 @@ func budgetChild(t *testing.T, p, op string) {
 	verdict := "accept"
 	if err != nil {
 		verdict = string(formats.KindOf(err))
+	}
+	if st, err := os.ReadFile("/proc/self/status"); err == nil {
+		if m := hwm.FindSubmatch(st); m != nil {
+			fmt.Printf("VmHWM: %s kB\n", m[1])
+		}
 	}
 	fmt.Printf("verdict: %s (%v)\n", verdict, err)
 }
@@ -92,6 +118,10 @@ func lastLine(b []byte) string {
 	}
 	return ""
 }
+
+// hwm finds a process's peak RSS in /proc/PID/status, and in what the
+// child prints of it.
+var hwm = regexp.MustCompile(`VmHWM:\s*(\d+) kB`)
 
 type budgetInput struct{ name, path, op, want string }
 
@@ -188,5 +218,25 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	add("pickle walk to its bound", "open", "pickle", func(w *bufio.Writer) {
 		w.WriteString(strings.Repeat("N", 8<<20))
 	})
+	ggufFile := func(name, want string, s ggufwrite.File) {
+		head, size := s.Header()
+		p := add(name, "open", want, func(w *bufio.Writer) { w.Write(head) })
+		require.NoError(t, os.Truncate(p, size))
+	}
+	toks := make([]string, 1_500_000)
+	for i := range toks {
+		toks[i] = fmt.Sprintf("token-%07d", i)
+	}
+	ggufFile("gguf tokenizer of 1.5M strings", "limit-exceeded", ggufwrite.File{KVs: []ggufwrite.KV{{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: toks}}})
+	var many ggufwrite.File
+	for i := range 65_536 {
+		many.Tensors = append(many.Tensors, ggufwrite.Tensor{Name: fmt.Sprintf("blk.%d.%050d", i, i), Dims: []uint64{4096, 2}, Type: 1, Size: 4096 * 2 * 2, Offset: -1})
+	}
+	ggufFile("gguf of 65536 tensors over 1 GiB", "accept", many)
+	// Every committed fixture, each EXPECT directory in one child: the
+	// budget holds for the whole directory, and every verdict is checked.
+	for _, e := range expectFiles(t) {
+		out = append(out, budgetInput{"fixtures in testdata/" + filepath.Base(filepath.Dir(e)), e, "expect", "accept"})
+	}
 	return out
 }

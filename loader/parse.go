@@ -2,6 +2,7 @@ package loader
 
 import (
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -165,6 +166,7 @@ func (f *File) parseNpz(r io.ReaderAt, size int64, mem []byte, lim formats.Limit
 		return err
 	}
 	f.src = a
+	f.Tensors = slices.Grow(f.Tensors, len(a.Members()))
 	for _, m := range a.Members() {
 		f.Tensors = append(f.Tensors, npyTensor(m.Array, m.Entry, !m.Stored))
 	}

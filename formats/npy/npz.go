@@ -41,7 +41,7 @@ func NewArchive(r io.ReaderAt, size int64, lim formats.Limits) (*Archive, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &Archive{r: r, byName: make(map[string]int, len(z.Entries))}
+	a := &Archive{r: r, byName: make(map[string]int, len(z.Entries)), members: make([]Member, 0, len(z.Entries))}
 	var inflated, total int64
 	for _, e := range z.Entries {
 		m, err := a.member(z, e, lim, &inflated)
