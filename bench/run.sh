@@ -24,6 +24,7 @@ for i in 1 2 3 4 5 6 7 8; do
   [ -f "$DIR/part-$i.bin" ] || head -c $((256 << 20)) /dev/urandom > "$DIR/part-$i.bin"
 done
 "$DIR/benchtool" mkmodel "$DIR" # model files for the parse and verify rows
+"$DIR/benchtool" mkgguf "$DIR"  # a sparse 4 GiB GGUF and a 150,000-entry tokenizer
 [ -d "$DIR/tree-1000" ] || "$DIR/benchtool" mktree "$DIR/tree-1000" 1000
 [ -d "$DIR/tree-4000" ] || "$DIR/benchtool" mktree "$DIR/tree-4000" 4000
 # npz with two stored 200 MiB members, written by numpy itself (Debian's
@@ -43,7 +44,7 @@ if [ -x "$COSIGN" ] && [ ! -f "$DIR/sig-1g.bundle" ]; then
     --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors" > /dev/null 2>&1
 fi
 ROOT=../shared/vectors/sigstore/trusted_root.public-good.json
-cat "$DIR"/*.bin "$DIR"/*.safetensors "$DIR/big.npz" > /dev/null
+cat "$DIR"/*.bin "$DIR"/*.safetensors "$DIR"/*.gguf "$DIR/big.npz" > /dev/null
 
 declare -A TIMES
 time_it() { # name command...
@@ -69,6 +70,10 @@ for run in $(seq "$RUNS"); do
   have sha256sum && time_it "hash8:sha256sum" sha256sum "$DIR"/part-?.bin
   time_it "open4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.safetensors"
   time_it "open4g:nlpodyssey" "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors"
+  time_it "gguf4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.gguf"
+  time_it "gguf4g:gguf-parser-go" "$DIR/benchtool" open-gguf-parser "$DIR/big-4g.gguf"
+  time_it "gguftok:modelgate" "$DIR/benchtool" open "$DIR/tok150k.gguf"
+  time_it "gguftok:gguf-parser-go" "$DIR/benchtool" open-gguf-parser "$DIR/tok150k.gguf"
   time_it "parse100k:modelgate" "$DIR/benchtool" parse 10
   time_it "parse100k:nlpodyssey" "$DIR/benchtool" parse-nlp 10
   if [ -f "$DIR/sig-1g.bundle" ]; then
@@ -105,6 +110,8 @@ ratio "hash 8x256 MiB: sha256sum time / modelgate time" hash8:sha256sum hash8:mo
 printf '%-58s %6.2fx\n' "hash 8 files vs 1 file: modelgate throughput ratio" \
   "$(echo "(2 / $(median hash8:modelgate)) / (2 / $(median hash1:modelgate))" | bc -l)"
 ratio "open 4 GiB safetensors: nlpodyssey time / modelgate time" open4g:nlpodyssey open4g:modelgate
+ratio "open 4 GiB GGUF: gguf-parser-go (mmap) time / modelgate time" gguf4g:gguf-parser-go gguf4g:modelgate
+ratio "open a 150,000-entry GGUF tokenizer: gguf-parser-go / modelgate" gguftok:gguf-parser-go gguftok:modelgate
 ratio "parse a 100,000-tensor header 10 times: nlpodyssey / modelgate" parse100k:nlpodyssey parse100k:modelgate
 ratio "verify 1 GiB against a key bundle: cosign time / modelgate time" verify1g:cosign verify1g:modelgate
 ratio "npz 2x200 MiB, open and read every byte: numpy time / modelgate time" npz400m:numpy npz400m:modelgate
@@ -121,4 +128,6 @@ if [ -f "$DIR/sig-1g.bundle" ]; then
   echo "  modelgate verify 1 GiB + bundle: $("$DIR/benchtool" rss "$BIN" verify --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors")"
   [ -f "$ROOT" ] && echo "  cosign verify-blob 1 GiB: $("$DIR/benchtool" rss "$COSIGN" verify-blob --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" --new-bundle-format --insecure-ignore-tlog=true --trusted-root "$ROOT" "$DIR/sig-1g.safetensors")"
 fi
+echo "  modelgate inspect 4 GiB GGUF: $("$DIR/benchtool" rss "$BIN" inspect "$DIR/big-4g.gguf")"
+echo "  gguf-parser-go open 4 GiB GGUF: $("$DIR/benchtool" rss "$DIR/benchtool" open-gguf-parser "$DIR/big-4g.gguf")"
 echo "  nlpodyssey open 4 GiB file: $("$DIR/benchtool" rss "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors")"

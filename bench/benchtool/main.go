@@ -9,6 +9,10 @@
 //	benchtool npz FILE         open an npz and read every byte of every array
 //	benchtool parse N          parse a 100,000-tensor header N times (modelgate)
 //	benchtool parse-nlp N      the same with nlpodyssey/safetensors
+//	benchtool mkgguf DIR       make DIR/big-4g.gguf (sparse, 32,000-entry
+//	                           tokenizer) and DIR/tok150k.gguf
+//	benchtool open-gguf-parser FILE  open a GGUF file with gpustack's
+//	                           gguf-parser-go (mapped, its fastest mode)
 //	benchtool rss CMD ARGS...  run CMD and print its peak RSS
 package main
 
@@ -24,10 +28,12 @@ import (
 	"strconv"
 	"syscall"
 
+	ggufparser "github.com/gpustack/gguf-parser-go"
 	nlp "github.com/nlpodyssey/safetensors"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/safetensors"
+	"github.com/modelgate/modelgate/internal/ggufwrite"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -58,6 +64,26 @@ func run(cmd, p string) error {
 			return err
 		}
 		return mkRandom(filepath.Join(p, "sig-1g.safetensors"), 1<<30)
+	case "mkgguf":
+		for name, s := range map[string]ggufwrite.File{
+			"big-4g.gguf":  ggufwrite.Llama(32_000, 256, 2048),
+			"tok150k.gguf": ggufwrite.Llama(150_000, 1, 32),
+		} {
+			if _, err := os.Stat(filepath.Join(p, name)); err == nil {
+				continue
+			}
+			if err := ggufwrite.WriteSparse(filepath.Join(p, name), s); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "open-gguf-parser":
+		f, err := ggufparser.ParseGGUFFile(p, ggufparser.UseMMap())
+		if err != nil {
+			return err
+		}
+		fmt.Println(len(f.TensorInfos))
+		return nil
 	case "npz":
 		m, err := loader.Open(context.Background(), p)
 		if err != nil {

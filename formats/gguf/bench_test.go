@@ -1,7 +1,6 @@
 package gguf_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,37 +14,15 @@ import (
 	"github.com/modelgate/modelgate/internal/ggufwrite"
 )
 
-// model describes a Llama-shaped GGUF file: a tokenizer of vocab strings
-// and n F16 tensors of 4096×per elements each.
-func model(vocab, n int, per uint64) ggufwrite.File {
-	toks := make([]string, vocab)
-	for i := range toks {
-		toks[i] = fmt.Sprintf("▁tok%d", i)
-	}
-	s := ggufwrite.File{KVs: []ggufwrite.KV{
-		{Key: "general.architecture", VT: gguf.String, Val: "llama"},
-		{Key: "general.name", VT: gguf.String, Val: "bench"},
-		{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: toks},
-	}}
-	for i := range n {
-		s.Tensors = append(s.Tensors, ggufwrite.Tensor{
-			Name: fmt.Sprintf("blk.%d.ffn_up.weight", i), Dims: []uint64{4096, per},
-			Type: gguf.Type(1), Size: int64(4096 * per * 2), Offset: -1,
-		})
-	}
-	return s
-}
-
-// writeSparse writes s's header and extends the file to its full size
-// without writing the data: the holes read as zeros, and a 4 GiB model
-// costs neither memory nor disk to make.
+// writeSparse writes s as ggufwrite.WriteSparse does, in a temporary
+// directory, and returns its path and size.
 func writeSparse(tb testing.TB, s ggufwrite.File) (string, int64) {
 	tb.Helper()
-	head, size := s.Header()
 	p := filepath.Join(tb.TempDir(), "model.gguf")
-	require.NoError(tb, os.WriteFile(p, head, 0o600))
-	require.NoError(tb, os.Truncate(p, size))
-	return p, size
+	require.NoError(tb, ggufwrite.WriteSparse(p, s))
+	st, err := os.Stat(p)
+	require.NoError(tb, err)
+	return p, st.Size()
 }
 
 func openModelgate(tb testing.TB, p string) *gguf.File {
@@ -71,8 +48,8 @@ func BenchmarkOpen(b *testing.B) {
 		name string
 		s    ggufwrite.File
 	}{
-		{"4GiB", model(32_000, 256, 2048)},
-		{"tokenizer150k", model(150_000, 1, 32)},
+		{"4GiB", ggufwrite.Llama(32_000, 256, 2048)},
+		{"tokenizer150k", ggufwrite.Llama(150_000, 1, 32)},
 	} {
 		p, size := writeSparse(b, c.s)
 		b.Run(c.name+"/modelgate", func(b *testing.B) {
@@ -105,7 +82,7 @@ func TestOpenCostIndependentOfFileSize(t *testing.T) {
 		t.Skip("writes a sparse 4 GiB file")
 	}
 	allocated := func(per uint64) (uint64, int64) {
-		p, size := writeSparse(t, model(32_000, 256, per))
+		p, size := writeSparse(t, ggufwrite.Llama(32_000, 256, per))
 		openModelgate(t, p) // warm
 		var before, after runtime.MemStats
 		runtime.GC()

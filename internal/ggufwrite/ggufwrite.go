@@ -6,7 +6,9 @@ package ggufwrite
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -310,4 +312,36 @@ func Fixtures() []Fixture {
 		fx = append(fx, Fixture{Path: "hostile/" + strings.ReplaceAll(c.Name, " ", "-") + ".gguf", File: c.File, Want: want, MLX: want, Why: c.Msg})
 	}
 	return fx
+}
+
+// Llama is a Llama-shaped GGUF file for benchmarks: a tokenizer of vocab
+// strings and n F16 tensors of 4096×per elements each.
+func Llama(vocab, n int, per uint64) File {
+	toks := make([]string, vocab)
+	for i := range toks {
+		toks[i] = fmt.Sprintf("▁tok%d", i)
+	}
+	s := File{KVs: []KV{
+		{Key: "general.architecture", VT: gguf.String, Val: "llama"},
+		{Key: "general.name", VT: gguf.String, Val: "bench"},
+		{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: toks},
+	}}
+	for i := range n {
+		s.Tensors = append(s.Tensors, Tensor{
+			Name: fmt.Sprintf("blk.%d.ffn_up.weight", i), Dims: []uint64{4096, per},
+			Type: gguf.Type(1), Size: int64(4096 * per * 2), Offset: -1,
+		})
+	}
+	return s
+}
+
+// WriteSparse writes s's header to p and extends the file to its full
+// size without writing the data: the holes read as zeros, so a
+// multi-gigabyte model costs neither memory nor disk to make.
+func WriteSparse(p string, s File) error {
+	head, size := s.Header()
+	if err := os.WriteFile(p, head, 0o644); err != nil {
+		return err
+	}
+	return os.Truncate(p, size)
 }
