@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"reflect"
 	"slices"
 	"unicode/utf8"
 
@@ -32,7 +33,8 @@ const (
 )
 
 // KV is one metadata pair. Value holds a uint8 … float64, bool or string
-// for a scalar, and a slice of one of them for an array.
+// for a scalar, and a slice of one of them ([]int32, []string, …) for an
+// array.
 type KV struct {
 	Key   string
 	Type  ValueType
@@ -334,39 +336,61 @@ func withinMetadata(c *cursor, lim formats.Limits, start int64, err *formats.Err
 	return err
 }
 
+// scalar decodes one value of type vt from b.
 func scalar(vt ValueType, b []byte, at int64) (any, *formats.Error) {
+	v, err := values(vt, b, at)
+	if err != nil {
+		return nil, err
+	}
+	return reflect.ValueOf(v).Index(0).Interface(), nil
+}
+
+// values decodes b, consecutive little-endian values of the scalar type
+// vt, into a slice of their Go type ([]uint8 … []float64, []bool): one
+// allocation, however many values.
+func values(vt ValueType, b []byte, at int64) (any, *formats.Error) {
 	le := binary.LittleEndian
 	switch vt {
 	case Uint8:
-		return b[0], nil
+		return slices.Clone(b), nil
 	case Int8:
-		return int8(b[0]), nil
+		return decode(b, 1, func(p []byte) int8 { return int8(p[0]) }), nil
 	case Uint16:
-		return le.Uint16(b), nil
+		return decode(b, 2, le.Uint16), nil
 	case Int16:
-		return int16(le.Uint16(b)), nil
+		return decode(b, 2, func(p []byte) int16 { return int16(le.Uint16(p)) }), nil
 	case Uint32:
-		return le.Uint32(b), nil
+		return decode(b, 4, le.Uint32), nil
 	case Int32:
-		return int32(le.Uint32(b)), nil
+		return decode(b, 4, func(p []byte) int32 { return int32(le.Uint32(p)) }), nil
 	case Float32:
-		return math.Float32frombits(le.Uint32(b)), nil
+		return decode(b, 4, func(p []byte) float32 { return math.Float32frombits(le.Uint32(p)) }), nil
 	case Uint64:
-		return le.Uint64(b), nil
+		return decode(b, 8, le.Uint64), nil
 	case Int64:
-		return int64(le.Uint64(b)), nil
+		return decode(b, 8, func(p []byte) int64 { return int64(le.Uint64(p)) }), nil
 	case Float64:
-		return math.Float64frombits(le.Uint64(b)), nil
+		return decode(b, 8, func(p []byte) float64 { return math.Float64frombits(le.Uint64(p)) }), nil
 	case Bool:
-		if b[0] > 1 {
-			return nil, formats.Errorf(formats.KindMalformed, at, "bool value %d is neither 0 nor 1", b[0])
+		if i := slices.IndexFunc(b, func(v byte) bool { return v > 1 }); i >= 0 {
+			return nil, formats.Errorf(formats.KindMalformed, at+int64(i), "bool value %d is neither 0 nor 1", b[i])
 		}
-		return b[0] == 1, nil
+		return decode(b, 1, func(p []byte) bool { return p[0] == 1 }), nil
 	}
 	return nil, formats.Errorf(formats.KindMalformed, at, "unknown metadata value type %d", vt)
 }
 
-// readArray reads n elements of type elem into a typed slice.
+// decode applies f to each size-byte value of b.
+func decode[T any](b []byte, size int, f func([]byte) T) []T {
+	out := make([]T, len(b)/size)
+	for i := range out {
+		out[i] = f(b[i*size:])
+	}
+	return out
+}
+
+// readArray reads n elements of type elem into a slice of their Go type
+// ([]string for strings).
 func readArray(c *cursor, elem ValueType, n int, lim formats.Limits, start int64) (any, *formats.Error) {
 	if elem == String {
 		out := make([]string, n)
@@ -379,21 +403,12 @@ func readArray(c *cursor, elem ValueType, n int, lim formats.Limits, start int64
 		}
 		return out, nil
 	}
-	size := elem.fixedSize()
 	at := c.off
-	b, err := c.bytes(int64(n)*size, elem.String()+" array")
+	b, err := c.bytes(int64(n)*elem.fixedSize(), elem.String()+" array")
 	if err = withinMetadata(c, lim, start, err); err != nil {
 		return nil, err
 	}
-	out := make([]any, n)
-	for i := range out {
-		v, err := scalar(elem, b[int64(i)*size:int64(i+1)*size], at+int64(i)*size)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
+	return values(elem, b, at)
 }
 
 // readTensors reads the tensor infos: a UTF-8 name of at most
@@ -435,11 +450,11 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 			if err != nil {
 				return err
 			}
-			if v == 0 || v > uint64(lim.MaxDim) {
-				if v > uint64(lim.MaxDim) {
-					return formats.Exceeded(at, "dimension", int64(min(v, math.MaxInt64)), "MaxDim", lim.MaxDim).WithField(name)
-				}
+			switch {
+			case v == 0:
 				return bad("dimension %d is 0", d)
+			case v > uint64(lim.MaxDim):
+				return formats.Exceeded(at, "dimension", int64(min(v, math.MaxInt64)), "MaxDim", lim.MaxDim).WithField(name)
 			}
 			t.Dims[d] = int64(v)
 			var ok bool

@@ -40,6 +40,8 @@ func TestEveryTypeAndValue(t *testing.T) {
 	tok, ok := f.Lookup("tokenizer.ggml.tokens")
 	require.True(t, ok)
 	assert.Equal(t, []string{"<s>", "</s>", "hello"}, tok.Value)
+	typ, _ := f.Lookup("tokenizer.ggml.token_type")
+	assert.Equal(t, []int32{3, 3, 1}, typ.Value, "arrays are typed slices")
 	v, _ := f.Lookup("bool")
 	assert.Equal(t, true, v.Value)
 	v, _ = f.Lookup("f64")
