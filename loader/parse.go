@@ -202,10 +202,10 @@ func (f *File) parseGGUF(r io.ReaderAt, size int64, mem []byte, lim formats.Limi
 	if err != nil {
 		return err
 	}
-	f.src = ggufSource{g: g, byName: map[string]int{}}
+	f.src = ggufSource{g}
+	f.Tensors = make([]Tensor, len(g.Tensors))
 	for i, t := range g.Tensors {
-		f.src.(ggufSource).byName[t.Name] = i
-		f.Tensors = append(f.Tensors, Tensor{TensorInfo: t.TensorInfo, GGMLType: t.Type.String(), ggml: t.Type})
+		f.Tensors[i] = Tensor{TensorInfo: t.TensorInfo, GGMLType: t.Type.String(), ggml: t.Type}
 	}
 	for _, k := range []string{"general.architecture", "general.name"} {
 		if kv, ok := g.Lookup(k); ok {
@@ -222,25 +222,22 @@ func (f *File) parseGGUF(r io.ReaderAt, size int64, mem []byte, lim formats.Limi
 }
 
 // ggufSource serves a GGUF file's tensor data by name.
-type ggufSource struct {
-	g      *gguf.File
-	byName map[string]int
-}
+type ggufSource struct{ g *gguf.File }
 
 func (s ggufSource) Section(name string) (*io.SectionReader, bool) {
-	i, ok := s.byName[name]
+	t, ok := s.g.Tensor(name)
 	if !ok {
 		return nil, false
 	}
-	return s.g.Section(s.g.Tensors[i]), true
+	return s.g.Section(t), true
 }
 
 func (s ggufSource) Bytes(name string) ([]byte, bool) {
-	i, ok := s.byName[name]
+	t, ok := s.g.Tensor(name)
 	if !ok {
 		return nil, false
 	}
-	return s.g.Bytes(s.g.Tensors[i])
+	return s.g.Bytes(t)
 }
 
 // Tensor returns the tensor named name.

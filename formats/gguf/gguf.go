@@ -60,6 +60,7 @@ type File struct {
 	Tensors   []Tensor // in the order of their data
 	DataStart int64    // offset of the tensor data section
 	byKey     map[string]int
+	byName    map[string]int // index in Tensors
 	r         io.ReaderAt
 	data      []byte
 }
@@ -71,6 +72,15 @@ func (f *File) Lookup(key string) (KV, bool) {
 		return KV{}, false
 	}
 	return f.Metadata[i], true
+}
+
+// Tensor returns the tensor named name.
+func (f *File) Tensor(name string) (Tensor, bool) {
+	i, ok := f.byName[name]
+	if !ok {
+		return Tensor{}, false
+	}
+	return f.Tensors[i], true
 }
 
 // Section returns a reader of tensor t's bytes as stored.
@@ -418,7 +428,7 @@ func readArray(c *cursor, elem ValueType, n int, lim formats.Limits, start int64
 // the alignment.
 func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error {
 	f.Tensors = make([]Tensor, 0, n)
-	names := make(map[string]bool, n)
+	f.byName = make(map[string]int, n)
 	var total int64
 	for i := 0; i < n; i++ {
 		at := c.off
@@ -432,10 +442,11 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 		switch {
 		case name == "" || !utf8.ValidString(name) || slices.Contains([]byte(name), 0):
 			return bad("tensor name %q is empty, not UTF-8 or holds a NUL", name)
-		case names[name]:
+		}
+		if _, dup := f.byName[name]; dup {
 			return bad("tensor %q is listed twice", name)
 		}
-		names[name] = true
+		f.byName[name] = i // until layout sorts the tensors
 		nd, err := c.u32("dimension count")
 		if err != nil {
 			return err
@@ -514,6 +525,7 @@ func (f *File) layout(c *cursor, size int64, lim formats.Limits) *formats.Error 
 	var end int64 // relative to the data section
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
+		f.byName[t.Name] = i
 		want := alignUp(end, f.Alignment)
 		switch {
 		case t.Offset < end:

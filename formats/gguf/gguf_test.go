@@ -98,3 +98,23 @@ func TestFixturesAreGenerated(t *testing.T) {
 		assert.Equal(t, fx.File, got, "%s differs from the generator's; run go run ./testdata/gen_gguf.go", fx.Path)
 	}
 }
+
+// TestTensorLookupAfterSorting: infos may be listed in any order; Tensors
+// is in data order, and Tensor finds each by name at its own offset.
+func TestTensorLookupAfterSorting(t *testing.T) {
+	s := ggufwrite.File{Tensors: []ggufwrite.Tensor{
+		{Name: "second", Dims: []uint64{8}, Type: 0, Size: 32, Offset: 32},
+		{Name: "first", Dims: []uint64{4}, Type: 0, Size: 16, Offset: 0},
+	}}
+	f, err := open(s.Build())
+	require.NoError(t, err)
+	assert.Equal(t, "first", f.Tensors[0].Name)
+	for name, rel := range map[string]int64{"first": 0, "second": 32} {
+		tn, ok := f.Tensor(name)
+		require.True(t, ok, name)
+		assert.Equal(t, name, tn.Name)
+		assert.Equal(t, f.DataStart+rel, tn.Offset, name)
+	}
+	_, ok := f.Tensor("third")
+	assert.False(t, ok)
+}

@@ -5,10 +5,12 @@ package ggufwrite
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -23,8 +25,8 @@ type KV struct {
 	RawLength uint64 // if non-zero, the string or array length written instead
 }
 
-// Tensor is one tensor to write; Offset -1 places it after the one
-// before, at the next multiple of the alignment.
+// Tensor is one tensor to write; Offset -1 places it after the data of
+// the tensors before it, at the next multiple of the alignment.
 type Tensor struct {
 	Name   string
 	Dims   []uint64
@@ -76,7 +78,9 @@ func (s File) Build() []byte {
 	b := bytes.NewBuffer(head)
 	start := int64(b.Len())
 	align := cmpOr(s.Align, 32)
-	for _, t := range s.Tensors {
+	// Data in offset order, whatever order the infos list the tensors in.
+	byOffset := slices.SortedStableFunc(slices.Values(s.Tensors), func(a, b Tensor) int { return cmp.Compare(a.Offset, b.Offset) })
+	for _, t := range byOffset {
 		for int64(b.Len()) < start+t.Offset {
 			b.WriteByte(0)
 		}
@@ -136,7 +140,7 @@ func (s File) Header() (head []byte, size int64) {
 		if t.Offset < 0 {
 			t.Offset = (off + align - 1) / align * align
 		}
-		off = t.Offset + t.Size
+		off = max(off, t.Offset+t.Size)
 		b.Write(str(t.Name, 0))
 		b.Write(LE(uint32(len(t.Dims))))
 		for _, d := range t.Dims {
