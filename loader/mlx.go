@@ -133,10 +133,7 @@ func checkMLXQuantized(f *File) error {
 			}
 			taken[added] = true
 		}
-		n := int64(1)
-		for _, d := range t.Shape {
-			n *= d // the reader bounds the product by the tensor's size
-		}
+		n := t.NumElements() // the reader bounds it by the tensor's size
 		if n/32*bits > math.MaxInt32 {
 			return formats.Errorf(formats.KindUnsupported, t.Offset, "quantized tensor %q has %d elements; MLX sizes its packed weights in an int32 and would overflow", t.Name, n).WithField(t.Name)
 		}
