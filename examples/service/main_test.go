@@ -116,6 +116,7 @@ func TestService(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	status, out = byPath("../../etc/passwd")
 	assert.Equal(t, string(formats.KindPathTraversal), kind(out))
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
 	status, out = byPath("escape.safetensors")
 	assert.Equal(t, string(formats.KindPathTraversal), kind(out), "%v", out)
 	assert.Equal(t, http.StatusUnprocessableEntity, status)
