@@ -27,11 +27,13 @@ func model(t testing.TB) string {
 
 // allowlistOf approves every file of dir as it is now.
 func allowlistOf(t testing.TB, dir string) *verify.Allowlist {
-	md, err := verify.DigestModel(ctx, dir)
+	md, err := verify.ListModel(dir)
 	require.NoError(t, err)
 	var e []verify.Entry
-	for _, f := range md.Files {
-		e = append(e, verify.Entry{Name: f.Name, SHA256: f.SHA256})
+	for i, f := range md.Files {
+		d, err := md.Sum(ctx, i, verify.SHA256, 0, f.Size)
+		require.NoError(t, err)
+		e = append(e, verify.NewEntry(f.Name, verify.SHA256, verify.Digest(d)))
 	}
 	a, err := verify.NewAllowlist(e...)
 	require.NoError(t, err)
@@ -45,7 +47,7 @@ func TestEveryFileIsCovered(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	signed := func(t *testing.T, dir string, ignore ...string) loader.Option {
-		b, err := verify.SignModel(ctx, dir, key, ignore)
+		b, err := verify.SignModel(ctx, dir, key, verify.SignOptions{IgnorePaths: ignore})
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(dir, "model.sig"), b)
 		v, err := verify.NewSignatureVerifier(verify.WithPublicKey("release", key.Public()))
@@ -203,7 +205,7 @@ func TestDiagnosisByName(t *testing.T) {
 	_, err := loader.Open(ctx, p)
 	assert.Contains(t, []formats.Kind{formats.KindMalformed, formats.KindLimitExceeded}, formats.KindOf(err), "%v", err)
 	assert.Contains(t, err.Error(), "18446744073709551615")
-	other, _ := verify.NewAllowlist(verify.Entry{Name: "x", SHA256: verify.Digest{1}})
+	other, _ := verify.NewAllowlist(verify.NewEntry("x", verify.SHA256, verify.Digest{1}))
 	_, err = loader.Open(ctx, p, loader.WithAllowlist(other))
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "an unapproved file is refused before any parser sees it")
 }

@@ -34,7 +34,8 @@ func (m *Model) addCloser(f func() error) {
 type ModelFile struct {
 	Name     string         `json:"name"` // relative to the model directory (a file: its base name)
 	Size     int64          `json:"size"`
-	SHA256   *verify.Digest `json:"sha256,omitempty"` // when a digest was needed
+	SHA256   *verify.Digest `json:"sha256,omitempty"` // when a check needed it
+	BLAKE3   *verify.Digest `json:"blake3,omitempty"` // when a check needed it
 	Format   formats.Format `json:"format"`
 	Metadata map[string]string
 	parsed   *File

@@ -188,8 +188,9 @@ type modelFile struct {
 	lease    *lease.Lease // nil when none could be taken (leaseErr says why)
 	leaseErr error
 	id       content.Identity
-	h        *held  // weights: the bytes parsed and handed out
-	blob     string // in a cache snapshot, the blob the file links to
+	h        *held              // weights: the bytes parsed and handed out
+	digest   *verify.FileDigest // its digests, once verification computed them
+	blob     string             // in a cache snapshot, the blob the file links to
 }
 
 // cacheBlob checks that a cache snapshot's file, if a link, resolves into
@@ -319,47 +320,60 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 	return mf, nil
 }
 
-// verify holds each weight file's bytes as the mode says, hashes every
-// file when digests or a signature are checked, and checks them (stage 3).
+// verify holds each weight file's bytes as the mode says, and checks the
+// model's digests and signature over them (stage 3). Files are hashed
+// with the algorithms the allowlist's digests use, and for a signature
+// as its manifest says (verify.ModelDigests.Sum), always from the held
+// bytes: what is hashed is what is parsed and handed out.
 func (o *opener) verify(m *Model, files []*modelFile) error {
 	a, sv := o.c.checks.Allowlist, o.c.signatures
-	needDigest := a != nil || sv != nil
 	digests := make([]verify.FileDigest, len(files))
+	readers := map[string]io.ReaderAt{}
+	for i, mf := range files {
+		digests[i] = verify.FileDigest{Name: mf.name, Size: mf.st.Size(), Inert: mf.id.Role == content.Inert}
+		mf.digest = &digests[i]
+	}
 	err := parallel(len(files), func(i int) error {
 		mf := files[i]
-		var d *verify.Digest
+		if mf.id.Role != content.Weights {
+			return nil
+		}
 		var err error
-		if mf.id.Role == content.Weights {
-			if mf.h, err = o.hold(m, mf, needDigest); err == nil {
-				d = mf.h.digest
-			}
-		} else if needDigest {
-			var v verify.Digest
-			v, err = verify.Hash(o.ctx, mf.f, mf.st.Size(), nil)
-			d = &v
-		}
-		if err != nil {
-			return formats.WithPath(err, mf.name)
-		}
-		if d != nil {
-			digests[i] = verify.FileDigest{Name: mf.name, Size: mf.st.Size(), SHA256: *d, Inert: mf.id.Role == content.Inert}
-		}
-		return nil
+		mf.h, err = o.hold(m, mf)
+		return formats.WithPath(err, mf.name)
 	})
 	if err != nil {
 		return err
 	}
 	for _, mf := range files {
+		readers[mf.name] = mf.f
+		if mf.h != nil {
+			readers[mf.name] = mf.h.r
+		}
 		if mf.id.Role == content.Inert {
 			m.Verified.Ignored = append(m.Verified.Ignored, mf.name+": "+mf.id.Why)
 		}
 	}
-	if !needDigest {
+	if a == nil && sv == nil {
 		return nil
 	}
-	m.Verified.Digests = digests
-	if err := checkBlobs(m, files, digests); err != nil {
-		return err
+	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Bundle: o.c.checks.Bundle}
+	if md.Single {
+		md.Root = filepath.Join(o.dir, o.single)
+	}
+	md.Open = func(i int) (io.ReaderAt, func(), error) { return readers[md.Files[i].Name], func() {}, nil }
+	defer func() { m.Verified.Digests = digests }()
+	if a != nil {
+		md.Files = digests
+		algs := a.Algorithms()
+		err := parallel(len(files)*len(algs), func(k int) error {
+			i, alg := k/len(algs), algs[k%len(algs)]
+			_, err := md.Sum(o.ctx, i, alg, 0, digests[i].Size)
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	covered := slices.DeleteFunc(slices.Clone(digests), func(d verify.FileDigest) bool { return d.Inert && o.excluded(d.Name) })
 	if a != nil {
@@ -368,31 +382,43 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		}
 		m.Verified.Allowlisted = true
 	}
-	if sv == nil {
-		return nil
+	if sv != nil {
+		md.Files = covered
+		signer, err := sv.VerifyModel(o.ctx, md)
+		keepDigests(digests, covered)
+		if err != nil {
+			return err
+		}
+		m.Verified.Signer = signer
 	}
-	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Files: covered, Bundle: o.c.checks.Bundle}
-	if md.Single {
-		md.Root = filepath.Join(o.dir, o.single)
-	}
-	signer, err := sv.VerifyModel(o.ctx, md)
-	if err != nil {
-		return err
-	}
-	m.Verified.Signer = signer
-	return nil
+	return checkBlobs(m, files)
 }
 
-// checkBlobs compares each cache file with the sha256 its Git LFS blob's
-// name states: integrity evidence that costs nothing once hashed.
-func checkBlobs(m *Model, files []*modelFile, digests []verify.FileDigest) error {
-	for i, mf := range files {
+// keepDigests copies the digests a signature check computed on the
+// covered files back to the model's files.
+func keepDigests(all, covered []verify.FileDigest) {
+	byName := map[string]*verify.FileDigest{}
+	for i := range all {
+		byName[all[i].Name] = &all[i]
+	}
+	for _, c := range covered {
+		if f := byName[c.Name]; f != nil {
+			f.SHA256, f.BLAKE3 = cmp.Or(f.SHA256, c.SHA256), cmp.Or(f.BLAKE3, c.BLAKE3)
+		}
+	}
+}
+
+// checkBlobs compares each cache file hashed with SHA-256 with the
+// sha256 its Git LFS blob's name states: integrity evidence that costs
+// nothing once hashed.
+func checkBlobs(m *Model, files []*modelFile) error {
+	for _, mf := range files {
 		want, ok := hfcache.LFSDigest(mf.blob)
-		if !ok {
+		if !ok || mf.digest.SHA256 == nil {
 			continue
 		}
-		if !bytes.Equal(want, digests[i].SHA256[:]) {
-			return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the cache blob %s does not hold the content its name states (sha256 %s)", mf.blob, digests[i].SHA256), mf.name)
+		if !bytes.Equal(want, mf.digest.SHA256[:]) {
+			return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "the cache blob %s does not hold the content its name states (sha256 %s)", mf.blob, mf.digest.SHA256), mf.name)
 		}
 		m.Verified.CacheBlobs = append(m.Verified.CacheBlobs, mf.name)
 	}
@@ -405,7 +431,7 @@ func (o *opener) checkAllowlist(a *verify.Allowlist, covered []verify.FileDigest
 	present := map[string]bool{}
 	for _, d := range covered {
 		present[d.Name] = true
-		if err := a.Check(d.Name, d.SHA256); err != nil {
+		if err := a.Check(&d); err != nil {
 			return err
 		}
 	}
@@ -526,7 +552,7 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if mf.h.copied {
 			m.Verified.Copied = append(m.Verified.Copied, mf.name)
 		}
-		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.h.digest, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
+		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.digest.SHA256, BLAKE3: mf.digest.BLAKE3, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
 			return err
 		}
 	}
@@ -605,18 +631,20 @@ type held struct {
 	r      io.ReaderAt // the verified bytes: the file (guarded by its lease) or the private copy
 	mem    []byte      // the mapping or private copy, when in memory
 	size   int64
-	digest *verify.Digest
 	head   []byte // a copy of the first bytes, to re-check at the end
 	copied bool   // held as a private copy
 }
 
 const headCheckBytes = 64 << 10
 
-// hold maps, copies or wraps the file per the mode, and hashes it when a
-// digest is needed, from the bytes that will be parsed. Map and read-at
-// need the file's read lease (taken when it was opened): without one,
-// map falls back to a private copy and read-at refuses the file.
-func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
+// hold maps, copies or wraps the file per the mode: the bytes that will be
+// hashed, parsed and handed out. Map and read-at need the file's read
+// lease (taken when it was opened): without one, map falls back to a
+// private copy and read-at refuses the file. Hashing (verify) reads
+// through h.r, in 4 MiB reads of the page cache the shared mapping also
+// shows: the same bytes (the lease keeps them so), without every page of
+// the file counting towards the RSS.
+func (o *opener) hold(m *Model, mf *modelFile) (*held, error) {
 	f, size, l := mf.f, mf.st.Size(), mf.lease
 	mode := o.c.mode
 	if l == nil && mode == ModeMap {
@@ -624,7 +652,7 @@ func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
 	}
 	switch mode {
 	case ModePrivateCopy:
-		h, err := o.holdCopy(f, size, needDigest)
+		h, err := o.holdCopy(f, size)
 		if err == nil && o.c.mode != ModePrivateCopy {
 			h.copied = true
 		}
@@ -645,16 +673,6 @@ func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
 		h.mem = mem // parsed and handed out
 		h.r = &guarded{f: f, l: l, mem: mem}
 	}
-	if needDigest {
-		// Hashing reads the file through the page cache the shared mapping
-		// also shows, in 4 MiB reads: the same bytes (the lease keeps them
-		// so), without every page of the file counting towards the RSS.
-		d, err := verify.Hash(o.ctx, h.r, size, nil)
-		if err != nil {
-			return nil, err
-		}
-		h.digest = &d
-	}
 	h.head = make([]byte, min(size, headCheckBytes))
 	if _, err := h.r.ReadAt(h.head, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, formats.IOError(0, err)
@@ -662,8 +680,8 @@ func (o *opener) hold(m *Model, mf *modelFile, needDigest bool) (*held, error) {
 	return h, nil
 }
 
-// holdCopy reads the file once into private memory, hashing as it goes.
-func (o *opener) holdCopy(f *os.File, size int64, needDigest bool) (*held, error) {
+// holdCopy reads the file once into private memory.
+func (o *opener) holdCopy(f *os.File, size int64) (*held, error) {
 	mem := make([]byte, size)
 	for off := int64(0); off < size; {
 		n := int(min(verify.ChunkSize, size-off))
@@ -673,15 +691,7 @@ func (o *opener) holdCopy(f *os.File, size int64, needDigest bool) (*held, error
 			return nil, formats.IOError(off, err)
 		}
 	}
-	h := &held{r: bytes.NewReader(mem), mem: mem, size: size}
-	if needDigest {
-		d, err := verify.HashBytes(o.ctx, mem, nil)
-		if err != nil {
-			return nil, err
-		}
-		h.digest = &d
-	}
-	return h, nil
+	return &held{r: bytes.NewReader(mem), mem: mem, size: size}, nil
 }
 
 // errChanged is what reads through a file return once another process

@@ -193,15 +193,15 @@ func TestOpenDigests(t *testing.T) {
 	b := stFile(t, formats.U8, "w")
 	p := filepath.Join(dir, "model.safetensors")
 	writeFile(t, p, b)
-	good, _ := verify.NewAllowlist(verify.Entry{Name: "model.safetensors", SHA256: sha(b)})
-	wrong, _ := verify.NewAllowlist(verify.Entry{Name: "model.safetensors", SHA256: verify.Digest{1}})
-	other, _ := verify.NewAllowlist(verify.Entry{Name: "other", SHA256: sha(b)})
+	good, _ := verify.NewAllowlist(verify.NewEntry("model.safetensors", verify.SHA256, sha(b)))
+	wrong, _ := verify.NewAllowlist(verify.NewEntry("model.safetensors", verify.SHA256, verify.Digest{1}))
+	other, _ := verify.NewAllowlist(verify.NewEntry("other", verify.SHA256, sha(b)))
 	for _, mode := range []loader.Mode{loader.ModeMap, loader.ModeReadAt, loader.ModePrivateCopy} {
 		m, err := loader.Open(ctx, p, loader.WithAllowlist(good), loader.WithMode(mode))
 		require.NoError(t, err)
 		assert.True(t, m.Verified.Allowlisted)
 		require.Len(t, m.Verified.Digests, 1)
-		assert.Equal(t, sha(b), m.Verified.Digests[0].SHA256)
+		assert.Equal(t, sha(b), *m.Verified.Digests[0].SHA256)
 		m.Close()
 		_, err = loader.Open(ctx, p, loader.WithAllowlist(wrong), loader.WithMode(mode))
 		assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err))
@@ -211,7 +211,7 @@ func TestOpenDigests(t *testing.T) {
 	// A hostile file whose digest is approved is still refused.
 	bad := testdata(t, "pickle/proto4.pkl")
 	writeFile(t, p, bad)
-	approved, _ := verify.NewAllowlist(verify.Entry{SHA256: sha(bad)})
+	approved, _ := verify.NewAllowlist(verify.NewEntry("", verify.SHA256, sha(bad)))
 	_, err := loader.Open(ctx, p, loader.WithAllowlist(approved))
 	assert.Equal(t, formats.KindPickle, formats.KindOf(err))
 }

@@ -13,15 +13,25 @@ import (
 	"github.com/modelgate/modelgate/verify"
 )
 
-// recordingVerifier records when it was called, and approves.
+// recordingVerifier records when it was called, hashes every file with
+// SHA-256 as a manifest would ask, and approves.
 type recordingVerifier struct {
 	events *[]string
 	files  int
+	seen   map[string][]byte
 }
 
-func (r *recordingVerifier) VerifyModel(_ context.Context, md *verify.ModelDigests) (string, error) {
+func (r *recordingVerifier) VerifyModel(ctx context.Context, md *verify.ModelDigests) (string, error) {
 	*r.events = append(*r.events, "signature")
 	r.files = len(md.Files)
+	r.seen = map[string][]byte{}
+	for i, f := range md.Files {
+		d, err := md.Sum(ctx, i, verify.SHA256, 0, f.Size)
+		if err != nil {
+			return "", err
+		}
+		r.seen[f.Name] = d
+	}
 	return "test", nil
 }
 
@@ -39,7 +49,7 @@ func TestVerifyBeforeParse(t *testing.T) {
 	// parser would refuse it.
 	bad := append([]byte{20, 0, 0, 0, 0, 0, 0, 0}, `{"w":{"dtype":"F32",}`...)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors"), bad, 0o600))
-	a, err := verify.NewAllowlist(verify.Entry{Name: "other.safetensors", SHA256: verify.Digest{1}})
+	a, err := verify.NewAllowlist(verify.NewEntry("other.safetensors", verify.SHA256, verify.Digest{1}))
 	require.NoError(t, err)
 	_, err = Open(context.Background(), dir, WithAllowlist(a))
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "%v", err)
@@ -56,5 +66,7 @@ func TestVerifyBeforeParse(t *testing.T) {
 	assert.Equal(t, []string{"signature", "parse model.safetensors"}, events)
 	assert.Equal(t, 2, rv.files, "every file of the model was hashed for the signature")
 	require.Len(t, m.Verified.Digests, 2)
-	assert.Equal(t, *m.Files[0].SHA256, m.Verified.Digests[1].SHA256, "the loaded file's digest is the one the signature saw")
+	require.NotNil(t, m.Files[0].SHA256, "the digest the check computed is kept")
+	assert.Equal(t, rv.seen["model.safetensors"], m.Files[0].SHA256[:], "the loaded file's digest is the one the signature saw")
+	assert.Equal(t, m.Files[0].SHA256, m.Verified.Digests[1].SHA256)
 }

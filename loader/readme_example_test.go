@@ -48,7 +48,7 @@ func Example_readme() {
 	_ = os.WriteFile(filepath.Join(model, "model.safetensors"), weights, 0o644)
 
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	bundle, err := verify.SignModel(context.Background(), model, key, nil)
+	bundle, err := verify.SignModel(context.Background(), model, key, verify.SignOptions{})
 	if err != nil {
 		panic(err)
 	}

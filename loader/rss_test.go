@@ -24,7 +24,7 @@ func TestPeakRSSDoesNotGrowWithFileSize(t *testing.T) {
 	if p := os.Getenv("MODELGATE_RSS_CHILD"); p != "" {
 		d, err := verify.ParseDigest(os.Getenv("MODELGATE_RSS_DIGEST"))
 		require.NoError(t, err)
-		a, err := verify.NewAllowlist(verify.Entry{SHA256: d})
+		a, err := verify.NewAllowlist(verify.NewEntry("", verify.SHA256, d))
 		require.NoError(t, err)
 		m, err := loader.Open(context.Background(), p, loader.WithAllowlist(a))
 		require.NoError(t, err)

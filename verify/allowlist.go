@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,35 +15,70 @@ import (
 
 // Entry approves one digest, under a name or (Name == "") under any name.
 // A name is a slash-separated path relative to the model's root; a single
-// file is known by its base name.
+// file is known by its base name. Exactly one of SHA256 and BLAKE3 is set.
 type Entry struct {
-	Name   string `json:"name,omitempty" yaml:"name,omitempty"`
-	SHA256 Digest `json:"sha256" yaml:"sha256"`
+	Name   string  `json:"name,omitempty" yaml:"name,omitempty"`
+	SHA256 *Digest `json:"sha256,omitempty" yaml:"sha256,omitempty"`
+	BLAKE3 *Digest `json:"blake3,omitempty" yaml:"blake3,omitempty"`
+}
+
+// NewEntry returns the entry approving d, a digest by a, under name.
+func NewEntry(name string, a Algorithm, d Digest) Entry {
+	e := Entry{Name: name}
+	if a == BLAKE3 {
+		e.BLAKE3 = &d
+	} else {
+		e.SHA256 = &d
+	}
+	return e
+}
+
+// approval is one approved digest and its algorithm.
+type approval struct {
+	alg Algorithm
+	d   Digest
+}
+
+func (p approval) String() string { return string(p.alg) + " " + p.d.String() }
+
+func (e Entry) approval() (approval, error) {
+	switch {
+	case e.SHA256 != nil && e.BLAKE3 == nil:
+		return approval{SHA256, *e.SHA256}, nil
+	case e.BLAKE3 != nil && e.SHA256 == nil:
+		return approval{BLAKE3, *e.BLAKE3}, nil
+	}
+	return approval{}, formats.Errorf(formats.KindMalformed, formats.NoOffset, "allowlist entry %q must give one digest, sha256 or blake3", e.Name)
 }
 
 // Allowlist is a set of approved digests.
 type Allowlist struct {
-	byName  map[string]Digest
-	anyName map[Digest]bool
+	byName  map[string]approval
+	anyName map[approval]bool
 }
 
 // NewAllowlist builds an allowlist, refusing names that are not clean
-// relative paths and a name listed twice with different digests.
+// relative paths, entries without exactly one digest, and a name listed
+// twice with different digests.
 func NewAllowlist(entries ...Entry) (*Allowlist, error) {
-	a := &Allowlist{byName: map[string]Digest{}, anyName: map[Digest]bool{}}
+	a := &Allowlist{byName: map[string]approval{}, anyName: map[approval]bool{}}
 	for _, e := range entries {
+		p, err := e.approval()
+		if err != nil {
+			return nil, err
+		}
 		if e.Name == "" {
-			a.anyName[e.SHA256] = true
+			a.anyName[p] = true
 			continue
 		}
 		name := strings.TrimPrefix(e.Name, "./")
 		if !cleanName(name) {
 			return nil, formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "allowlist name %q is not a clean relative path", e.Name)
 		}
-		if prev, ok := a.byName[name]; ok && prev != e.SHA256 {
+		if prev, ok := a.byName[name]; ok && prev != p {
 			return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "allowlist lists %q twice, with different digests", name)
 		}
-		a.byName[name] = e.SHA256
+		a.byName[name] = p
 	}
 	return a, nil
 }
@@ -55,6 +92,25 @@ func (a *Allowlist) Names() []string {
 	return out
 }
 
+// Algorithms returns the algorithms the allowlist's digests use, sorted:
+// the digests a file needs before Check can decide on it.
+func (a *Allowlist) Algorithms() []Algorithm {
+	var out []Algorithm
+	add := func(p approval) {
+		if !slices.Contains(out, p.alg) {
+			out = append(out, p.alg)
+		}
+	}
+	for _, p := range a.byName {
+		add(p)
+	}
+	for p := range a.anyName {
+		add(p)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Merge returns an allowlist approving what a or b approves; a name both
 // list must have the same digest in both.
 func (a *Allowlist) Merge(b *Allowlist) (*Allowlist, error) {
@@ -63,11 +119,11 @@ func (a *Allowlist) Merge(b *Allowlist) (*Allowlist, error) {
 		if x == nil {
 			continue
 		}
-		for n, d := range x.byName {
-			entries = append(entries, Entry{Name: n, SHA256: d})
+		for n, p := range x.byName {
+			entries = append(entries, NewEntry(n, p.alg, p.d))
 		}
-		for d := range x.anyName {
-			entries = append(entries, Entry{SHA256: d})
+		for p := range x.anyName {
+			entries = append(entries, NewEntry("", p.alg, p.d))
 		}
 	}
 	return NewAllowlist(entries...)
@@ -76,33 +132,58 @@ func (a *Allowlist) Merge(b *Allowlist) (*Allowlist, error) {
 // Len returns how many entries the allowlist holds.
 func (a *Allowlist) Len() int { return len(a.byName) + len(a.anyName) }
 
-// Check decides whether the file name, whose content has digest d, is
-// approved. A file listed by name must have that name's digest (else
-// digest-mismatch); a file not listed by name is approved only by a
-// nameless entry with its digest (else not-allowlisted).
-func (a *Allowlist) Check(name string, d Digest) error {
-	if want, ok := a.byName[name]; ok {
-		if want != d {
+// Check decides whether the file f, hashed by every algorithm in
+// Algorithms, is approved. A file listed by name must have that name's
+// digest (else digest-mismatch); a file not listed by name is approved
+// only by a nameless entry with one of its digests (else not-allowlisted).
+func (a *Allowlist) Check(f *FileDigest) error {
+	if want, ok := a.byName[f.Name]; ok {
+		got := f.Digest(want.alg)
+		if got == nil {
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the allowlist approves a %s digest, and the file was not hashed with %s", want.alg, want.alg), f.Name)
+		}
+		if *got != want.d {
 			return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset,
-				"sha256 is %s; the allowlist approves %s", d, want), name)
+				"%s is %s; the allowlist approves %s", want.alg, got, want.d), f.Name)
 		}
 		return nil
 	}
-	if a.anyName[d] {
-		return nil
+	var have []string
+	for _, alg := range []Algorithm{SHA256, BLAKE3} {
+		if d := f.Digest(alg); d != nil {
+			if a.anyName[approval{alg, *d}] {
+				return nil
+			}
+			have = append(have, approval{alg, *d}.String())
+		}
 	}
 	return formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-		"no allowlist entry approves this file (sha256 %s)", d), name)
+		"no allowlist entry approves this file (%s)", strings.Join(have, ", ")), f.Name)
 }
 
-// bsdLine is the tagged form `sha256sum --tag` and openssl print.
-var bsdLine = regexp.MustCompile(`^SHA256 \((.*)\) = ([0-9a-fA-F]{64})$`)
+// bsdLine is the tagged form `sha256sum --tag` and openssl print, which
+// names its algorithm.
+var bsdLine = regexp.MustCompile(`^(SHA256|BLAKE3) \((.*)\) = ([0-9a-fA-F]{64})$`)
 
-// ParseSHA256Sums reads a sha256sum file: lines "HEX  name" or "HEX *name"
-// (binary marker), GNU's escaped form "\HEX  name\nwith\\escapes", and the
-// tagged form "SHA256 (name) = HEX". Any other line is refused with its
-// line number; blank lines are allowed.
-func ParseSHA256Sums(r io.Reader) ([]Entry, error) {
+// SumsAlgorithm tells the algorithm of a checksum file's untagged lines
+// from its name, which is all that tells a b3sum file from a sha256sum
+// file (both print 64 hex digits): a base name containing "b3" or
+// "blake3" (B3SUMS, model.b3) is BLAKE3, any other SHA-256.
+func SumsAlgorithm(path string) Algorithm {
+	base := strings.ToLower(filepath.Base(path))
+	if strings.Contains(base, "b3") || strings.Contains(base, "blake3") {
+		return BLAKE3
+	}
+	return SHA256
+}
+
+// ParseSums reads a sha256sum or b3sum file whose untagged lines are
+// digests by a: lines "HEX  name" or "HEX *name" (binary marker), GNU's
+// escaped form "\HEX  name\nwith\\escapes", and the tagged form
+// "SHA256 (name) = HEX" or "BLAKE3 (name) = HEX", which names its own
+// algorithm. Any other line is refused with its line number; blank lines
+// are allowed.
+func ParseSums(r io.Reader, a Algorithm) ([]Entry, error) {
 	var out []Entry
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
@@ -111,9 +192,9 @@ func ParseSHA256Sums(r io.Reader) ([]Entry, error) {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		e, err := parseSumLine(line)
+		e, err := parseSumLine(line, a)
 		if err != nil {
-			return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "line %d: %s", n, err).WithField("sha256sum")
+			return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "line %d: %s", n, err).WithField(string(a) + "sum")
 		}
 		out = append(out, e)
 	}
@@ -123,10 +204,10 @@ func ParseSHA256Sums(r io.Reader) ([]Entry, error) {
 	return out, nil
 }
 
-func parseSumLine(line string) (Entry, error) {
+func parseSumLine(line string, a Algorithm) (Entry, error) {
 	if m := bsdLine.FindStringSubmatch(line); m != nil {
-		d, err := ParseDigest(m[2])
-		return Entry{Name: m[1], SHA256: d}, err
+		d, err := ParseDigest(m[3])
+		return NewEntry(m[2], Algorithm(strings.ToLower(m[1])), d), err
 	}
 	escaped := strings.HasPrefix(line, `\`)
 	line = strings.TrimPrefix(line, `\`)
@@ -143,7 +224,7 @@ func parseSumLine(line string) (Entry, error) {
 			return Entry{}, err
 		}
 	}
-	return Entry{Name: name, SHA256: d}, nil
+	return NewEntry(name, a, d), nil
 }
 
 func unescapeName(s string) (string, error) {

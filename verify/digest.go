@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -66,59 +67,25 @@ func progressOf(ctx context.Context, p Progress) Progress {
 	return p
 }
 
-// Hash returns the SHA-256 of the size bytes of r, reading in ChunkSize
-// reads and checking ctx between them. progress may be nil (see
-// ContextWithProgress).
+// Hash returns the SHA-256 of the size bytes of r (SHA256.Sum, as a
+// Digest), reading in ChunkSize reads and checking ctx between them.
+// progress may be nil (see ContextWithProgress).
 func Hash(ctx context.Context, r io.ReaderAt, size int64, progress Progress) (Digest, error) {
-	progress = progressOf(ctx, progress)
-	h := sha256.New()
-	buf := make([]byte, min(ChunkSize, max(size, 1)))
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return Digest{}, err
-		}
-		n := int(min(int64(len(buf)), size-off))
-		k, err := r.ReadAt(buf[:n], off)
-		h.Write(buf[:k])
-		off += int64(k)
-		if err != nil && !(errors.Is(err, io.EOF) && off == size) {
-			return Digest{}, formats.IOError(off, err)
-		}
-		if progress != nil {
-			progress(int64(k))
-		}
+	b, err := SHA256.Sum(ctx, r, size, progress)
+	if err != nil {
+		return Digest{}, err
 	}
-	var d Digest
-	h.Sum(d[:0])
-	return d, nil
+	return Digest(b), nil
 }
 
-// HashBytes returns the SHA-256 of b (a mapping, say), reporting progress
-// every ChunkSize bytes.
-func HashBytes(ctx context.Context, b []byte, progress Progress) (Digest, error) {
-	progress = progressOf(ctx, progress)
-	h := sha256.New()
-	for len(b) > 0 {
-		if err := ctx.Err(); err != nil {
-			return Digest{}, err
-		}
-		n := min(len(b), ChunkSize)
-		h.Write(b[:n])
-		b = b[n:]
-		if progress != nil {
-			progress(int64(n))
-		}
-	}
-	var d Digest
-	h.Sum(d[:0])
-	return d, nil
-}
-
-// FileDigest is the digest of one file of a tree.
+// FileDigest is one file of a tree and the digests computed of it so
+// far: a check computes the ones it needs (ModelDigests.Sum), so that a
+// model signed with BLAKE3 is never also hashed with SHA-256.
 type FileDigest struct {
-	Name   string `json:"name"` // slash-separated path below the root
-	Size   int64  `json:"size"`
-	SHA256 Digest `json:"sha256"`
+	Name   string  `json:"name"` // slash-separated path below the root
+	Size   int64   `json:"size"`
+	SHA256 *Digest `json:"sha256,omitempty"`
+	BLAKE3 *Digest `json:"blake3,omitempty"`
 	// Inert is set by the loader for a file whose content is no model
 	// format, code or pickle (text, empty, a tokenizer). Only an inert
 	// file may be left out of a manifest by an ignore path: an exclusion
@@ -126,12 +93,48 @@ type FileDigest struct {
 	Inert bool `json:"-"`
 }
 
-// HashTree hashes every regular file below root, in parallel across the
-// machine's cores, and returns them sorted by name. Names are
+// Digest returns the file's digest by a, or nil if it has not been
+// computed (BLAKE2b digests are never kept).
+func (f *FileDigest) Digest(a Algorithm) *Digest {
+	switch a {
+	case SHA256:
+		return f.SHA256
+	case BLAKE3:
+		return f.BLAKE3
+	}
+	return nil
+}
+
+// keep records a computed digest, for the algorithms FileDigest holds.
+func (f *FileDigest) keep(a Algorithm, b []byte) {
+	if len(b) != len(Digest{}) {
+		return
+	}
+	d := Digest(b)
+	switch a {
+	case SHA256:
+		f.SHA256 = &d
+	case BLAKE3:
+		f.BLAKE3 = &d
+	}
+}
+
+// HashTree hashes every regular file below root with a, in parallel
+// across the machine's cores, and returns them sorted by name. Names are
 // slash-separated and relative to root; exclude (may be nil) drops names
 // before they are read. Symbolic links are refused (kind path-traversal):
 // a tree's digest must not depend on what lies outside it.
-func HashTree(ctx context.Context, root *os.Root, exclude func(name string) bool, progress Progress) ([]FileDigest, error) {
+func HashTree(ctx context.Context, root *os.Root, a Algorithm, exclude func(name string) bool, progress Progress) ([]FileDigest, error) {
+	names, err := treeNames(root, exclude)
+	if err != nil {
+		return nil, err
+	}
+	return hashAll(ctx, a, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, n) }, progress)
+}
+
+// treeNames lists the regular files below root in sorted order, refusing
+// symbolic links and special files.
+func treeNames(root *os.Root, exclude func(name string) bool) ([]string, error) {
 	var names []string
 	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		switch {
@@ -151,26 +154,20 @@ func HashTree(ctx context.Context, root *os.Root, exclude func(name string) bool
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
 	slices.Sort(names)
-	return hashNames(ctx, root, names, progress)
+	return names, err
 }
 
-// HashFiles hashes the files at paths (named as given) in parallel, one
-// worker per core, in the order given. Only regular files are hashed: a
-// FIFO or device is refused (kind unsupported), not read.
-func HashFiles(ctx context.Context, paths []string, progress Progress) ([]FileDigest, error) {
-	return hashAll(ctx, paths, regular.Open, progress)
+// HashFiles hashes the files at paths (named as given) with a, in
+// parallel, in the order given. Only regular files are hashed: a FIFO or
+// device is refused (kind unsupported), not read.
+func HashFiles(ctx context.Context, a Algorithm, paths []string, progress Progress) ([]FileDigest, error) {
+	return hashAll(ctx, a, paths, regular.Open, progress)
 }
 
-// hashNames hashes the named files below root with one worker per core.
-func hashNames(ctx context.Context, root *os.Root, names []string, progress Progress) ([]FileDigest, error) {
-	return hashAll(ctx, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, n) }, progress)
-}
-
-func hashAll(ctx context.Context, names []string, open func(string) (*os.File, os.FileInfo, error), progress Progress) ([]FileDigest, error) {
+// hashAll hashes the named files with one worker per core (BLAKE3 then
+// also splits each file across the cores).
+func hashAll(ctx context.Context, a Algorithm, names []string, open func(string) (*os.File, os.FileInfo, error), progress Progress) ([]FileDigest, error) {
 	out := make([]FileDigest, len(names))
 	errs := make([]error, len(names))
 	work := make(chan int)
@@ -180,7 +177,7 @@ func hashAll(ctx context.Context, names []string, open func(string) (*os.File, o
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				out[i], errs[i] = hashName(ctx, open, names[i], progress)
+				out[i], errs[i] = hashName(ctx, a, open, names[i], progress)
 			}
 		}()
 	}
@@ -192,7 +189,7 @@ func hashAll(ctx context.Context, names []string, open func(string) (*os.File, o
 	return out, errors.Join(errs...)
 }
 
-func hashName(ctx context.Context, open func(string) (*os.File, os.FileInfo, error), name string, progress Progress) (FileDigest, error) {
+func hashName(ctx context.Context, a Algorithm, open func(string) (*os.File, os.FileInfo, error), name string, progress Progress) (FileDigest, error) {
 	f, st, err := open(name)
 	if errors.Is(err, regular.ErrNotRegular) {
 		return FileDigest{}, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), name)
@@ -200,23 +197,22 @@ func hashName(ctx context.Context, open func(string) (*os.File, os.FileInfo, err
 		return FileDigest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
 	}
 	defer f.Close()
-	d, err := hashFile(ctx, f, st.Size(), progress)
+	// Reads, not a mapping: a mapping would save a copy (measured: within
+	// noise on this machine) but counts every page of the file in the
+	// process's RSS; reads keep memory flat whatever the size.
+	d, err := a.Sum(ctx, f, st.Size(), progress)
 	if err != nil {
 		return FileDigest{}, formats.WithPath(err, name)
 	}
-	return FileDigest{Name: name, Size: st.Size(), SHA256: d}, nil
+	fd := FileDigest{Name: name, Size: st.Size()}
+	fd.keep(a, d)
+	return fd, nil
 }
 
-// hashFile hashes f with ChunkSize reads. A mapping would save a copy
-// (measured: within noise on this machine) but counts every page of the
-// file in the process's RSS; reads keep memory flat whatever the size.
-func hashFile(ctx context.Context, f *os.File, size int64, progress Progress) (Digest, error) {
-	return Hash(ctx, f, size, progress)
-}
-
-// SHA256SumLine formats one line as GNU sha256sum prints it: a name with a
-// backslash or newline is escaped and the line starts with a backslash.
-func SHA256SumLine(d Digest, name string) string {
+// SumLine formats one line as GNU sha256sum (and b3sum) prints it: a name
+// with a backslash or newline is escaped and the line starts with a
+// backslash.
+func SumLine(d Digest, name string) string {
 	if strings.ContainsAny(name, "\\\n\r") {
 		r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
 		return fmt.Sprintf("\\%s  %s\n", d, r.Replace(name))
@@ -230,9 +226,10 @@ func cleanName(name string) bool {
 	return name != "" && fs.ValidPath(name) && !strings.Contains(name, `\`) && path.Clean(name) == name
 }
 
-// ModelDigests is a model as a signature verifier sees it: its path and
-// the SHA-256 of every file below it (of the one file, for a single-file
-// model). The loader computes it from the bytes it verifies.
+// ModelDigests is a model as a signature verifier sees it: its path, its
+// files, and the bytes of each, from which Sum computes the digests a
+// check needs. The loader gives the bytes it holds and will hand out, so
+// that what is verified is what is loaded.
 type ModelDigests struct {
 	Root   string // the model directory, or the file
 	Single bool   // the model is one file
@@ -240,4 +237,50 @@ type ModelDigests struct {
 	// Bundle is the signature file; "" looks for model.sig inside a model
 	// directory (or beside it), FILE.sig or model.sig beside a file.
 	Bundle string
+	// Open returns the bytes of Files[i] and a function to call when done
+	// with them; nil reads the file below Root.
+	Open func(i int) (io.ReaderAt, func(), error)
+}
+
+// Sum returns the digest by a of the n bytes at off in Files[i] (the
+// whole file when off is 0 and n its size, which is then kept in Files).
+func (md *ModelDigests) Sum(ctx context.Context, i int, a Algorithm, off, n int64) ([]byte, error) {
+	f := &md.Files[i]
+	whole := off == 0 && n == f.Size
+	if d := f.Digest(a); whole && d != nil {
+		return d[:], nil
+	}
+	r, closeFn, err := md.open(i)
+	if err != nil {
+		return nil, formats.WithPath(err, f.Name)
+	}
+	defer closeFn()
+	d, err := a.Sum(ctx, io.NewSectionReader(r, off, n), n, nil)
+	if err != nil {
+		return nil, formats.WithPath(err, f.Name)
+	}
+	if whole {
+		f.keep(a, d)
+	}
+	return d, nil
+}
+
+func (md *ModelDigests) open(i int) (io.ReaderAt, func(), error) {
+	if md.Open != nil {
+		return md.Open(i)
+	}
+	dir, rel := md.Root, md.Files[i].Name
+	if md.Single {
+		dir, rel = filepath.Dir(md.Root), filepath.Base(md.Root)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, formats.IOError(formats.NoOffset, err)
+	}
+	defer root.Close()
+	f, _, err := regular.OpenIn(root, rel)
+	if err != nil {
+		return nil, nil, formats.IOError(formats.NoOffset, err)
+	}
+	return f, func() { f.Close() }, nil
 }

@@ -1,13 +1,28 @@
 // Package verify answers "is this one of the files we approved, signed by
 // someone we trust?" before anything is parsed or loaded.
 //
-// Digests: Hash and HashBytes compute SHA-256 in large chunks with
-// cancellation and progress; HashTree hashes a model directory through
-// os.Root, one worker per core, refusing symbolic links. Allowlists come
-// from the sources a team already has: sha256sum files (ParseSHA256Sums),
-// Git LFS pointers (ParseLFSPointer) and the policy's digests. An
-// Allowlist refuses a listed file with another digest (kind
-// digest-mismatch) and a file nothing approves (kind not-allowlisted).
+// Digests: an Algorithm (SHA256, BLAKE3, BLAKE2b) hashes an io.ReaderAt in
+// bounded memory with cancellation and progress; BLAKE3 splits one file
+// across every core (internal/b3tree). HashTree hashes a model directory
+// through os.Root, one worker per core, refusing symbolic links.
+// Allowlists come from the sources a team already has: sha256sum and
+// b3sum files (ParseSums; SumsAlgorithm tells them apart by name), Git
+// LFS pointers (ParseLFSPointer) and the policy's digests. An Allowlist
+// refuses a listed file with another digest (kind digest-mismatch), a
+// file nothing approves (kind not-allowlisted), and never lets a digest
+// by one algorithm stand for another's.
+//
+// Signatures: SignatureVerifier checks Sigstore bundles and OpenSSF Model
+// Signing (model_signing) manifests: files or shards serializations, by
+// sha256, blake2b or blake3, recomputed from the bytes ModelDigests gives
+// (the loader's). It refuses (signature-invalid unless noted) a manifest
+// whose subject digest is not that of its resources in order, a resource
+// whose algorithm name is not the serialization's, a resource name
+// outside the model (path-traversal), a hash type or serialization it
+// does not know (unsupported), a model whose files or shards differ from
+// the manifest (digest-mismatch; an empty file under shards included,
+// since model_signing records none), and an algorithm the policy's
+// digest_algorithms does not allow (not-allowlisted).
 //
 // Policy is the YAML file a service and a CI step share (schema in
 // policy.schema.json); it is decoded strictly (unknown and duplicate keys

@@ -18,17 +18,21 @@ func ExampleAllowlist_Check() {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	d, err := verify.Hash(context.Background(), f, st.Size(), nil)
+	// A b3sum line: B3SUMS names its algorithm.
+	b, err := verify.BLAKE3.Sum(context.Background(), f, st.Size(), nil)
 	if err != nil {
 		panic(err)
 	}
-	sums := d.String() + "  tiny-mlp.safetensors\n"
-	entries, _ := verify.ParseSHA256Sums(strings.NewReader(sums))
+	d := verify.Digest(b)
+	sums := verify.SumLine(d, "tiny-mlp.safetensors")
+	entries, _ := verify.ParseSums(strings.NewReader(sums), verify.SumsAlgorithm("B3SUMS"))
 	allow, _ := verify.NewAllowlist(entries...)
-	fmt.Println(allow.Check("tiny-mlp.safetensors", d))
-	err = allow.Check("other.safetensors", d)
+	file := verify.FileDigest{Name: "tiny-mlp.safetensors", Size: st.Size(), BLAKE3: &d}
+	fmt.Println(allow.Algorithms(), allow.Check(&file))
+	file.Name = "other.safetensors"
+	err = allow.Check(&file)
 	fmt.Println(errors.Is(err, formats.KindNotAllowlisted))
 	// Output:
-	// <nil>
+	// [blake3] <nil>
 	// true
 }

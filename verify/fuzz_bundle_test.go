@@ -49,7 +49,7 @@ func FuzzBundle(f *testing.F) {
 			require.Contains(t, known, formats.KindOf(err), "%v", err)
 			return
 		}
-		_ = rootDigest(m.resources)
+		_ = rootDigest(m.order, m.resources)
 		_ = compareResources(m.resources, map[string]string{})
 	})
 }

@@ -36,7 +36,7 @@ func FuzzParsers(f *testing.F) {
 		if err == nil {
 			require.False(t, p.Requires(verify.RequireDigest) && p.Allowlist().Len() == 0)
 		}
-		_, err = verify.ParseSHA256Sums(strings.NewReader(string(b)))
+		_, err = verify.ParseSums(strings.NewReader(string(b)), verify.SHA256)
 		known(err)
 		_, _, err = verify.ParseLFSPointer(strings.NewReader(string(b)))
 		known(err)

@@ -1,17 +1,19 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -59,17 +61,23 @@ type resource struct {
 // how they were computed.
 type manifest struct {
 	legacy    bool
-	method    string // files or shards
+	method    string    // files or shards
+	alg       Algorithm // of every resource
 	shardSize int64
 	ignore    []string
 	resources map[string]string // name -> hex digest
+	order     []string          // resource names as the predicate lists them
 	root      string            // subject digest (hex); "" for legacy
 }
 
 // parseStatement reads an in-toto statement with a model_signing
-// predicate, refusing unknown predicate types, hash types other than
-// sha256, and resource names that are absolute, contain "..", a backslash
-// or are listed twice.
+// predicate. It refuses unknown predicate types, hash types and
+// serializations; a resource whose algorithm is not the one its
+// serialization computes, whose digest is not of that algorithm's length,
+// whose name is not a clean path inside the model (with the shard form
+// "path:start:end" for shards), or that is listed twice; and a subject
+// digest that is not the SHA-256 of the resource digests in the order the
+// predicate lists them, which model_signing checks before anything else.
 func parseStatement(rb *rawBundle) (*manifest, error) {
 	st := rb.statement
 	if st == nil {
@@ -78,12 +86,12 @@ func parseStatement(rb *rawBundle) (*manifest, error) {
 	if st.Type != inTotoStatementV1 {
 		return nil, sigErr("statement type %q is not in-toto Statement v1", st.Type)
 	}
-	m := &manifest{resources: map[string]string{}}
+	m := &manifest{resources: map[string]string{}, alg: SHA256}
 	switch st.PredicateType {
 	case PredicateLegacy01:
 		m.legacy, m.method = true, "files"
 		for _, s := range st.Subject {
-			if err := m.add(s.Name, s.Digest["sha256"]); err != nil {
+			if err := m.add(s.Name, SHA256.String(), s.Digest["sha256"]); err != nil {
 				return nil, err
 			}
 		}
@@ -95,38 +103,69 @@ func parseStatement(rb *rawBundle) (*manifest, error) {
 	if len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] == "" {
 		return nil, sigErr("statement must have one subject with a sha256 digest")
 	}
-	m.root = st.Subject[0].Digest["sha256"]
+	m.root = strings.ToLower(st.Subject[0].Digest["sha256"])
 	var p omsPredicate
 	if err := json.Unmarshal(st.Predicate, &p); err != nil {
 		return nil, sigErr("model_signing predicate: %v", err)
 	}
-	s := p.Serialization
-	if s.HashType != "sha256" {
-		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "manifest hash type %q; modelgate checks sha256", s.HashType)
-	}
-	m.method, m.ignore = s.Method, s.IgnorePaths
-	switch s.Method {
-	case "files":
-	case "shards":
-		if s.ShardSize < 1 || s.ShardSize != float64(int64(s.ShardSize)) {
-			return nil, sigErr("shard size %v is not a positive integer", s.ShardSize)
-		}
-		m.shardSize = int64(s.ShardSize)
-	default:
-		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "manifest serialization %q", s.Method)
+	if err := m.serialization(p); err != nil {
+		return nil, err
 	}
 	for _, r := range p.Resources {
-		if err := m.add(r.Name, r.Digest); err != nil {
+		if err := m.add(r.Name, r.Algorithm, r.Digest); err != nil {
 			return nil, err
 		}
+	}
+	if root := rootDigest(m.order, m.resources); root != m.root {
+		return nil, sigErr("the manifest is inconsistent: its subject digest is %s, and its resources hash to %s", m.root, root)
 	}
 	return m, nil
 }
 
-func (m *manifest) add(name, digest string) error {
-	file, _, _ := strings.Cut(name, ":")
-	if m.method != "shards" {
-		file = name
+// serialization reads the predicate's serialization: method files or
+// shards, and hash type sha256, blake2 (BLAKE2b-512; model_signing writes
+// "blake2b") or blake3. model_signing verifies a blake3 "shards" manifest
+// as a files one (its use_shard_serialization falls back to files for
+// BLAKE3, which it hashes on every core already), and so does modelgate.
+func (m *manifest) serialization(p omsPredicate) error {
+	s := p.Serialization
+	alg, err := ParseAlgorithm(s.HashType)
+	if err != nil {
+		return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "manifest hash type %q; modelgate checks sha256, blake2 and blake3", s.HashType).WithField("hash_type")
+	}
+	m.alg, m.method, m.ignore = alg, s.Method, s.IgnorePaths
+	switch {
+	case s.Method == "files", s.Method == "shards" && alg == BLAKE3:
+		m.method = "files"
+	case s.Method == "shards":
+		// JSON numbers are floats; model_signing writes 8.0 for 8.
+		if !(s.ShardSize >= 1 && s.ShardSize < 1<<62) || s.ShardSize != float64(int64(s.ShardSize)) {
+			return sigErr("shard size %v is not a positive integer", s.ShardSize)
+		}
+		m.shardSize = int64(s.ShardSize)
+	default:
+		return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "manifest serialization %q", s.Method).WithField("method")
+	}
+	return nil
+}
+
+// resourceAlgorithm is the algorithm name model_signing records for each
+// resource of the serialization: the hash's name, suffixed for shards
+// with the shard size ("sha256-sharded-1000000000").
+func (m *manifest) resourceAlgorithm() string {
+	if m.method == "shards" {
+		return m.alg.String() + "-sharded-" + strconv.FormatInt(m.shardSize, 10)
+	}
+	return m.alg.String()
+}
+
+func (m *manifest) add(name, algorithm, digest string) error {
+	file := name
+	if m.method == "shards" {
+		var ok bool
+		if file, _, _, ok = parseShard(name); !ok {
+			return sigErr("signed resource %q is not a shard \"path:start:end\"", name)
+		}
 	}
 	if file != "." && (!cleanName(file) || strings.HasPrefix(file, "/")) {
 		return formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "signed resource %q is not a clean path inside the model", name)
@@ -134,27 +173,82 @@ func (m *manifest) add(name, digest string) error {
 	if _, dup := m.resources[name]; dup {
 		return sigErr("signed resource %q is listed twice", name)
 	}
-	if _, err := ParseDigest(digest); err != nil {
-		return sigErr("signed resource %q has digest %q", name, digest)
+	if !m.legacy && algorithm != m.resourceAlgorithm() {
+		return sigErr("signed resource %q has algorithm %q; a %s manifest by %s records %q", name, algorithm, m.method, m.alg, m.resourceAlgorithm())
+	}
+	if b, err := hex.DecodeString(digest); err != nil || len(b) != m.alg.Size() {
+		return sigErr("signed resource %q has digest %q, not %d hex digits", name, digest, 2*m.alg.Size())
 	}
 	m.resources[name] = strings.ToLower(digest)
+	m.order = append(m.order, name)
 	return nil
 }
 
-// rootDigest is model_signing's subject digest: SHA-256 over the raw
-// resource digests in name order.
-func rootDigest(resources map[string]string) string {
-	names := make([]string, 0, len(resources))
-	for n := range resources {
-		names = append(names, n)
+// parseShard splits "path:start:end" (decimal offsets without signs or
+// leading zeros, start <= end) as model_signing's Shard.from_str does,
+// more strictly.
+func parseShard(name string) (file string, start, end int64, ok bool) {
+	i := strings.LastIndexByte(name, ':')
+	j := strings.LastIndexByte(name[:max(i, 0)], ':')
+	if i < 0 || j < 0 {
+		return "", 0, 0, false
 	}
-	slices.Sort(names)
+	num := func(s string) (int64, bool) {
+		if s == "" || len(s) > 1 && s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		return n, err == nil
+	}
+	start, ok1 := num(name[j+1 : i])
+	end, ok2 := num(name[i+1:])
+	return name[:j], start, end, ok1 && ok2 && start <= end
+}
+
+// String returns the algorithm's name.
+func (a Algorithm) String() string { return string(a) }
+
+// rootDigest is model_signing's subject digest: SHA-256 over the raw
+// resource digests in the given order.
+func rootDigest(order []string, resources map[string]string) string {
 	h := sha256.New()
-	for _, n := range names {
+	for _, n := range order {
 		d, _ := hex.DecodeString(resources[n])
 		h.Write(d)
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// canonicalOrder sorts resource names as model_signing's manifest does
+// when it signs: files by path components, shards by path components,
+// then start and end offsets as numbers.
+func canonicalOrder(names []string, shards bool) []string {
+	type key struct {
+		parts      []string
+		start, end int64
+	}
+	keys := make(map[string]key, len(names))
+	for _, n := range names {
+		k := key{}
+		file := n
+		if shards {
+			file, k.start, k.end, _ = parseShard(n)
+		}
+		k.parts = strings.Split(file, "/")
+		keys[n] = k
+	}
+	out := slices.Clone(names)
+	slices.SortFunc(out, func(a, b string) int {
+		ka, kb := keys[a], keys[b]
+		if c := slices.Compare(ka.parts, kb.parts); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ka.start, kb.start); c != 0 {
+			return c
+		}
+		return cmp.Compare(ka.end, kb.end)
+	})
+	return out
 }
 
 // ignored reports whether name is, or lies below, one of the paths.
@@ -168,14 +262,27 @@ func ignored(name string, paths []string) bool {
 	return false
 }
 
-// actualResources computes the manifest the model on disk has, in the
-// signature's serialization: whole-file digests (taken from md) or shards
-// (read again through an os.Root on the model). An ignore path leaves out
-// only inert files: one that covers weights, code or a pickle leaves them
-// in, so that they must be signed.
+// emptyShardNote is added to a refusal that names an empty file in a
+// shards manifest: model_signing records no shard for an empty file
+// (sigstore/model-transparency PR #653 proposes "name:0:0"), so a signature
+// cannot tell an empty file that was signed from one added later.
+const emptyShardNote = "; a shards manifest does not record empty files, so they are not covered: sign with the files serialization, or ignore them (--ignore-paths)"
+
+// actualResources computes the manifest the model has, in the signature's
+// serialization and algorithm, from the bytes md gives: every file, or
+// every shard, hashed in parallel across the cores. An ignore path leaves
+// out only inert files: one that covers weights, code or a pickle leaves
+// them in, so that they must be signed. Under shards an empty file has no
+// shard, and is given the resource "name:0:0" so that it is covered only
+// by a manifest that lists it so.
 func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, f := range md.Files {
+	type job struct {
+		file   int
+		name   string
+		off, n int64
+	}
+	var jobs []job
+	for i, f := range md.Files {
 		if !md.Single && f.Inert && ignored(f.Name, ignore) {
 			continue
 		}
@@ -184,41 +291,59 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 			name = "."
 		}
 		if m.method == "files" {
-			out[name] = f.SHA256.String()
+			jobs = append(jobs, job{i, name, 0, f.Size})
 			continue
 		}
-		if err := shardDigests(ctx, md, f, name, m.shardSize, out); err != nil {
-			return nil, err
+		if f.Size == 0 {
+			jobs = append(jobs, job{i, name + ":0:0", 0, 0})
 		}
+		for off := int64(0); off < f.Size; off += m.shardSize {
+			end := min(f.Size, off+m.shardSize)
+			jobs = append(jobs, job{i, name + ":" + strconv.FormatInt(off, 10) + ":" + strconv.FormatInt(end, 10), off, end - off})
+		}
+	}
+	sums := make([][]byte, len(jobs))
+	err := parallelJobs(ctx, len(jobs), func(k int) (err error) {
+		j := jobs[k]
+		sums[k], err = md.Sum(ctx, j.file, m.alg, j.off, j.n)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(jobs))
+	for k, j := range jobs {
+		out[j.name] = hexDigest(sums[k])
 	}
 	return out, nil
 }
 
-// shardDigests adds the digests of f's shards (empty files have none).
-func shardDigests(ctx context.Context, md *ModelDigests, f FileDigest, name string, shard int64, out map[string]string) error {
-	dir, rel := md.Root, f.Name
-	if md.Single {
-		dir, rel = path.Dir(md.Root), path.Base(md.Root)
+// parallelJobs runs f(0..n-1) on one worker per core and returns the
+// errors joined.
+func parallelJobs(ctx context.Context, n int, f func(int) error) error {
+	errs := make([]error, n)
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				if ctx.Err() == nil {
+					errs[k] = f(k)
+				}
+			}
+		}()
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return formats.IOError(formats.NoOffset, err)
+	for k := range n {
+		work <- k
 	}
-	defer root.Close()
-	fh, err := root.Open(rel)
-	if err != nil {
-		return formats.WithPath(formats.IOError(formats.NoOffset, err), f.Name)
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	defer fh.Close()
-	for off := int64(0); off < f.Size; off += shard {
-		n := min(shard, f.Size-off)
-		d, err := Hash(ctx, io.NewSectionReader(fh, off, n), n, nil)
-		if err != nil {
-			return formats.WithPath(err, f.Name)
-		}
-		out[name+":"+strconv.FormatInt(off, 10)+":"+strconv.FormatInt(off+n, 10)] = d.String()
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // compareResources refuses a model whose files differ from the signed
@@ -233,9 +358,13 @@ func compareResources(signed, actual map[string]string) error {
 			changed = append(changed, n)
 		}
 	}
+	note := ""
 	for n := range actual {
 		if _, ok := signed[n]; !ok {
 			extra = append(extra, n)
+			if strings.HasSuffix(n, ":0:0") {
+				note = emptyShardNote
+			}
 		}
 	}
 	if len(missing)+len(extra)+len(changed) == 0 {
@@ -253,5 +382,5 @@ func compareResources(signed, actual map[string]string) error {
 			parts = append(parts, fmt.Sprintf("%s: %s", p.what, strings.Join(p.names, ", ")))
 		}
 	}
-	return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "model differs from its signed manifest: %s", strings.Join(parts, "; "))
+	return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "model differs from its signed manifest: %s%s", strings.Join(parts, "; "), note)
 }

@@ -38,7 +38,11 @@ type Policy struct {
 	Digests     []Entry          `yaml:"digests" json:"digests,omitempty"`
 	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"` // sha256sum files or Git LFS pointers
 	Require     []string         `yaml:"require" json:"require,omitempty"`
-	Signatures  *Signatures      `yaml:"signatures" json:"signatures,omitempty"`
+	// DigestAlgorithms, when set, are the only algorithms digests and
+	// signed manifests may use (sha256, blake3, blake2b): a team that has
+	// moved to blake3 can refuse models still signed with sha256.
+	DigestAlgorithms []Algorithm `yaml:"digest_algorithms" json:"digest_algorithms,omitempty"`
+	Signatures       *Signatures `yaml:"signatures" json:"signatures,omitempty"`
 	// Exclude lists path patterns (path.Match, on slash-separated names
 	// relative to the model; a pattern also covers what lies below a
 	// matching directory) that digests and signatures need not cover. An
@@ -241,9 +245,9 @@ func ReadDigestFile(path string) ([]Entry, error) {
 		if err != nil {
 			return nil, formats.WithPath(err, path)
 		}
-		return []Entry{{Name: filepath.Base(path), SHA256: d}}, nil
+		return []Entry{NewEntry(filepath.Base(path), SHA256, d)}, nil
 	}
-	e, err := ParseSHA256Sums(bytes.NewReader(b))
+	e, err := ParseSums(bytes.NewReader(b), SumsAlgorithm(path))
 	if err != nil {
 		return nil, formats.WithPath(err, path)
 	}
@@ -277,6 +281,21 @@ func (p *Policy) validate() error {
 		}
 		if slices.Contains(p.Require[:i], r) {
 			return fmt.Errorf("require: %q is listed twice", r)
+		}
+	}
+	for i, a := range p.DigestAlgorithms {
+		if _, err := ParseAlgorithm(string(a)); err != nil || a == "blake2" {
+			return fmt.Errorf("digest_algorithms: %q is not sha256, blake3 or blake2b", a)
+		}
+		if slices.Contains(p.DigestAlgorithms[:i], a) {
+			return fmt.Errorf("digest_algorithms: %q is listed twice", a)
+		}
+	}
+	if len(p.DigestAlgorithms) > 0 {
+		for _, a := range p.allowlist.Algorithms() {
+			if !slices.Contains(p.DigestAlgorithms, a) {
+				return fmt.Errorf("digests: a %s digest, and digest_algorithms allows %v", a, p.DigestAlgorithms)
+			}
 		}
 	}
 	if p.Requires(RequireDigest) && p.allowlist.Len() == 0 {
@@ -347,7 +366,7 @@ func (p *Policy) buildChecks() (*Checks, error) {
 		c.Allowlist = p.allowlist
 	}
 	if s := p.Signatures; s != nil {
-		v, err := SignaturesFromPolicy(s, p.dir)
+		v, err := SignaturesFromPolicy(s, p.dir, p.DigestAlgorithms...)
 		if err != nil {
 			return nil, err
 		}
@@ -361,7 +380,7 @@ func (p *Policy) buildChecks() (*Checks, error) {
 
 func (p *Policy) isEmpty() bool {
 	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
-		len(p.Require) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil
+		len(p.Require) == 0 && len(p.DigestAlgorithms) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil
 }
 
 func (s *Signatures) empty() bool {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -51,23 +52,62 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 	}
 }
 
+// SignOptions say how SignModel hashes a model.
+type SignOptions struct {
+	// Hash is SHA256 (the default) or BLAKE3.
+	Hash Algorithm
+	// ShardSize, when positive, selects model_signing's "shards"
+	// serialization: each file hashed in pieces of ShardSize bytes, in
+	// parallel (SHA-256 only: BLAKE3 splits a file across cores itself).
+	ShardSize int64
+	// IgnorePaths are left out of the manifest, beside DefaultIgnorePaths.
+	IgnorePaths []string
+}
+
 // SignModel signs the model at path (a directory or a file) in the OpenSSF
 // Model Signing v1.0 format with a local key, as model_signing's key
-// method does: a DSSE envelope over an in-toto statement listing every
-// file's SHA-256 ("files" serialization), the key named by the hint
-// sha256(PEM of its public key). ignore adds to DefaultIgnorePaths. It
-// returns the bundle JSON, to be written to model.sig.
-func SignModel(ctx context.Context, path string, key crypto.Signer, ignore []string) ([]byte, error) {
-	md, err := DigestModel(ctx, path)
+// method does: a DSSE envelope over an in-toto statement listing the
+// digest of every file (or shard), the key named by the hint
+// sha256(PEM of its public key). It returns the bundle JSON, to be written
+// to model.sig.
+//
+// Under shards, model_signing records no resource for an empty file; such
+// files are added to the manifest's ignore_paths, so that the signature
+// says they were left out and a verifier ignores exactly them.
+func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOptions) ([]byte, error) {
+	m := &manifest{method: "files", alg: cmp.Or(opts.Hash, SHA256)}
+	switch {
+	case m.alg != SHA256 && m.alg != BLAKE3:
+		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "modelgate signs with sha256 or blake3, not %s", m.alg)
+	case opts.ShardSize < 0:
+		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "shard size %d is negative", opts.ShardSize)
+	case opts.ShardSize > 0 && m.alg == BLAKE3:
+		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the shards serialization hashes with sha256; blake3 already splits each file across the cores")
+	case opts.ShardSize > 0:
+		m.method, m.shardSize = "shards", opts.ShardSize
+	}
+	md, err := ListModel(path)
 	if err != nil {
 		return nil, err
 	}
-	ignore = append(slices.Clone(DefaultIgnorePaths), ignore...)
-	res, err := actualResources(ctx, md, &manifest{method: "files"}, ignore)
+	ignore := append(slices.Clone(DefaultIgnorePaths), opts.IgnorePaths...)
+	if m.method == "shards" && !md.Single {
+		for _, f := range md.Files {
+			if f.Size == 0 && !ignored(f.Name, ignore) {
+				ignore = append(ignore, f.Name)
+			}
+		}
+	}
+	res, err := actualResources(ctx, md, m, ignore)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := statementFor(filepath.Base(filepath.Clean(path)), res, ignore)
+	if m.method == "shards" {
+		// A single empty file has nothing to sign but its ":0:0" name,
+		// which model_signing does not write.
+		delete(res, ".:0:0")
+	}
+	payload, err := statementFor(filepath.Base(filepath.Clean(path)), m, res, ignore)
 	if err != nil {
 		return nil, err
 	}
@@ -93,22 +133,29 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, ignore []str
 	}, "", "  ")
 }
 
-func statementFor(subject string, res map[string]string, ignore []string) ([]byte, error) {
+// statementFor writes the in-toto statement model_signing signs: the
+// resources in its manifest's order, and the subject digest over them in
+// that order.
+func statementFor(subject string, m *manifest, res map[string]string, ignore []string) ([]byte, error) {
 	names := make([]string, 0, len(res))
 	for n := range res {
 		names = append(names, n)
 	}
-	slices.Sort(names)
+	names = canonicalOrder(names, m.method == "shards")
 	resources := make([]resource, len(names))
 	for i, n := range names {
-		resources[i] = resource{Name: n, Algorithm: "sha256", Digest: res[n]}
+		resources[i] = resource{Name: n, Algorithm: m.resourceAlgorithm(), Digest: res[n]}
+	}
+	serialization := map[string]any{"method": m.method, "hash_type": m.alg.String(), "allow_symlinks": false, "ignore_paths": ignore}
+	if m.method == "shards" {
+		serialization["shard_size"] = m.shardSize
 	}
 	return json.MarshalIndent(map[string]any{
 		"_type":         inTotoStatementV1,
-		"subject":       []any{map[string]any{"name": subject, "digest": map[string]string{"sha256": rootDigest(res)}}},
+		"subject":       []any{map[string]any{"name": subject, "digest": map[string]string{"sha256": rootDigest(names, res)}}},
 		"predicateType": PredicateOMSv1,
 		"predicate": map[string]any{
-			"serialization": map[string]any{"method": "files", "hash_type": "sha256", "allow_symlinks": false, "ignore_paths": ignore},
+			"serialization": serialization,
 			"resources":     resources,
 		},
 	}, "", "  ")

@@ -58,7 +58,7 @@ func TestSignAndVerify(t *testing.T) {
 			writeT(t, filepath.Join(dir, "model.safetensors"), []byte("weights"))
 			writeT(t, filepath.Join(dir, "sub", "config.json"), []byte("{}"))
 			writeT(t, filepath.Join(dir, ".git", "HEAD"), []byte("ref"))
-			b, err := verify.SignModel(context.Background(), dir, signer, nil)
+			b, err := verify.SignModel(context.Background(), dir, signer, verify.SignOptions{})
 			require.NoError(t, err)
 			writeT(t, filepath.Join(dir, "model.sig"), b)
 			v, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(pubPath))
@@ -78,7 +78,7 @@ func TestSignAndVerify(t *testing.T) {
 
 			// A single file: resource ".", bundle beside it.
 			f := writeT(t, filepath.Join(t.TempDir(), "m.safetensors"), []byte("one file"))
-			b, err = verify.SignModel(context.Background(), f, signer, nil)
+			b, err = verify.SignModel(context.Background(), f, signer, verify.SignOptions{})
 			require.NoError(t, err)
 			writeT(t, f+".sig", b)
 			_, err = v.VerifyPath(context.Background(), f)
@@ -128,7 +128,7 @@ func TestBundleBesideDirectory(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "model")
 	writeT(t, filepath.Join(dir, "w.safetensors"), []byte("w"))
-	b, err := verify.SignModel(context.Background(), dir, k, nil)
+	b, err := verify.SignModel(context.Background(), dir, k, verify.SignOptions{})
 	require.NoError(t, err)
 	writeT(t, filepath.Join(parent, "model.sig"), b)
 	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &k.PublicKey))

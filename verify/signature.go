@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -33,6 +34,7 @@ type SignatureVerifier struct {
 	nCAs       int
 	ignore     []string
 	bundle     string
+	algorithms []Algorithm // nil: any
 }
 
 type trustedKey struct {
@@ -225,9 +227,26 @@ func WithBundleFile(path string) SignatureOption {
 	return func(v *SignatureVerifier) error { v.bundle = path; return nil }
 }
 
+// WithDigestAlgorithms refuses a signature whose manifest hashes with any
+// other algorithm (kind not-allowlisted); a bundle over a single file's
+// digest, and model_signing 0.2's manifests, are SHA-256.
+func WithDigestAlgorithms(algs ...Algorithm) SignatureOption {
+	return func(v *SignatureVerifier) error { v.algorithms = append(v.algorithms, algs...); return nil }
+}
+
+// allowsAlgorithm refuses a manifest by an algorithm the verifier does not
+// allow.
+func (v *SignatureVerifier) allowsAlgorithm(a Algorithm) error {
+	if len(v.algorithms) == 0 || slices.Contains(v.algorithms, a) {
+		return nil
+	}
+	return formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the signature's manifest hashes with %s, and only %v are allowed", a, v.algorithms)
+}
+
 // SignaturesFromPolicy builds the verifier a policy's signatures section
-// describes; paths in it are relative to dir (the policy's directory).
-func SignaturesFromPolicy(s *Signatures, dir string) (*SignatureVerifier, error) {
+// describes, allowing only algs when given (digest_algorithms); paths in
+// it are relative to dir (the policy's directory).
+func SignaturesFromPolicy(s *Signatures, dir string, algs ...Algorithm) (*SignatureVerifier, error) {
 	rel := func(p string) string {
 		if filepath.IsAbs(p) {
 			return p
@@ -252,7 +271,7 @@ func SignaturesFromPolicy(s *Signatures, dir string) (*SignatureVerifier, error)
 	if s.Bundle != "" {
 		opts = append(opts, WithBundleFile(rel(s.Bundle)))
 	}
-	opts = append(opts, WithIgnorePaths(s.IgnorePaths...))
+	opts = append(opts, WithIgnorePaths(s.IgnorePaths...), WithDigestAlgorithms(algs...))
 	return NewSignatureVerifier(opts...)
 }
 

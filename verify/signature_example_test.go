@@ -22,7 +22,7 @@ func ExampleSignModel() {
 	_ = os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("weights"), 0o644)
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	bundle, err := verify.SignModel(context.Background(), dir, key, nil)
+	bundle, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
 	if err != nil {
 		panic(err)
 	}

@@ -49,14 +49,21 @@ func (v *SignatureVerifier) VerifyModel(ctx context.Context, md *ModelDigests) (
 	if !md.Single || len(md.Files) != 1 {
 		return "", formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "bundle %s is not a model_signing bundle, so it can sign one file only", bundlePath)
 	}
-	d := md.Files[0].SHA256
-	return v.verifyBundle(rb, "sha256", d[:], nil)
+	if err := v.allowsAlgorithm(SHA256); err != nil {
+		return "", err
+	}
+	d, err := md.Sum(ctx, 0, SHA256, 0, md.Files[0].Size)
+	if err != nil {
+		return "", err
+	}
+	return v.verifyBundle(rb, "sha256", d, nil)
 }
 
-// VerifyPath hashes the model at path (a file or directory, refusing
-// symbolic links) and checks its signature, without parsing any file.
+// VerifyPath checks the signature of the model at path (a file or
+// directory, refusing symbolic links), hashing its files as the
+// signature's manifest says, without parsing any of them.
 func (v *SignatureVerifier) VerifyPath(ctx context.Context, path string) (string, error) {
-	md, err := DigestModel(ctx, path)
+	md, err := ListModel(path)
 	if err != nil {
 		return "", err
 	}
@@ -78,44 +85,61 @@ func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []
 	return v.verifyBundle(rb, algorithm, digest, nil)
 }
 
-// DigestModel hashes every file of a model directory (or the one file).
-func DigestModel(ctx context.Context, path string) (*ModelDigests, error) {
+// ListModel lists the files of a model directory (or the one file) for
+// verification, reading each file's first bytes to tell which are inert;
+// digests are computed when a check asks for them (ModelDigests.Sum).
+func ListModel(path string) (*ModelDigests, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
 	if !st.IsDir() {
-		fd, err := HashFiles(ctx, []string{path}, nil)
-		if err != nil {
-			return nil, err
+		if !st.Mode().IsRegular() {
+			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(st.Mode())), path)
 		}
-		fd[0].Name = filepath.Base(path)
-		return &ModelDigests{Root: path, Single: true, Files: fd}, nil
+		return &ModelDigests{Root: path, Single: true, Files: []FileDigest{{Name: filepath.Base(path), Size: st.Size()}}}, nil
 	}
 	if repo, ok := hfcache.Root(path); ok {
-		return digestCacheSnapshot(ctx, path, repo)
+		return listCacheSnapshot(path, repo)
 	}
 	root, err := os.OpenRoot(path)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
 	defer root.Close()
-	files, err := HashTree(ctx, root, nil, nil)
+	names, err := treeNames(root, nil)
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		if files[i].Inert, err = inertFile(root, files[i].Name); err != nil {
-			return nil, err
-		}
+	files, err := describe(root, names, names)
+	if err != nil {
+		return nil, err
 	}
 	return &ModelDigests{Root: path, Files: files}, nil
 }
 
-// digestCacheSnapshot hashes a Hugging Face cache snapshot through a root
-// on its repository folder: its links must resolve into blobs/
+// describe returns the size and inertness of each file below root (opened
+// by the matching entry of paths, named by names).
+func describe(root *os.Root, names, paths []string) ([]FileDigest, error) {
+	files := make([]FileDigest, len(names))
+	for i, n := range names {
+		f, st, err := regular.OpenIn(root, paths[i])
+		if errors.Is(err, regular.ErrNotRegular) {
+			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), n)
+		} else if err != nil {
+			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), n)
+		}
+		id, err := content.Identify(f, st.Size(), n, formats.Limits{})
+		f.Close()
+		files[i] = FileDigest{Name: n, Size: st.Size(), Inert: err == nil && id.Role == content.Inert}
+	}
+	return files, nil
+}
+
+// listCacheSnapshot lists a Hugging Face cache snapshot through a root on
+// its repository folder: its links must resolve into blobs/
 // (internal/hfcache), and files are named as the snapshot names them.
-func digestCacheSnapshot(ctx context.Context, snapshot, repo string) (*ModelDigests, error) {
+func listCacheSnapshot(snapshot, repo string) (*ModelDigests, error) {
 	root, err := os.OpenRoot(repo)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), repo)
@@ -151,32 +175,29 @@ func digestCacheSnapshot(ctx context.Context, snapshot, repo string) (*ModelDige
 		return nil, err
 	}
 	slices.Sort(names)
-	files, err := hashAll(ctx, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, path.Join(start, n)) }, nil)
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = path.Join(start, n)
+	}
+	files, err := describe(root, names, paths)
 	if err != nil {
 		return nil, err
 	}
-	for i := range files {
-		if files[i].Inert, err = inertFile(root, path.Join(start, files[i].Name)); err != nil {
-			return nil, err
+	// The snapshot's links resolve through the repository root only.
+	md := &ModelDigests{Root: snapshot, Files: files}
+	md.Open = func(i int) (io.ReaderAt, func(), error) {
+		r, err := os.OpenRoot(repo)
+		if err != nil {
+			return nil, nil, formats.IOError(formats.NoOffset, err)
 		}
+		defer r.Close()
+		f, _, err := regular.OpenIn(r, paths[i])
+		if err != nil {
+			return nil, nil, formats.IOError(formats.NoOffset, err)
+		}
+		return f, func() { f.Close() }, nil
 	}
-	return &ModelDigests{Root: snapshot, Files: files}, nil
-}
-
-// inertFile reports whether a file's content is inert (formats/content),
-// so that an ignore path may leave it out of a manifest.
-func inertFile(root *os.Root, name string) (bool, error) {
-	f, err := root.Open(name)
-	if err != nil {
-		return false, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return false, formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
-	id, err := content.Identify(f, st.Size(), name, formats.Limits{})
-	return err == nil && id.Role == content.Inert, nil
+	return md, nil
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -245,13 +266,12 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err != nil {
 		return "", err
 	}
+	if err := v.allowsAlgorithm(m.alg); err != nil {
+		return "", err
+	}
 	ignore := append(append(append([]string{}, DefaultIgnorePaths...), m.ignore...), v.ignore...)
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
 		ignore = append(ignore, filepath.ToSlash(rel))
-	}
-	actual, err := actualResources(ctx, md, m, ignore)
-	if err != nil {
-		return "", err
 	}
 	// The signature is verified over the statement as signed (its own
 	// root digest); then the signed manifest is compared with the model,
@@ -266,11 +286,14 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err != nil {
 		return "", err
 	}
-	if err := compareResources(m.resources, actual); err != nil {
+	actual, err := actualResources(ctx, md, m, ignore)
+	if err != nil {
 		return "", err
 	}
-	if root := rootDigest(actual); !m.legacy && m.root != root {
-		return "", formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "signed root digest %s; the model's is %s", m.root, root)
+	// The signed root digest is the resources' (parseStatement), so
+	// equal resources give the model's root digest too.
+	if err := compareResources(m.resources, actual); err != nil {
+		return "", err
 	}
 	return signer, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/blake2b"
+	"lukechampine.com/blake3"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
@@ -29,16 +31,23 @@ func TestHash(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, verify.Digest(want), d, "n=%d", n)
 		assert.Equal(t, int64(n), done.Load())
-		d, err = verify.HashBytes(context.Background(), b, nil)
+		b2, err := verify.BLAKE2b.Sum(context.Background(), bytes.NewReader(b), int64(n), nil)
 		require.NoError(t, err)
-		assert.Equal(t, verify.Digest(want), d)
+		want2 := blake2b.Sum512(b)
+		assert.Equal(t, want2[:], b2, "n=%d", n)
+		b3, err := verify.BLAKE3.Sum(context.Background(), bytes.NewReader(b), int64(n), nil)
+		require.NoError(t, err)
+		want3 := blake3.Sum256(b)
+		assert.Equal(t, want3[:], b3, "n=%d", n)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := verify.Hash(ctx, bytes.NewReader(make([]byte, 10)), 10, nil)
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = verify.Hash(context.Background(), bytes.NewReader(make([]byte, 10)), 20, nil)
-	assert.Equal(t, formats.KindIO, formats.KindOf(err), "a file shorter than its size is an I/O error")
+	for _, a := range []verify.Algorithm{verify.SHA256, verify.BLAKE3, verify.BLAKE2b} {
+		_, err = a.Sum(context.Background(), bytes.NewReader(make([]byte, 10)), 20, nil)
+		assert.Equal(t, formats.KindIO, formats.KindOf(err), "%s: a file shorter than its size is an I/O error", a)
+	}
 }
 
 func TestParseDigest(t *testing.T) {
@@ -65,12 +74,14 @@ func TestHashTree(t *testing.T) {
 	require.NoError(t, err)
 	defer root.Close()
 	var done atomic.Int64
-	got, err := verify.HashTree(context.Background(), root, func(n string) bool { return n == "z" }, func(k int64) { done.Add(k) })
+	got, err := verify.HashTree(context.Background(), root, verify.SHA256, func(n string) bool { return n == "z" }, func(k int64) { done.Add(k) })
 	require.NoError(t, err)
 	var names []string
 	for _, fd := range got {
 		names = append(names, fd.Name)
-		assert.Equal(t, verify.Digest(sha256.Sum256(files[fd.Name])), fd.SHA256, fd.Name)
+		require.NotNil(t, fd.SHA256, fd.Name)
+		assert.Nil(t, fd.BLAKE3, "only the algorithm asked for")
+		assert.Equal(t, verify.Digest(sha256.Sum256(files[fd.Name])), *fd.SHA256, fd.Name)
 		assert.Equal(t, int64(len(files[fd.Name])), fd.Size)
 	}
 	assert.Equal(t, []string{"a.safetensors", "sub/b.npz", "sub/deeper/c"}, names, "sorted, excluded names dropped")
@@ -83,21 +94,40 @@ func TestHashTree(t *testing.T) {
 	}
 
 	require.NoError(t, os.Symlink("a.safetensors", filepath.Join(dir, "link")))
-	_, err = verify.HashTree(context.Background(), root, nil, nil)
+	_, err = verify.HashTree(context.Background(), root, verify.SHA256, nil, nil)
 	assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err))
 }
 
-func TestSHA256SumLine(t *testing.T) {
+func TestSumLine(t *testing.T) {
 	d := verify.Digest(sha256.Sum256(nil))
-	assert.Equal(t, d.String()+"  model.safetensors\n", verify.SHA256SumLine(d, "model.safetensors"))
-	assert.Equal(t, `\`+d.String()+`  a\nb\\c`+"\n", verify.SHA256SumLine(d, "a\nb\\c"))
+	assert.Equal(t, d.String()+"  model.safetensors\n", verify.SumLine(d, "model.safetensors"))
+	assert.Equal(t, `\`+d.String()+`  a\nb\\c`+"\n", verify.SumLine(d, "a\nb\\c"))
+}
+
+func TestSumsAlgorithmIsToldByTheFileName(t *testing.T) {
+	for name, want := range map[string]verify.Algorithm{
+		"SHA256SUMS": verify.SHA256, "model.sha256": verify.SHA256, "checksums.txt": verify.SHA256,
+		"B3SUMS": verify.BLAKE3, "model.b3": verify.BLAKE3, "dir/weights.blake3sum": verify.BLAKE3,
+	} {
+		assert.Equal(t, want, verify.SumsAlgorithm(name), name)
+	}
+}
+
+func TestParseSumsTaggedLinesNameTheirAlgorithm(t *testing.T) {
+	h := strings.Repeat("3", 64)
+	entries, err := verify.ParseSums(strings.NewReader(h+"  a\nBLAKE3 (b) = "+h+"\nSHA256 (c) = "+h+"\n"), verify.BLAKE3)
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
+	assert.NotNil(t, entries[0].BLAKE3, "untagged lines take the file's algorithm")
+	assert.NotNil(t, entries[1].BLAKE3)
+	assert.NotNil(t, entries[2].SHA256)
 }
 
 func TestParseSHA256Sums(t *testing.T) {
 	h1, h2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
 	in := h1 + "  model.safetensors\n" + h2 + " *./shard-2.safetensors\r\n\n" +
 		`\` + h1 + `  odd\nname\\x` + "\nSHA256 (tagged name) = " + h2 + "\n"
-	entries, err := verify.ParseSHA256Sums(strings.NewReader(in))
+	entries, err := verify.ParseSums(strings.NewReader(in), verify.SHA256)
 	require.NoError(t, err)
 	require.Len(t, entries, 4)
 	assert.Equal(t, "model.safetensors", entries[0].Name)
@@ -107,27 +137,55 @@ func TestParseSHA256Sums(t *testing.T) {
 	assert.Equal(t, h2, entries[3].SHA256.String())
 
 	for _, bad := range []string{h1 + " model", h1[:63] + "  m", "zz  m", h1 + "\tm", `\` + h1 + `  a\q`} {
-		_, err := verify.ParseSHA256Sums(strings.NewReader(bad + "\n"))
+		_, err := verify.ParseSums(strings.NewReader(bad+"\n"), verify.SHA256)
 		assert.Equal(t, formats.KindMalformed, formats.KindOf(err), bad)
 		assert.Contains(t, err.Error(), "line 1")
 	}
 }
 
+// sha and b3 are the digests of a file hashed by one algorithm.
+func sha(name string, d verify.Digest) *verify.FileDigest {
+	return &verify.FileDigest{Name: name, SHA256: &d}
+}
+
+func b3(name string, d verify.Digest) *verify.FileDigest {
+	return &verify.FileDigest{Name: name, BLAKE3: &d}
+}
+
 func TestAllowlist(t *testing.T) {
 	d1, d2, d3 := verify.Digest{1}, verify.Digest{2}, verify.Digest{3}
-	a, err := verify.NewAllowlist(verify.Entry{Name: "./m.safetensors", SHA256: d1}, verify.Entry{SHA256: d2}, verify.Entry{Name: "m.safetensors", SHA256: d1})
+	a, err := verify.NewAllowlist(verify.NewEntry("./m.safetensors", verify.SHA256, d1), verify.NewEntry("", verify.SHA256, d2), verify.NewEntry("m.safetensors", verify.SHA256, d1))
 	require.NoError(t, err)
-	assert.NoError(t, a.Check("m.safetensors", d1))
-	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(a.Check("m.safetensors", d2)), "a name's own digest wins over a nameless entry")
-	assert.NoError(t, a.Check("other.npz", d2))
-	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(a.Check("other.npz", d3)))
+	assert.NoError(t, a.Check(sha("m.safetensors", d1)))
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(a.Check(sha("m.safetensors", d2))), "a name's own digest wins over a nameless entry")
+	assert.NoError(t, a.Check(sha("other.npz", d2)))
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(a.Check(sha("other.npz", d3))))
 
-	_, err = verify.NewAllowlist(verify.Entry{Name: "m", SHA256: d1}, verify.Entry{Name: "m", SHA256: d2})
+	_, err = verify.NewAllowlist(verify.NewEntry("m", verify.SHA256, d1), verify.NewEntry("m", verify.SHA256, d2))
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
 	for _, name := range []string{"../m", "/abs", `a\b`, "a//b", "a/../b"} {
-		_, err = verify.NewAllowlist(verify.Entry{Name: name, SHA256: d1})
+		_, err = verify.NewAllowlist(verify.NewEntry(name, verify.SHA256, d1))
 		assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err), name)
 	}
+	for _, e := range []verify.Entry{{Name: "m"}, {Name: "m", SHA256: &d1, BLAKE3: &d1}} {
+		_, err = verify.NewAllowlist(e)
+		assert.Equal(t, formats.KindMalformed, formats.KindOf(err), "one digest per entry")
+	}
+}
+
+// TestAllowlistDigestsOfOneAlgorithmApproveOnlyThatAlgorithm: a BLAKE3
+// entry is never satisfied by a SHA-256 digest with the same bytes, nor
+// the other way round.
+func TestAllowlistDigestsOfOneAlgorithmApproveOnlyThatAlgorithm(t *testing.T) {
+	d := verify.Digest{7}
+	a, err := verify.NewAllowlist(verify.NewEntry("m.safetensors", verify.BLAKE3, d), verify.NewEntry("", verify.BLAKE3, d))
+	require.NoError(t, err)
+	assert.Equal(t, []verify.Algorithm{verify.BLAKE3}, a.Algorithms())
+	assert.NoError(t, a.Check(b3("m.safetensors", d)))
+	assert.NoError(t, a.Check(b3("other", d)))
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(a.Check(sha("m.safetensors", d))), "not hashed with blake3")
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(a.Check(sha("other", d))))
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(a.Check(b3("m.safetensors", verify.Digest{8}))))
 }
 
 func TestParseLFSPointer(t *testing.T) {
@@ -171,7 +229,7 @@ require: [digest]
 	assert.Equal(t, int64(1<<20), p.FormatLimits().MaxHeaderBytes)
 	assert.Equal(t, formats.DefaultLimits().MaxRank, p.FormatLimits().MaxRank)
 	assert.Equal(t, 2, p.Allowlist().Len())
-	assert.NoError(t, p.Allowlist().Check("shard.safetensors", verify.Digest{0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc}))
+	assert.NoError(t, p.Allowlist().Check(sha("shard.safetensors", verify.Digest(bytes.Repeat([]byte{0xcc}, 32)))))
 	assert.Equal(t, formats.KindLimitExceeded, formats.KindOf(p.CheckFileSize("x", 201<<30)))
 	assert.NoError(t, p.CheckFileSize("x", 1<<30))
 }
@@ -251,15 +309,21 @@ func TestReadDigestFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte("version https://git-lfs.github.com/spec/v1\noid sha256:"+h+"\nsize 5\n"), 0o644))
 	e, err := verify.ReadDigestFile(p)
 	require.NoError(t, err)
-	assert.Equal(t, []verify.Entry{{Name: "model.safetensors", SHA256: mustDigest(t, h)}}, e)
+	assert.Equal(t, []verify.Entry{verify.NewEntry("model.safetensors", verify.SHA256, mustDigest(t, h))}, e)
 	s := filepath.Join(dir, "SHA256SUMS")
 	require.NoError(t, os.WriteFile(s, []byte(h+"  a.npz\n"), 0o644))
 	e, err = verify.ReadDigestFile(s)
 	require.NoError(t, err)
 	assert.Equal(t, "a.npz", e[0].Name)
+	assert.NotNil(t, e[0].SHA256)
+	b := filepath.Join(dir, "B3SUMS")
+	require.NoError(t, os.WriteFile(b, []byte(h+"  a.npz\n"), 0o644))
+	e, err = verify.ReadDigestFile(b)
+	require.NoError(t, err)
+	assert.NotNil(t, e[0].BLAKE3, "a b3sum file, told by its name")
 	pol, err := verify.ParsePolicy([]byte("digest_files: [model.safetensors]\nrequire: [digest]\n"), dir)
 	require.NoError(t, err)
-	assert.NoError(t, pol.Allowlist().Check("model.safetensors", mustDigest(t, h)))
+	assert.NoError(t, pol.Allowlist().Check(sha("model.safetensors", mustDigest(t, h))))
 	_, err = verify.ReadDigestFile(filepath.Join(dir, "nope"))
 	assert.Equal(t, formats.KindIO, formats.KindOf(err))
 }

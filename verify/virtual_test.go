@@ -180,19 +180,21 @@ func omsStatement(name string, files map[string][]byte) []byte {
 		Algorithm string `json:"algorithm"`
 		Digest    string `json:"digest"`
 	}
-	var resources []r
 	for n, b := range files {
 		s := sha256.Sum256(b)
 		res[n] = hex.EncodeToString(s[:])
-		resources = append(resources, r{n, "sha256", res[n]})
 	}
 	names := make([]string, 0, len(res))
 	for n := range res {
 		names = append(names, n)
 	}
 	sortStrings(names)
+	// The resources in the order the root digest covers them, as
+	// model_signing lists them.
+	var resources []r
 	h := sha256.New()
 	for _, n := range names {
+		resources = append(resources, r{n, "sha256", res[n]})
 		d, _ := hex.DecodeString(res[n])
 		h.Write(d)
 	}

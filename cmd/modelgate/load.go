@@ -21,6 +21,7 @@ import (
 type loadFlags struct {
 	policy      string
 	sha256      string
+	blake3      string
 	sha256File  string
 	profile     string
 	allowRawFP8 bool
@@ -129,7 +130,8 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
-		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum `FILE`")
+		fl.StringVar(&f.blake3, "blake3", "", "require the file's BLAKE3 (as b3sum prints it) to be `HEX`")
+		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum or b3sum `FILE` (a name containing b3 or blake3, such as B3SUMS, is read as b3sum)")
 	}
 }
 
@@ -205,24 +207,35 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	return append(opts, loader.WithAllowlist(a)), nil
 }
 
-// allowlist builds the allowlist of --sha256 or --sha256-file. Names in a
-// sha256sum file are relative to the file's directory, as for
-// "sha256sum -c" run there; they are rebased onto the model's directory
-// (a single file's directory), and entries outside it are dropped.
+// allowlist builds the allowlist of --sha256, --blake3 or --sha256-file.
+// Names in a sha256sum or b3sum file are relative to the file's
+// directory, as for "sha256sum -c" run there; they are rebased onto the
+// model's directory (a single file's directory), and entries outside it
+// are dropped.
 func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
+	given := 0
+	for _, v := range []string{f.sha256, f.blake3, f.sha256File} {
+		if v != "" {
+			given++
+		}
+	}
 	switch {
-	case f.sha256 != "" && f.sha256File != "":
-		return nil, usageError{fmt.Errorf("give --sha256 or --sha256-file, not both")}
-	case f.sha256 != "":
-		d, err := verify.ParseDigest(f.sha256)
+	case given > 1:
+		return nil, usageError{fmt.Errorf("give one of --sha256, --blake3 and --sha256-file")}
+	case f.sha256 != "" || f.blake3 != "":
+		alg, hexd := verify.SHA256, f.sha256
+		if f.blake3 != "" {
+			alg, hexd = verify.BLAKE3, f.blake3
+		}
+		d, err := verify.ParseDigest(hexd)
 		if err != nil {
 			return nil, usageError{err}
 		}
 		if st, err := os.Stat(model); err == nil && !st.IsDir() {
 			// Named, so that a wrong digest is a mismatch that shows both.
-			return verify.NewAllowlist(verify.Entry{Name: filepath.Base(model), SHA256: d})
+			return verify.NewAllowlist(verify.NewEntry(filepath.Base(model), alg, d))
 		}
-		return verify.NewAllowlist(verify.Entry{SHA256: d})
+		return verify.NewAllowlist(verify.NewEntry("", alg, d))
 	case f.sha256File != "":
 		b, err := os.ReadFile(f.sha256File)
 		if err != nil {
@@ -230,9 +243,9 @@ func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
 		}
 		if d, _, err := verify.ParseLFSPointer(bytes.NewReader(b)); err == nil {
 			// A Git LFS pointer approves its oid for the file it stands for.
-			return verify.NewAllowlist(verify.Entry{SHA256: d})
+			return verify.NewAllowlist(verify.NewEntry("", verify.SHA256, d))
 		}
-		entries, err := verify.ParseSHA256Sums(bytes.NewReader(b))
+		entries, err := verify.ParseSums(bytes.NewReader(b), verify.SumsAlgorithm(f.sha256File))
 		if err != nil {
 			return nil, usageError{formats.WithPath(err, f.sha256File)}
 		}

@@ -13,15 +13,20 @@ import (
 )
 
 func (c *cli) newSign() *cobra.Command {
-	var key, out string
+	var key, out, hash string
+	var shardSize int64
 	var ignore []string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "sign --key KEY [--ignore-paths a,b] [--output FILE] PATH",
+		Use:   "sign --key KEY [--hash sha256|blake3] [--shard-size N] [--ignore-paths a,b] [--output FILE] PATH",
 		Short: "Sign a model (file or directory) with a local key, writing an OpenSSF Model Signing bundle",
 		Long: `sign writes an OpenSSF Model Signing v1.0 bundle, as model_signing's key
 method writes it: a DSSE envelope over an in-toto statement that lists the
-SHA-256 of every file of the model (model.sig and git metadata left out).
+digest of every file of the model (model.sig and git metadata left out):
+SHA-256 by default, BLAKE3 with --hash blake3 (each file hashed on every
+core; see the README on what that costs in compatibility), or SHA-256 of
+shards of --shard-size bytes (model_signing's "shards" serialization,
+hashed in parallel; its default size is 1000000000).
 The bundle goes to model.sig inside a model directory, or FILE.sig beside a
 single file, unless --output names it. Keys: PEM ECDSA (P-256/384/521),
 Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
@@ -38,7 +43,14 @@ Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
 				return err
 			}
 			ctx, done := c.progressFor(cmd.Context(), args[0], "hashing to sign")
-			b, err := verify.SignModel(ctx, args[0], signer, ignore)
+			alg, err := verify.ParseAlgorithm(hash)
+			if err != nil || alg == verify.BLAKE2b {
+				return usageError{fmt.Errorf("--hash %q: choose sha256 or blake3", hash)}
+			}
+			if shardSize < 0 || shardSize > 0 && alg != verify.SHA256 {
+				return usageError{fmt.Errorf("--shard-size needs a positive size and --hash sha256 (blake3 splits each file across the cores already)")}
+			}
+			b, err := verify.SignModel(ctx, args[0], signer, verify.SignOptions{Hash: alg, ShardSize: shardSize, IgnorePaths: ignore})
 			done()
 			if err != nil {
 				return err
@@ -67,6 +79,8 @@ Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
 	cmd.Flags().StringVar(&key, "key", "", "PEM private key `FILE`")
 	cmd.Flags().StringVar(&out, "output", "", "write the bundle to `FILE`")
 	cmd.Flags().StringSliceVar(&ignore, "ignore-paths", nil, "leave `PATHS` out of the manifest")
+	cmd.Flags().StringVar(&hash, "hash", "sha256", "hash files with `ALGORITHM`: sha256 or blake3")
+	cmd.Flags().Int64Var(&shardSize, "shard-size", 0, "hash files in shards of `N` bytes (sha256; model_signing's shards serialization)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing bundle")
 	return cmd
 }
