@@ -272,9 +272,10 @@ const emptyShardNote = "; a shards manifest does not record empty files, so they
 // serialization and algorithm, from the bytes md gives: every file, or
 // every shard, hashed in parallel across the cores. An ignore path leaves
 // out only inert files: one that covers weights, code or a pickle leaves
-// them in, so that they must be signed. Under shards an empty file has no
-// shard, and is given the resource "name:0:0" so that it is covered only
-// by a manifest that lists it so.
+// them in, so that they must be signed. Under shards an empty file of a
+// directory has no shard, and is given the resource "name:0:0" so that it
+// is covered only by a manifest that lists it so (a single empty file is
+// the whole model, and its empty manifest says all there is).
 func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore []string) (map[string]string, error) {
 	type job struct {
 		file   int
@@ -294,7 +295,7 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 			jobs = append(jobs, job{i, name, 0, f.Size})
 			continue
 		}
-		if f.Size == 0 {
+		if f.Size == 0 && !md.Single {
 			jobs = append(jobs, job{i, name + ":0:0", 0, 0})
 		}
 		for off := int64(0); off < f.Size; off += m.shardSize {

@@ -102,11 +102,6 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 	if err != nil {
 		return nil, err
 	}
-	if m.method == "shards" {
-		// A single empty file has nothing to sign but its ":0:0" name,
-		// which model_signing does not write.
-		delete(res, ".:0:0")
-	}
 	payload, err := statementFor(filepath.Base(filepath.Clean(path)), m, res, ignore)
 	if err != nil {
 		return nil, err
