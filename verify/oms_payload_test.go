@@ -27,7 +27,9 @@ import (
 // returns the model path for each golden's base name.
 func payloadFixtures(t *testing.T) map[string]string {
 	dir := t.TempDir()
-	w := func(rel, content string) string { return writeT(t, filepath.Join(dir, filepath.FromSlash(rel)), []byte(content)) }
+	w := func(rel, content string) string {
+		return writeT(t, filepath.Join(dir, filepath.FromSlash(rel)), []byte(content))
+	}
 	out := map[string]string{
 		"sample_model_file": w("file/file_model", "This is a simple model"),
 		"empty_model_file":  w("empty/empty_file_model", ""),

@@ -32,7 +32,9 @@ var tamperCases = map[string]func(t *testing.T, dir string){
 	},
 	"an added file":       func(t *testing.T, dir string) { writeT(t, filepath.Join(dir, "extra.safetensors"), []byte("x")) },
 	"an added empty file": func(t *testing.T, dir string) { writeT(t, filepath.Join(dir, "sub", "__init__.py"), nil) },
-	"a removed file":      func(t *testing.T, dir string) { require.NoError(t, os.Remove(filepath.Join(dir, "sub", "config.json"))) },
+	"a removed file": func(t *testing.T, dir string) {
+		require.NoError(t, os.Remove(filepath.Join(dir, "sub", "config.json")))
+	},
 	"a truncated file": func(t *testing.T, dir string) {
 		require.NoError(t, os.Truncate(filepath.Join(dir, "model.safetensors"), 9000))
 	},
