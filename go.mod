@@ -3,6 +3,7 @@ module github.com/modelgate/modelgate
 go 1.25.8
 
 require (
+	github.com/cloudflare/circl v1.6.5
 	github.com/goccy/go-yaml v1.19.2
 	github.com/gpustack/gguf-parser-go v0.28.1
 	github.com/klauspost/compress v1.20.3

@@ -10,7 +10,7 @@ var ErrNoTrustedRoot = errors.New("no Sigstore trusted root")
 // NoSignerError is the cause of a refusal when a bundle is signed by a
 // kind of signer of which the verifier allows none.
 type NoSignerError struct {
-	Signer string // "key", "identity" or "CA"
+	Signer string // "key", "ML-DSA key", "identity" or "CA"
 }
 
 func (e *NoSignerError) Error() string { return "no " + e.Signer + " is allowed" }

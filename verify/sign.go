@@ -19,7 +19,8 @@ import (
 )
 
 // LoadPrivateKeyFile reads a PEM private key (PKCS#8, SEC 1 EC or PKCS#1
-// RSA; unencrypted) for SignModel.
+// RSA; unencrypted) for SignModel, or a raw ML-DSA-44/65/87 private key
+// as model_signing's ML-DSA method stores one (unencrypted).
 func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -28,7 +29,8 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 	for rest := b; ; {
 		var blk *pem.Block
 		if blk, rest = pem.Decode(rest); blk == nil {
-			return nil, formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "no unencrypted PEM private key"), path)
+			k, err := parseMLDSAPrivateKey(b)
+			return k, formats.WithPath(err, path)
 		}
 		var key any
 		switch blk.Type {
@@ -106,18 +108,14 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 	if err != nil {
 		return nil, err
 	}
-	sig, err := signRaw(key, pae(inTotoPayloadType, payload))
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	sig, hint, err := signPayload(key, payload)
 	if err != nil {
 		return nil, err
 	}
 	return json.MarshalIndent(map[string]any{
 		"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
 		"verificationMaterial": map[string]any{
-			"publicKey":   map[string]string{"hint": keyHints(der)[1]},
+			"publicKey":   map[string]string{"hint": hint},
 			"tlogEntries": []any{},
 		},
 		"dsseEnvelope": map[string]any{
@@ -154,6 +152,24 @@ func statementFor(subject string, m *manifest, res map[string]string, ignore []s
 			"resources":     resources,
 		},
 	}, "", "  ")
+}
+
+// signPayload signs the DSSE PAE of an in-toto payload and names the key
+// as model_signing does: sha256 of its PEM, or for ML-DSA (FIPS 204,
+// empty context) its variant and the sha256 of the raw key.
+func signPayload(key crypto.Signer, payload []byte) (sig []byte, hint string, err error) {
+	msg := pae(inTotoPayloadType, payload)
+	if sk, k, ok := mldsaPublic(key); ok {
+		return k.scheme.Sign(sk, msg, nil), k.variant + ":" + k.hash, nil
+	}
+	if sig, err = signRaw(key, msg); err != nil {
+		return nil, "", err
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, "", err
+	}
+	return sig, keyHints(der)[1], nil
 }
 
 // signRaw signs msg as verifyRaw verifies it.

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
@@ -35,6 +36,7 @@ type SignatureVerifier struct {
 	ignore     []string
 	bundle     string
 	algorithms []Algorithm // nil: any
+	mldsa      []*mldsaKey
 }
 
 type trustedKey struct {
@@ -57,7 +59,7 @@ func NewSignatureVerifier(opts ...SignatureOption) (*SignatureVerifier, error) {
 			return nil, err
 		}
 	}
-	if len(v.identities)+len(v.keys)+v.nCAs == 0 {
+	if len(v.identities)+len(v.keys)+len(v.mldsa)+v.nCAs == 0 {
 		return nil, formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no signer is allowed: give an identity, a key or a CA")
 	}
 	return v, nil
@@ -147,12 +149,18 @@ func anchor(re string) string {
 }
 
 // WithPublicKeyFile allows signatures by the PEM public key (or
-// certificate's key) in path: ECDSA P-256/384/521, Ed25519 or RSA.
+// certificate's key) in path: ECDSA P-256/384/521, Ed25519 or RSA; or by
+// the raw ML-DSA public key in path (see WithMLDSAPublicKey).
 func WithPublicKeyFile(path string) SignatureOption {
 	return func(v *SignatureVerifier) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		}
+		if !bytes.Contains(b, []byte("-----BEGIN")) {
+			if _, ok := parseMLDSAPublicKey(path, b); ok {
+				return WithMLDSAPublicKey(filepath.Base(path), b)(v)
+			}
 		}
 		pub, err := parsePublicKeyPEM(b)
 		if err != nil {
@@ -277,5 +285,5 @@ func SignaturesFromPolicy(s *Signatures, dir string, algs ...Algorithm) (*Signat
 
 // String summarises who the verifier allows.
 func (v *SignatureVerifier) String() string {
-	return fmt.Sprintf("signers: %d identities, %d keys, %d CAs", len(v.identities), len(v.keys), v.nCAs)
+	return fmt.Sprintf("signers: %d identities, %d keys, %d CAs", len(v.identities), len(v.keys)+len(v.mldsa), v.nCAs)
 }

@@ -300,9 +300,12 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 
 // verifyBundle verifies rb's signature over the artifact digest (for a
 // message signature or an in-toto subject) and returns the signer. Every
-// form sigstore-go reads is verified by sigstore-go; the two it cannot
-// read, which model_signing wrote, are in legacy.go.
+// form sigstore-go reads is verified by sigstore-go; those it cannot read,
+// which model_signing writes, are in legacy.go and mldsa.go.
 func (v *SignatureVerifier) verifyBundle(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+	if rb.isMLDSA() {
+		return v.verifyMLDSA(rb, alg, digest, m)
+	}
 	if why := rb.legacyForm(m); why != "" {
 		return v.verifyLegacy(rb, alg, digest, m)
 	}

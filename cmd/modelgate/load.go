@@ -53,7 +53,7 @@ func (s *sigFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&s.identity, "certificate-identity", "", "the same as --identity (cosign's name)")
 	fl.StringVar(&s.identityRegexp, "certificate-identity-regexp", "", "the same as --identity-regexp (cosign's name)")
 	fl.StringVar(&s.issuer, "certificate-oidc-issuer", "", "the same as --issuer (cosign's name)")
-	fl.StringSliceVar(&s.keys, "key", nil, "allow signatures by the PEM public key in `FILE` (repeatable)")
+	fl.StringSliceVar(&s.keys, "key", nil, "allow signatures by the PEM public key, or raw ML-DSA public key, in `FILE` (repeatable)")
 	fl.StringSliceVar(&s.cas, "ca", nil, "allow certificate chains to the PEM CA in `FILE` (repeatable)")
 	fl.StringVar(&s.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json `FILE` (offline); default: the public-good instance via TUF")
 	fl.StringSliceVar(&s.ignorePaths, "ignore-paths", nil, "leave `PATHS` out of the model's manifest, as model_signing does")

@@ -232,6 +232,8 @@ func hint(err error) string {
 		return "give a trusted_root.json with --trusted-root (offline), or let modelgate fetch the public-good root"
 	case errors.As(err, &ns) && ns.Signer == "key":
 		return "allow the signing key with --key PUBLIC.pem"
+	case errors.As(err, &ns) && ns.Signer == "ML-DSA key":
+		return "allow the signing key with --key, giving the raw ML-DSA public key file model_signing wrote"
 	case errors.As(err, &ns) && ns.Signer == "identity":
 		return "allow the signer with --identity (or --identity-regexp) and --issuer"
 	case errors.As(err, &ns) && ns.Signer == "CA":

@@ -29,7 +29,9 @@ shards of --shard-size bytes (model_signing's "shards" serialization,
 hashed in parallel; its default size is 1000000000).
 The bundle goes to model.sig inside a model directory, or FILE.sig beside a
 single file, unless --output names it. Keys: PEM ECDSA (P-256/384/521),
-Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
+Ed25519 or RSA, unencrypted, or a raw ML-DSA-44/65/87 private key as
+model_signing's ML-DSA method stores it (post-quantum; the bundle names
+the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 		Example: `  openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt > release.key
   openssl ec -in release.key -pubout > release.pub
   modelgate sign --key release.key ./model-dir && modelgate verify --key release.pub ./model-dir`,
@@ -76,7 +78,7 @@ Ed25519 or RSA, unencrypted. Verify with "modelgate verify --key PUB".`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "PEM private key `FILE`")
+	cmd.Flags().StringVar(&key, "key", "", "PEM private key, or raw ML-DSA private key, `FILE`")
 	cmd.Flags().StringVar(&out, "output", "", "write the bundle to `FILE`")
 	cmd.Flags().StringSliceVar(&ignore, "ignore-paths", nil, "leave `PATHS` out of the manifest")
 	cmd.Flags().StringVar(&hash, "hash", "sha256", "hash files with `ALGORITHM`: sha256 or blake3")
