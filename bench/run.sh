@@ -4,7 +4,7 @@
 # a shared machine hits them alike. Prints min/median/max seconds and the
 # ratio of medians; paste the output into BENCHMARKS.md.
 #
-#   bench/run.sh [RUNS]           (default 5; needs ~5 GiB in $BENCH_DIR)
+#   bench/run.sh [RUNS]           (default 5; needs ~7 GiB in $BENCH_DIR)
 #
 # Files go to $BENCH_DIR (default /tmp/modelgate-bench) and are kept for
 # the next run. Peers that are not installed are skipped, and say so.
@@ -44,7 +44,17 @@ if [ -x "$COSIGN" ] && [ ! -f "$DIR/sig-1g.bundle" ]; then
     --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors" > /dev/null 2>&1
 fi
 ROOT=../shared/vectors/sigstore/trusted_root.public-good.json
-cat "$DIR"/*.bin "$DIR"/*.safetensors "$DIR"/*.gguf "$DIR/big.npz" > /dev/null
+# The 2 GiB model signed three ways, for the blake3 and shards rows: an
+# ECDSA key, bundles beside the model (model_signing's files serialization
+# by sha256 and by blake3, and its shards serialization of 1 GB).
+if [ ! -f "$DIR/m2g-shards.sig" ]; then
+  openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt > "$DIR/m2g.key"
+  openssl ec -in "$DIR/m2g.key" -pubout > "$DIR/m2g.pub" 2> /dev/null
+  "$BIN" sign --key "$DIR/m2g.key" --output "$DIR/m2g-sha256.sig" "$DIR/model-2g" > /dev/null
+  "$BIN" sign --key "$DIR/m2g.key" --hash blake3 --output "$DIR/m2g-blake3.sig" "$DIR/model-2g" > /dev/null
+  "$BIN" sign --key "$DIR/m2g.key" --shard-size 1000000000 --output "$DIR/m2g-shards.sig" "$DIR/model-2g" > /dev/null
+fi
+cat "$DIR"/*.bin "$DIR"/*.safetensors "$DIR"/model-2g/* "$DIR"/*.gguf "$DIR/big.npz" > /dev/null
 
 declare -A TIMES
 time_it() { # name command...
@@ -66,6 +76,11 @@ for run in $(seq "$RUNS"); do
   have openssl && time_it "hash1:openssl-dgst" openssl dgst -sha256 "$DIR/one-2g.bin"
   have sha256sum && time_it "hash1:sha256sum" sha256sum "$DIR/one-2g.bin"
   [ -x /usr/bin/python3 ] && time_it "hash1:python-hashlib" /usr/bin/python3 -c "$HASHLIB" "$DIR/one-2g.bin"
+  time_it "hash1b3:modelgate" "$BIN" hash --algorithm blake3 "$DIR/one-2g.bin"
+  have b3sum && time_it "hash1b3:b3sum" b3sum "$DIR/one-2g.bin"
+  for how in sha256 blake3 shards; do
+    time_it "verify2g:$how" "$BIN" verify --key "$DIR/m2g.pub" --bundle "$DIR/m2g-$how.sig" "$DIR/model-2g"
+  done
   time_it "hash8:modelgate" "$BIN" hash "$DIR"/part-?.bin
   have sha256sum && time_it "hash8:sha256sum" sha256sum "$DIR"/part-?.bin
   time_it "open4g:modelgate" "$DIR/benchtool" open "$DIR/big-4g.safetensors"
@@ -107,6 +122,10 @@ ratio "hash 2 GiB: openssl dgst time / modelgate time" hash1:openssl-dgst hash1:
 ratio "hash 2 GiB: python hashlib time / modelgate time" hash1:python-hashlib hash1:modelgate
 ratio "hash 2 GiB: sha256sum time / modelgate time" hash1:sha256sum hash1:modelgate
 ratio "hash 8x256 MiB: sha256sum time / modelgate time" hash8:sha256sum hash8:modelgate
+ratio "hash 2 GiB blake3: b3sum time / modelgate time (target 0.9)" hash1b3:b3sum hash1b3:modelgate
+ratio "hash 2 GiB: modelgate sha256 time / blake3 time (target 3)" hash1:modelgate hash1b3:modelgate
+ratio "verify 2 GiB model: signed sha256 / signed blake3 (target 2.5)" verify2g:sha256 verify2g:blake3
+ratio "verify 2 GiB model: files sha256 / shards sha256 (target 1.8)" verify2g:sha256 verify2g:shards
 printf '%-58s %6.2fx\n' "hash 8 files vs 1 file: modelgate throughput ratio" \
   "$(echo "(2 / $(median hash8:modelgate)) / (2 / $(median hash1:modelgate))" | bc -l)"
 ratio "open 4 GiB safetensors: nlpodyssey time / modelgate time" open4g:nlpodyssey open4g:modelgate
@@ -119,6 +138,8 @@ ratio "scan 4000 files / scan 1000 files (linear: about 4)" scan4000:modelgate s
 echo
 echo "in-memory SHA-256 kernel (the ceiling for one stream):"
 go test ./verify -run '^$' -bench 'SHA256Kernel|HashFile' -benchtime 2s | grep Benchmark
+echo "BLAKE3 kernels on one hot 1 MiB segment, and internal/b3tree on 64 MiB:"
+go test ./internal/b3tree -run '^$' -bench 'Kernel|Sum' -benchtime 2s | grep Benchmark
 have openssl && openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | tail -1
 echo "modelgate 2 GiB throughput (median): $(echo "$GiB2 / $(median hash1:modelgate) / 1000000" | bc) MB/s"
 echo
@@ -128,6 +149,9 @@ if [ -f "$DIR/sig-1g.bundle" ]; then
   echo "  modelgate verify 1 GiB + bundle: $("$DIR/benchtool" rss "$BIN" verify --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" "$DIR/sig-1g.safetensors")"
   [ -f "$ROOT" ] && echo "  cosign verify-blob 1 GiB: $("$DIR/benchtool" rss "$COSIGN" verify-blob --key "$DIR/bench.pub" --bundle "$DIR/sig-1g.bundle" --new-bundle-format --insecure-ignore-tlog=true --trusted-root "$ROOT" "$DIR/sig-1g.safetensors")"
 fi
+echo "  modelgate hash --algorithm blake3 2 GiB: $("$DIR/benchtool" rss "$BIN" hash --algorithm blake3 "$DIR/one-2g.bin")"
+have b3sum && echo "  b3sum 2 GiB: $("$DIR/benchtool" rss b3sum "$DIR/one-2g.bin")"
+echo "  modelgate verify 2 GiB, blake3-signed: $("$DIR/benchtool" rss "$BIN" verify --key "$DIR/m2g.pub" --bundle "$DIR/m2g-blake3.sig" "$DIR/model-2g")"
 echo "  modelgate inspect 4 GiB GGUF: $("$DIR/benchtool" rss "$BIN" inspect "$DIR/big-4g.gguf")"
 echo "  gguf-parser-go open 4 GiB GGUF: $("$DIR/benchtool" rss "$DIR/benchtool" open-gguf-parser "$DIR/big-4g.gguf")"
 echo "  nlpodyssey open 4 GiB file: $("$DIR/benchtool" rss "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors")"

@@ -1,8 +1,9 @@
 // Command benchtool is bench/run.sh's helper: it makes model files and
 // times the library operations that have no command of their own.
 //
-//	benchtool mkmodel DIR      make DIR/big-4g.safetensors (sparse) and
-//	                           DIR/sig-1g.safetensors (random data)
+//	benchtool mkmodel DIR      make DIR/big-4g.safetensors (sparse),
+//	                           DIR/sig-1g.safetensors and
+//	                           DIR/model-2g/model.safetensors (random data)
 //	benchtool mktree DIR N     make a tree of N small model and text files
 //	benchtool open FILE        open and list tensors with modelgate
 //	benchtool open-nlp FILE    the same with nlpodyssey/safetensors
@@ -61,6 +62,12 @@ func run(cmd, p string) error {
 	switch cmd {
 	case "mkmodel":
 		if err := mkmodel(filepath.Join(p, "big-4g.safetensors"), 4<<30); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(p, "model-2g"), 0o755); err != nil {
+			return err
+		}
+		if err := mkRandom(filepath.Join(p, "model-2g", "model.safetensors"), 2<<30); err != nil {
 			return err
 		}
 		return mkRandom(filepath.Join(p, "sig-1g.safetensors"), 1<<30)
