@@ -22,7 +22,12 @@
 // does not know (unsupported), a model whose files or shards differ from
 // the manifest (digest-mismatch; an empty file under shards included,
 // since model_signing records none), and an algorithm the policy's
-// digest_algorithms does not allow (not-allowlisted).
+// digest_algorithms does not allow (not-allowlisted). model_signing's
+// ML-DSA bundles (mldsa.go) are refused when no ML-DSA key is allowed or
+// the hint names another (not-allowlisted), and when the hint's variant
+// is not the key's, the payload type is not in-toto, the bundle carries
+// log evidence, or neither DSSE's PAE nor model_signing 0.2's verifies
+// (signature-invalid).
 //
 // Policy is the YAML file a service and a CI step share (schema in
 // policy.schema.json); it is decoded strictly (unknown and duplicate keys

@@ -212,7 +212,8 @@ func mkRandom(p string, size int64) error {
 		return err
 	}
 	defer rnd.Close()
-	return safetensors.Write(f, []safetensors.Tensor{{Name: "w", DType: formats.U8, Shape: []int64{size}, Data: io.LimitReader(rnd, size)}}, nil)
+	// Rows of 1 MiB: a dimension stays within int32 whatever the size.
+	return safetensors.Write(f, []safetensors.Tensor{{Name: "w", DType: formats.U8, Shape: []int64{size >> 20, 1 << 20}, Data: io.LimitReader(rnd, size)}}, nil)
 }
 
 // mktree makes n files below dir: a quarter safetensors, the rest text

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/modelgate/modelgate/internal/ggufwrite"
@@ -54,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"mkst":   mkst,
 			"code":   code,
 			"genkey": genkey,
+			"genmldsa": genmldsa,
 			"mkgguf": mkgguf,
 		},
 	})
@@ -112,6 +114,18 @@ func genkey(ts *testscript.TestScript, neg bool, args []string) {
 	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}), 0o644))
+}
+
+// genmldsa NAME writes an ML-DSA-65 key pair as model_signing keeps one:
+// NAME.priv and NAME.raw, raw FIPS 204 encodings.
+func genmldsa(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: genmldsa NAME")
+	}
+	pk, sk, err := mldsa65.GenerateKey(rand.Reader)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".priv"), sk.Bytes(), 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".raw"), pk.Bytes(), 0o644))
 }
 
 // mkgguf FILE writes a GGUF file with a tensor of every ggml type and a
