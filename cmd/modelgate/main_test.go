@@ -52,11 +52,11 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkst":   mkst,
-			"code":   code,
-			"genkey": genkey,
+			"mkst":     mkst,
+			"code":     code,
+			"genkey":   genkey,
 			"genmldsa": genmldsa,
-			"mkgguf": mkgguf,
+			"mkgguf":   mkgguf,
 		},
 	})
 }
