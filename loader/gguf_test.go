@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -176,4 +177,63 @@ func TestGGUFUnderTheMLXProfile(t *testing.T) {
 		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
 		assert.ErrorContains(t, err, "int32")
 	})
+}
+
+// alignedAt64 returns a file with general.alignment 64 whose tensor
+// infos end at a multiple of 64 (32-byte alignment starts the data
+// section at the same offset) or not (it starts it 32 bytes earlier).
+func alignedAt64(t *testing.T, same bool) []byte {
+	for n := range 64 {
+		f := ggufwrite.File{Align: 64, KVs: []ggufwrite.KV{
+			{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)},
+			{Key: "pad", VT: gguf.String, Val: strings.Repeat("x", n)},
+		}, Tensors: []ggufwrite.Tensor{{Name: "w", Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}}}
+		b := f.Build()
+		g, err := gguf.NewReader(bytes.NewReader(b), int64(len(b)), formats.DefaultLimits())
+		require.NoError(t, err)
+		if (g.HeaderEnd%64 == 0 || g.HeaderEnd%64 > 32) == same {
+			return b
+		}
+	}
+	t.Fatal("no padding gives that layout")
+	return nil
+}
+
+// TestGGUFHeadersMLXReadsDifferently: what gguflib and MLX's metadata
+// reader would read otherwise than the spec is refused under the MLX
+// profile, and accepted without it.
+func TestGGUFHeadersMLXReadsDifferently(t *testing.T) {
+	dir := t.TempDir()
+	w := ggufwrite.Tensor{Name: "w", Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}
+	withKV := func(kvs ...ggufwrite.KV) []byte {
+		return ggufwrite.File{KVs: append(kvs, ggufwrite.KV{Key: "general.name", VT: gguf.String, Val: "after"}), Tensors: []ggufwrite.Tensor{w}}.Build()
+	}
+	for _, tc := range []struct {
+		name string
+		file []byte
+		msg  string // "" when accepted
+	}{
+		{"alignment 64 where 32 lands on the same offset", alignedAt64(t, true), ""},
+		{"alignment 64 where gguflib's 32 lands elsewhere", alignedAt64(t, false), "aligns the data section to 32 bytes"},
+		{"gguflib's misspelt alignment key", withKV(ggufwrite.KV{Key: "general.alignmnet", VT: gguf.Uint32, Val: uint32(32)}), "general.alignmnet"},
+		{"a float64 value", withKV(ggufwrite.KV{Key: "rope.scale", VT: gguf.Float64, Val: float64(1.5)}), "float64"},
+		{"an array of float64", withKV(ggufwrite.KV{Key: "scores", VT: gguf.Array, Elem: gguf.Float64, Val: []float64{1, 2}}), "float64"},
+		{"a float32 value", withKV(ggufwrite.KV{Key: "rope.scale", VT: gguf.Float32, Val: float32(1.5)}), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, "m.gguf")
+			writeFile(t, p, tc.file)
+			m, err := loader.Open(ctx, p)
+			require.NoError(t, err, "valid GGUF without the profile")
+			m.Close()
+			m, err = loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX))
+			if tc.msg == "" {
+				require.NoError(t, err)
+				m.Close()
+				return
+			}
+			assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
 }

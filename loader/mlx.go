@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/gguf"
 )
 
 // mlxRefused are safetensors dtypes MLX cannot load: F64 (MLX refuses it),
@@ -45,7 +46,13 @@ var mlxRaw = map[formats.DType]bool{formats.F8_E4M3: true, formats.F8_E8M0: true
 // name must end in ".weight", the names it adds must not be taken, and its
 // element count times bits/32 must fit in an int32. The reader already
 // holds every tensor to 1-4 positive dimensions, aligned offsets inside
-// the file and unique names.
+// the file and unique names. gguflib, which MLX reads GGUF with, never
+// reads general.alignment (it looks for "general.alignmnet", and aligns
+// the data section to 32 bytes without it), so the data section must start
+// where 32-byte alignment puts it, and no key may be "general.alignmnet";
+// MLX's metadata reader advances 4 bytes for each 8-byte float64 value, so
+// no metadata may be float64 (arrays of arrays, which it throws on, the
+// reader refuses).
 //
 // npy, and npz members (mx.load reads each member with the same reader):
 // MLX's reader (mlx/io/load.cpp, load()) does not parse the header; it
@@ -75,6 +82,9 @@ func CheckMLX(f *File, allowRawFP8 bool) error {
 		}
 	}
 	if f.Format == formats.FormatGGUF {
+		if err := checkMLXGGUFHeader(f.gguf); err != nil {
+			return err
+		}
 		return checkMLXQuantized(f)
 	}
 	return nil
@@ -110,6 +120,35 @@ var mlxGGUF = map[string]bool{"F32": true, "F16": true, "I8": true, "I16": true,
 // mlxQuantizedBits are the ggml types gguf_load_quantized turns into
 // MLX's quantization, with the bits of each packed weight.
 var mlxQuantizedBits = map[string]int64{"Q4_0": 4, "Q4_1": 4, "Q8_0": 8}
+
+// gguflibAlignmentKey is the key gguflib (antirez/gguf-tools, which MLX
+// builds at 8fa6eb6) reads the alignment from: general.alignment misspelt.
+// It never reads general.alignment itself.
+const gguflibAlignmentKey = "general.alignmnet"
+
+// checkMLXGGUFHeader refuses a GGUF header MLX reads differently from the
+// spec (see CheckMLX): gguflib aligns the data section to 32 bytes
+// whatever general.alignment says, and takes a uint32 "general.alignmnet"
+// instead (0 divides by zero); MLX's load_metadata (mlx/io/gguf.cpp)
+// stores a float64 value as float32 and advances by the float32 size, so
+// every key and tensor after one is read from the wrong offset. (It throws
+// on an array of arrays, which the reader refuses already.)
+func checkMLXGGUFHeader(g *gguf.File) error {
+	if at := alignUp(g.HeaderEnd, gguf.DefaultAlignment); at != g.DataStart {
+		return formats.Errorf(formats.KindUnsupported, g.HeaderEnd, "MLX's GGUF reader (gguflib) ignores general.alignment and aligns the data section to 32 bytes: it would read the tensors from offset %d, not %d", at, g.DataStart).WithField("general.alignment")
+	}
+	for _, kv := range g.Metadata {
+		switch {
+		case kv.Key == gguflibAlignmentKey:
+			return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "MLX's GGUF reader (gguflib) takes its alignment from %q, which this file sets", kv.Key).WithField(kv.Key)
+		case kv.Type == gguf.Float64 || kv.Type == gguf.Array && kv.Elem == gguf.Float64:
+			return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "MLX reads float64 metadata as float32 and skips 4 bytes where 8 are stored, misreading every key and tensor after %q", kv.Key).WithField(kv.Key)
+		}
+	}
+	return nil
+}
+
+func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
 
 // checkMLXQuantized holds a GGUF file's quantized tensors to the names and
 // sizes gguf_load_quantized handles (see CheckMLX).

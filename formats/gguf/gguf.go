@@ -59,6 +59,7 @@ type File struct {
 	Metadata  []KV
 	Tensors   []Tensor // in the order of their data
 	DataStart int64    // offset of the tensor data section
+	HeaderEnd int64    // where the tensor infos end: DataStart is it aligned up
 	byKey     map[string]int
 	byName    map[string]int // index in Tensors
 	r         io.ReaderAt
@@ -514,7 +515,7 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 // each at the aligned end of the one before, none past the file, and
 // nothing after the last but padding. Offsets become absolute.
 func (f *File) layout(c *cursor, size int64, lim formats.Limits) *formats.Error {
-	f.DataStart = alignUp(c.off, f.Alignment)
+	f.HeaderEnd, f.DataStart = c.off, alignUp(c.off, f.Alignment)
 	if f.DataStart > size && len(f.Tensors) > 0 {
 		return formats.Errorf(formats.KindMalformed, c.off, "the data section would start at %d, past the end of the %d-byte file", f.DataStart, size)
 	}

@@ -129,6 +129,9 @@ func (s File) Header() (head []byte, size int64) {
 		case []int32:
 			b.Write(LE(cmpOr(p.RawLength, uint64(len(vals)))))
 			b.Write(LE(vals))
+		case []float64:
+			b.Write(LE(cmpOr(p.RawLength, uint64(len(vals)))))
+			b.Write(LE(vals))
 		default:
 			b.Write(LE(p.RawLength))
 		}
@@ -309,7 +312,10 @@ func Fixtures() []Fixture {
 			Want: "accept", MLX: "accept", Why: "version 2, default alignment"},
 		{Path: "align64.gguf", File: File{Align: 64, KVs: []KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)}},
 			Tensors: []Tensor{{Name: "a", Dims: []uint64{3}, Type: 0, Size: 12, Offset: -1}, {Name: "b.weight", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}}}.Build(),
-			Want: "accept", MLX: "accept", Why: "general.alignment 64, a Q8_0 tensor"},
+			Want: "accept", MLX: "unsupported", Why: "general.alignment 64, a Q8_0 tensor; gguflib ignores general.alignment and would read the data section 32 bytes early"},
+		{Path: "float64-metadata.gguf", File: File{KVs: []KV{{Key: "rope.freq_base", VT: gguf.Float64, Val: float64(10000)}, {Key: "general.name", VT: gguf.String, Val: "after"}},
+			Tensors: []Tensor{{Name: "w", Dims: []uint64{4}, Type: 0, Size: 16, Offset: -1}}}.Build(),
+			Want: "accept", MLX: "unsupported", Why: "a float64 value, which MLX's metadata reader steps over by 4 bytes, not 8"},
 	}
 	for _, c := range Hostile() {
 		want := string(c.Kind)
