@@ -253,3 +253,29 @@ func TestManifestRefusals(t *testing.T) {
 	_, err = v.VerifyPath(context.Background(), dir)
 	assert.NoError(t, err)
 }
+
+// TestBLAKE3ShardsManifestIsAFilesManifest: model_signing's
+// use_shard_serialization hashes BLAKE3 by whole files (BLAKE3 is
+// parallel already), so a "shards" manifest by blake3 lists files, and
+// verifies as one.
+func TestBLAKE3ShardsManifestIsAFilesManifest(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	require.NoError(t, err)
+	dir := tamperModel(t)
+	var res [][3]string
+	for _, n := range []string{"model.safetensors", "sub/config.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(n)))
+		require.NoError(t, err)
+		d, err := verify.BLAKE3.Sum(context.Background(), bytesReader(b), int64(len(b)), nil)
+		require.NoError(t, err)
+		res = append(res, [3]string{n, "blake3", hex.EncodeToString(d)})
+	}
+	st := rawStatement(t, map[string]any{"method": "shards", "hash_type": "blake3", "shard_size": 1000000000, "allow_symlinks": false}, res, "")
+	writeT(t, filepath.Join(dir, "model.sig"), signStatement(t, key, st))
+	_, err = v.VerifyPath(context.Background(), dir)
+	require.NoError(t, err)
+	flip(t, filepath.Join(dir, "model.safetensors"), 7)
+	_, err = v.VerifyPath(context.Background(), dir)
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err))
+}
