@@ -29,7 +29,9 @@ func FuzzBundle(f *testing.F) {
 	}
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}}`))
 	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"shards","hash_type":"sha256","shard_size":8.0},"resources":[{"name":"a:0:8","algorithm":"sha256-sharded-8","digest":"` + Digest{}.String() + `"}]}}`))
-	n += 2
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"files","hash_type":"blake2b"},"resources":[{"name":"a","algorithm":"blake2b","digest":"` + Digest{}.String() + Digest{}.String() + `"},{"name":"a/b:10:20","algorithm":"blake2b","digest":"00"}]}}`))
+	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"ML_DSA_65:00"},"tlogEntries":[]},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA==","keyid":""}]}}`))
+	n += 4
 	if n < 2 {
 		f.Fatal("empty seed corpus")
 	}
@@ -41,6 +43,7 @@ func FuzzBundle(f *testing.F) {
 		} else if rb.DSSEEnvelope != nil {
 			_, _ = parseStatement(rb)
 			_ = rb.isModelSigning()
+			_ = rb.isMLDSA()
 		}
 		st := &rawBundle{payload: b}
 		st.decodeStatement()
@@ -50,6 +53,7 @@ func FuzzBundle(f *testing.F) {
 			return
 		}
 		_ = rootDigest(m.order, m.resources)
+		require.Len(t, canonicalOrder(m.order, m.method == "shards"), len(m.order))
 		_ = compareResources(m.resources, map[string]string{})
 	})
 }

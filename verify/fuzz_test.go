@@ -36,8 +36,10 @@ func FuzzParsers(f *testing.F) {
 		if err == nil {
 			require.False(t, p.Requires(verify.RequireDigest) && p.Allowlist().Len() == 0)
 		}
-		_, err = verify.ParseSums(strings.NewReader(string(b)), verify.SHA256)
-		known(err)
+		for _, a := range []verify.Algorithm{verify.SHA256, verify.BLAKE3} {
+			_, err = verify.ParseSums(strings.NewReader(string(b)), a)
+			known(err)
+		}
 		_, _, err = verify.ParseLFSPointer(strings.NewReader(string(b)))
 		known(err)
 	})
