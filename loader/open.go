@@ -641,7 +641,7 @@ const headCheckBytes = 64 << 10
 // hashed, parsed and handed out. Map and read-at need the file's read
 // lease (taken when it was opened): without one, map falls back to a
 // private copy and read-at refuses the file. Hashing (verify) reads
-// through h.r, in 4 MiB reads of the page cache the shared mapping also
+// through h.r, in ChunkSize reads of the page cache the shared mapping also
 // shows: the same bytes (the lease keeps them so), without every page of
 // the file counting towards the RSS.
 func (o *opener) hold(m *Model, mf *modelFile) (*held, error) {

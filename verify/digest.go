@@ -42,8 +42,12 @@ func ParseDigest(s string) (Digest, error) {
 }
 
 // ChunkSize is how much Hash reads at a time: large enough that system
-// calls cost nothing next to hashing, small enough to stay in cache.
-const ChunkSize = 4 << 20
+// calls cost nothing next to hashing, small enough to stay in a core's L2
+// cache between the copy and the hash. Measured verifying a 2 GiB model
+// under a 1 GB shards manifest on 2 cores (7 interleaved runs, medians):
+// 64 KiB 1.00 s, 128 KiB 0.90 s, 256 KiB 0.91 s, 4 MiB 1.08 s; one
+// SHA-256 stream is within noise from 128 KiB to 4 MiB.
+const ChunkSize = 256 << 10
 
 // Progress is told, from time to time, how many bytes have been hashed.
 // It must be safe for concurrent use when hashing trees.
