@@ -62,7 +62,7 @@ func (a Algorithm) streaming() hash.Hash {
 
 // Sum returns the digest of the size bytes of r, checking ctx between
 // reads and reporting progress (which may be nil; see
-// ContextWithProgress). BLAKE3 splits the file into 1 MiB subtrees hashed
+// ContextWithProgress). BLAKE3 splits the file into 512 KiB subtrees hashed
 // on every core; the others read it in ChunkSize reads on one. Memory
 // stays bounded whatever the size.
 func (a Algorithm) Sum(ctx context.Context, r io.ReaderAt, size int64, progress Progress) ([]byte, error) {

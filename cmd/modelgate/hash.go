@@ -22,7 +22,7 @@ func (c *cli) newHash() *cobra.Command {
 accepts the output. A directory is expanded to every regular file below
 it, sorted by path; symbolic links inside it are refused. Files are hashed
 in parallel, one per core; BLAKE3 also splits each file across the cores,
-reading it in 1 MiB pieces (memory stays flat whatever the file's size).`,
+reading it in 512 KiB pieces (memory stays flat whatever the file's size).`,
 		Example: `  modelgate hash model.safetensors > SHA256SUMS && sha256sum -c SHA256SUMS
   modelgate hash --algorithm blake3 ./model-dir > B3SUMS && modelgate verify --sha256-file B3SUMS ./model-dir
   modelgate hash --json ./model-dir`,

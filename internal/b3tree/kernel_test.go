@@ -6,7 +6,7 @@ import (
 	zeebo "github.com/zeebo/blake3"
 )
 
-// BenchmarkKernel hashes one 1 MiB segment, hot in cache, on one core:
+// BenchmarkKernel hashes one segment, hot in cache, on one core:
 // the kernel Sum runs per segment, against zeebo/blake3's.
 func BenchmarkKernel(b *testing.B) {
 	var buf [Segment]byte
