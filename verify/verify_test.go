@@ -256,6 +256,10 @@ func TestPolicyRefusals(t *testing.T) {
 		{"bad regexp", "signatures: {identities: [{issuer: i, subject_regexp: '('}]}\n", "subject_regexp"},
 		{"empty signatures", "signatures: {trusted_root: r.json}\n", "at least one identity"},
 		{"missing digest file", "digest_files: [nope]\n", "nope"},
+		{"unknown digest algorithm", "digest_algorithms: [md5]\n", `"md5" is not sha256, blake3 or blake2b`},
+		{"digest algorithm twice", "digest_algorithms: [blake3, blake3]\n", "listed twice"},
+		{"a digest the algorithms exclude", "digest_algorithms: [blake3]\ndigests: [{sha256: " + h + "}]\n", "a sha256 digest, and digest_algorithms allows [blake3]"},
+		{"both digests in one entry", "digests: [{name: m, sha256: " + h + ", blake3: " + h + "}]\n", "one digest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := verify.ParsePolicy([]byte(tc.yaml), t.TempDir())
