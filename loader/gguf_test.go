@@ -152,19 +152,7 @@ func TestGGUFUnderTheMLXProfile(t *testing.T) {
 		{"Q6_K", []ggufwrite.Tensor{q("k.weight", 14, 210)}, "Q6_K"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(dir, "m.gguf")
-			writeFile(t, p, ggufwrite.File{Tensors: tc.tensors}.Build())
-			m, err := loader.Open(ctx, p)
-			require.NoError(t, err, "valid GGUF without the profile")
-			m.Close()
-			m, err = loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX))
-			if tc.msg == "" {
-				require.NoError(t, err)
-				m.Close()
-				return
-			}
-			assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
-			assert.ErrorContains(t, err, tc.msg)
+			underMLX(t, filepath.Join(dir, "m.gguf"), ggufwrite.File{Tensors: tc.tensors}.Build(), tc.msg)
 		})
 	}
 	t.Run("packed weights beyond int32", func(t *testing.T) {
@@ -221,19 +209,25 @@ func TestGGUFHeadersMLXReadsDifferently(t *testing.T) {
 		{"a float32 value", withKV(ggufwrite.KV{Key: "rope.scale", VT: gguf.Float32, Val: float32(1.5)}), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(dir, "m.gguf")
-			writeFile(t, p, tc.file)
-			m, err := loader.Open(ctx, p)
-			require.NoError(t, err, "valid GGUF without the profile")
-			m.Close()
-			m, err = loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX))
-			if tc.msg == "" {
-				require.NoError(t, err)
-				m.Close()
-				return
-			}
-			assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
-			assert.ErrorContains(t, err, tc.msg)
+			underMLX(t, filepath.Join(dir, "m.gguf"), tc.file, tc.msg)
 		})
 	}
+}
+
+// underMLX writes a valid GGUF file to p and opens it under the MLX
+// profile: accepted when msg is "", else refused unsupported with msg.
+func underMLX(t *testing.T, p string, b []byte, msg string) {
+	t.Helper()
+	writeFile(t, p, b)
+	m, err := loader.Open(ctx, p)
+	require.NoError(t, err, "valid GGUF without the profile")
+	m.Close()
+	m, err = loader.Open(ctx, p, loader.WithProfile(loader.ProfileMLX))
+	if msg == "" {
+		require.NoError(t, err)
+		m.Close()
+		return
+	}
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+	assert.ErrorContains(t, err, msg)
 }

@@ -12,10 +12,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
@@ -24,6 +22,7 @@ import (
 	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/internal/regular"
+	"github.com/modelgate/modelgate/internal/workpool"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -333,7 +332,7 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		digests[i] = verify.FileDigest{Name: mf.name, Size: mf.st.Size(), Inert: mf.id.Role == content.Inert}
 		mf.digest = &digests[i]
 	}
-	err := parallel(len(files), func(i int) error {
+	err := workpool.Run(o.ctx, len(files), func(i int) error {
 		mf := files[i]
 		if mf.id.Role != content.Weights {
 			return nil
@@ -366,7 +365,7 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 	if a != nil {
 		md.Files = digests
 		algs := a.Algorithms()
-		err := parallel(len(files)*len(algs), func(k int) error {
+		err := workpool.Run(o.ctx, len(files)*len(algs), func(k int) error {
 			i, alg := k/len(algs), algs[k%len(algs)]
 			_, err := md.Sum(o.ctx, i, alg, 0, digests[i].Size)
 			return err
@@ -482,28 +481,6 @@ func matchPath(pattern, name string) bool {
 		}
 	}
 	return false
-}
-
-// parallel runs f(0..n-1) on one worker per core and joins the errors.
-func parallel(n int, f func(i int) error) error {
-	errs := make([]error, n)
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				errs[i] = f(i)
-			}
-		}()
-	}
-	for i := range n {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // parse parses the index, checks the weight files against it, and parses

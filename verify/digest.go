@@ -11,13 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/regular"
+	"github.com/modelgate/modelgate/internal/workpool"
 )
 
 // Digest is a SHA-256 digest.
@@ -173,24 +172,11 @@ func HashFiles(ctx context.Context, a Algorithm, paths []string, progress Progre
 // also splits each file across the cores).
 func hashAll(ctx context.Context, a Algorithm, names []string, open func(string) (*os.File, os.FileInfo, error), progress Progress) ([]FileDigest, error) {
 	out := make([]FileDigest, len(names))
-	errs := make([]error, len(names))
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(len(names), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				out[i], errs[i] = hashName(ctx, a, open, names[i], progress)
-			}
-		}()
-	}
-	for i := range names {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	return out, errors.Join(errs...)
+	err := workpool.Run(ctx, len(names), func(i int) (err error) {
+		out[i], err = hashName(ctx, a, open, names[i], progress)
+		return err
+	})
+	return out, err
 }
 
 func hashName(ctx context.Context, a Algorithm, open func(string) (*os.File, os.FileInfo, error), name string, progress Progress) (FileDigest, error) {

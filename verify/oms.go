@@ -6,16 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/workpool"
 )
 
 // The predicate types of OpenSSF Model Signing (model_signing).
@@ -304,7 +302,7 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 		}
 	}
 	sums := make([][]byte, len(jobs))
-	err := parallelJobs(ctx, len(jobs), func(k int) (err error) {
+	err := workpool.Run(ctx, len(jobs), func(k int) (err error) {
 		j := jobs[k]
 		sums[k], err = md.Sum(ctx, j.file, m.alg, j.off, j.n)
 		return err
@@ -317,34 +315,6 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 		out[j.name] = hexDigest(sums[k])
 	}
 	return out, nil
-}
-
-// parallelJobs runs f(0..n-1) on one worker per core and returns the
-// errors joined.
-func parallelJobs(ctx context.Context, n int, f func(int) error) error {
-	errs := make([]error, n)
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(n, 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for k := range work {
-				if ctx.Err() == nil {
-					errs[k] = f(k)
-				}
-			}
-		}()
-	}
-	for k := range n {
-		work <- k
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return errors.Join(errs...)
 }
 
 // compareResources refuses a model whose files differ from the signed

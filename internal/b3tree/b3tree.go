@@ -51,6 +51,7 @@ type ReadError struct {
 	Err    error
 }
 
+// Error returns the read error's message.
 func (e *ReadError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the read's error.
