@@ -116,7 +116,7 @@ func (v *SignatureVerifier) verifyMLDSA(rb *rawBundle, alg string, digest []byte
 		}
 		candidates = nil
 		for _, k := range v.mldsa {
-			if k.hash == strings.ToLower(hash) {
+			if k.hash == hash { // hex as model_signing writes it, lowercase
 				if k.variant != variant {
 					return "", sigErr("the bundle names its key as %s, and the allowed key %s with that digest is %s", variant, k.name, k.variant)
 				}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cloudflare/circl/sign"
@@ -149,6 +150,7 @@ func TestMLDSABundlesAsModelSigningWritesThem(t *testing.T) {
 		{"signature over another statement", mldsaBundle(t, scheme, sk, hint, dssePAE(other), st, nil), formats.KindSignatureInvalid},
 		{"hint names the key as another variant", mldsaBundle(t, scheme, sk, "ML_DSA_87:"+hex.EncodeToString(sum[:]), dssePAE(st), st, nil), formats.KindSignatureInvalid},
 		{"hint names a key not allowed", mldsaBundle(t, scheme, sk, "ML_DSA_65:"+hex.EncodeToString(make([]byte, 32)), dssePAE(st), st, nil), formats.KindNotAllowlisted},
+		{"hint with the digest in capitals, which model_signing compares as written", mldsaBundle(t, scheme, sk, "ML_DSA_65:"+strings.ToUpper(hex.EncodeToString(sum[:])), dssePAE(st), st, nil), formats.KindNotAllowlisted},
 		{"hint without a digest", mldsaBundle(t, scheme, sk, "ML_DSA_65", dssePAE(st), st, nil), formats.KindSignatureInvalid},
 		{"log entries model_signing never writes", mldsaBundle(t, scheme, sk, hint, dssePAE(st), st, map[string]any{"tlogEntries": []any{map[string]any{"logIndex": "1"}}}), formats.KindSignatureInvalid},
 		{"a statement the signature covers but the model does not match", mldsaBundle(t, scheme, sk, hint, dssePAE(other), other, nil), formats.KindDigestMismatch},

@@ -184,13 +184,14 @@ func (m *manifest) add(name, algorithm, digest string) error {
 
 // parseShard splits "path:start:end" (decimal offsets without signs or
 // leading zeros, start <= end) as model_signing's Shard.from_str does,
-// more strictly.
+// more strictly; like it, it refuses a path holding a colon (from_str
+// splits on every colon and wants three parts).
 func parseShard(name string) (file string, start, end int64, ok bool) {
-	i := strings.LastIndexByte(name, ':')
-	j := strings.LastIndexByte(name[:max(i, 0)], ':')
-	if i < 0 || j < 0 {
+	if strings.Count(name, ":") != 2 {
 		return "", 0, 0, false
 	}
+	i := strings.LastIndexByte(name, ':')
+	j := strings.LastIndexByte(name[:i], ':')
 	num := func(s string) (int64, bool) {
 		if s == "" || len(s) > 1 && s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
 			return 0, false

@@ -222,6 +222,7 @@ func TestManifestRefusals(t *testing.T) {
 		{"shard offset with a leading zero", shards(5), [][3]string{{"w.safetensors:00:5", "sha256-sharded-5", s3(0, 5)}, good[1]}, "", "", formats.KindSignatureInvalid, "not a shard"},
 		{"shard ending before it starts", shards(5), [][3]string{{"w.safetensors:5:0", "sha256-sharded-5", s3(0, 5)}}, "", "", formats.KindSignatureInvalid, "not a shard"},
 		{"shard without offsets", shards(5), [][3]string{{"w.safetensors", "sha256-sharded-5", sh}}, "", "", formats.KindSignatureInvalid, "not a shard"},
+		{"shard of a path with a colon, which model_signing cannot split", shards(5), [][3]string{{"w:x:0:5", "sha256-sharded-5", s3(0, 5)}}, "", "", formats.KindSignatureInvalid, "not a shard"},
 		{"negative shard offset", shards(5), [][3]string{{"w.safetensors:-5:0", "sha256-sharded-5", sh}}, "", "", formats.KindSignatureInvalid, "not a shard"},
 		{"shard outside the model", shards(5), [][3]string{{"../w.safetensors:0:5", "sha256-sharded-5", s3(0, 5)}}, "", "", formats.KindPathTraversal, "clean path"},
 		{"shard size zero", shards(0), good, "", "", formats.KindSignatureInvalid, "shard size"},
@@ -278,4 +279,16 @@ func TestBLAKE3ShardsManifestIsAFilesManifest(t *testing.T) {
 	flip(t, filepath.Join(dir, "model.safetensors"), 7)
 	_, err = v.VerifyPath(context.Background(), dir)
 	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err))
+}
+
+// TestSigningShardsRefusesAColonInAName: model_signing splits a shard name
+// on every colon, so it could not read back a shard of "a:b".
+func TestSigningShardsRefusesAColonInAName(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dir := t.TempDir()
+	writeT(t, filepath.Join(dir, "a:b.safetensors"), []byte("x"))
+	_, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{ShardSize: 8})
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+	_, err = verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
+	assert.NoError(t, err, "the files serialization names it whole")
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -97,6 +98,13 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 		for _, f := range md.Files {
 			if f.Size == 0 && !ignored(f.Name, ignore) {
 				ignore = append(ignore, f.Name)
+			}
+		}
+	}
+	if m.method == "shards" {
+		for _, f := range md.Files {
+			if strings.Contains(f.Name, ":") && !ignored(f.Name, ignore) {
+				return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a shard of a file whose name holds a colon cannot be named so that model_signing reads it back"), f.Name)
 			}
 		}
 	}
