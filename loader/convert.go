@@ -16,12 +16,23 @@ import (
 // bytes; big-endian npy data is byte-swapped and Fortran-order data
 // reordered to C order, in memory, one tensor at a time. A single .npy
 // file's array is named after the file. Metadata of safetensors inputs is
-// kept where the files agree.
+// kept where the files agree. GGUF tensors quantized Q4_0, Q4_1 or Q8_0
+// are written, when the model was opened under ProfileMLX, as the three
+// arrays mx.load makes of each (see mlxQuantized); any other quantized
+// tensor is refused.
 func (m *Model) WriteSafetensors(w io.Writer) error {
 	ts := make([]safetensors.Tensor, 0, len(m.Tensors))
 	for _, t := range m.Tensors {
 		if t.GGMLType != "" && t.DType == formats.InvalidDType {
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, t.Offset, "tensor %q is ggml-quantized (%s); safetensors has no such dtype, and modelgate does not dequantize", t.Name, t.GGMLType), t.File)
+			if m.Verified.Profile != "mlx" || mlxQuantizedBits[t.GGMLType] == 0 {
+				return formats.WithPath(formats.Errorf(formats.KindUnsupported, t.Offset, "tensor %q is ggml-quantized (%s); safetensors has no such dtype, and modelgate does not dequantize (under the MLX profile Q4_0, Q4_1 and Q8_0 convert to MLX's quantization)", t.Name, t.GGMLType), t.File)
+			}
+			b, err := m.tensorBytes(t)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, mlxQuantized(t.Tensor, b)...)
+			continue
 		}
 		sr, err := m.Section(t.Name)
 		if err != nil {
@@ -29,15 +40,28 @@ func (m *Model) WriteSafetensors(w io.Writer) error {
 		}
 		var data io.Reader = sr
 		if t.BigEndian || (t.FortranOrder && len(t.Shape) > 1) {
-			b, err := io.ReadAll(sr)
+			b, err := m.tensorBytes(t)
 			if err != nil {
-				return formats.IOError(t.Offset, err)
+				return err
 			}
 			data = bytes.NewReader(canonicalBytes(t.Tensor, b))
 		}
 		ts = append(ts, safetensors.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: data})
 	}
 	return safetensors.Write(w, ts, m.metadata())
+}
+
+// tensorBytes reads a tensor's verified bytes into memory.
+func (m *Model) tensorBytes(t ModelTensor) ([]byte, error) {
+	sr, err := m.Section(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(sr)
+	if err != nil {
+		return nil, formats.IOError(t.Offset, err)
+	}
+	return b, nil
 }
 
 // metadata merges the safetensors metadata of the files, keeping keys on

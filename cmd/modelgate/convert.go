@@ -19,12 +19,15 @@ func (c *cli) newConvert() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "convert --to safetensors [--profile mlx] [--policy FILE] IN OUT",
-		Short: "Rewrite a verified model (safetensors, npy, npz, unquantized GGUF; file or directory) as one canonical safetensors file",
+		Short: "Rewrite a verified model (safetensors, npy, npz, GGUF; file or directory) as one canonical safetensors file",
 		Long: `convert verifies IN as verify does and writes what was verified to OUT as
 one canonical safetensors file: tensors in the reference writer's order, an
 8-byte aligned header, little-endian C-order data. OUT is written to a
 temporary file beside it and renamed, and is never overwritten without
---force.`,
+--force. GGUF tensors keep their bytes, in safetensors' dimension order;
+quantized ones are refused, except under --profile mlx, where Q4_0, Q4_1
+and Q8_0 tensors become the arrays mx.load makes of them (NAME as packed
+uint32, PREFIX.scales and PREFIX.biases as float16).`,
 		Example: `  modelgate convert --to safetensors --profile mlx weights.npz model.safetensors`,
 		Args:    exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
