@@ -55,11 +55,16 @@ func TestGGUFLoads(t *testing.T) {
 	small := filepath.Join(dir, "small.gguf")
 	gb := mlxGGUF().Build()
 	writeFile(t, small, gb)
-	m, err = loader.Open(ctx, small, loader.WithProfile(loader.ProfileMLX))
-	require.NoError(t, err, "F32, F16 and Q4_0 are what MLX loads")
+	m, err = loader.Open(ctx, small)
+	require.NoError(t, err)
 	var buf bytes.Buffer
 	err = m.WriteSafetensors(&buf)
-	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "a quantized tensor is not written as safetensors: %v", err)
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "without the MLX profile a quantized tensor is not written as safetensors: %v", err)
+	m.Close()
+	m, err = loader.Open(ctx, small, loader.WithProfile(loader.ProfileMLX))
+	require.NoError(t, err, "F32, F16 and Q4_0 are what MLX loads")
+	buf.Reset()
+	require.NoError(t, m.WriteSafetensors(&buf), "under it, Q4_0 becomes MLX's quantization (TestMLXQuantizedConvertDequantizesAsGGML)")
 	m.Close()
 
 	plain := ggufwrite.File{Tensors: mlxGGUF().Tensors[:2]}
