@@ -43,6 +43,9 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 	return "", formats.Errorf(formats.KindUnsupported, formats.NoOffset, "digest algorithm %q; modelgate computes sha256, blake3 and blake2b", s)
 }
 
+// String returns the algorithm's name.
+func (a Algorithm) String() string { return string(a) }
+
 // Size is the length of the algorithm's digest in bytes.
 func (a Algorithm) Size() int {
 	if a == BLAKE2b {

@@ -19,7 +19,8 @@ import (
 	"github.com/modelgate/modelgate/internal/workpool"
 )
 
-// Digest is a SHA-256 digest.
+// Digest is a 32-byte digest: SHA-256 or BLAKE3 (an Entry or FileDigest
+// says which).
 type Digest [sha256.Size]byte
 
 // String returns the digest in lowercase hex.
@@ -28,14 +29,15 @@ func (d Digest) String() string { return hex.EncodeToString(d[:]) }
 // MarshalText encodes the digest as lowercase hex.
 func (d Digest) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// ParseDigest parses 64 hex digits (either case).
+// ParseDigest parses 64 hex digits (either case): a SHA-256 or BLAKE3
+// digest.
 func ParseDigest(s string) (Digest, error) {
 	var d Digest
 	if len(s) != 2*sha256.Size {
-		return d, formats.Errorf(formats.KindMalformed, formats.NoOffset, "sha256 %q is not 64 hex digits", s)
+		return d, formats.Errorf(formats.KindMalformed, formats.NoOffset, "digest %q is not 64 hex digits", s)
 	}
 	if _, err := hex.Decode(d[:], []byte(s)); err != nil {
-		return d, formats.Errorf(formats.KindMalformed, formats.NoOffset, "sha256 %q is not 64 hex digits", s)
+		return d, formats.Errorf(formats.KindMalformed, formats.NoOffset, "digest %q is not 64 hex digits", s)
 	}
 	return d, nil
 }

@@ -204,9 +204,6 @@ func parseShard(name string) (file string, start, end int64, ok bool) {
 	return name[:j], start, end, ok1 && ok2 && start <= end
 }
 
-// String returns the algorithm's name.
-func (a Algorithm) String() string { return string(a) }
-
 // rootDigest is model_signing's subject digest: SHA-256 over the raw
 // resource digests in the given order.
 func rootDigest(order []string, resources map[string]string) string {
