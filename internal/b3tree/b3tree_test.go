@@ -96,6 +96,21 @@ func boundarySizes() []int {
 	return out
 }
 
+// TestAgreesAcrossRounds hashes inputs around the boundaries of the
+// rounds Sum merges between (round segments each), against
+// lukechampine.com/blake3's sequential hasher.
+func TestAgreesAcrossRounds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hashes 2 x 128 MiB")
+	}
+	data := make([]byte, 2*round*Segment+3*chunk)
+	fill(data, 9)
+	for _, n := range []int{round * Segment, round*Segment + 1, round*Segment + Segment + chunk, 2*round*Segment + 3*chunk} {
+		want := blake3.Sum256(data[:n])
+		assert.Equal(t, hex.EncodeToString(want[:]), sum(t, data[:n], 2), "%d bytes", n)
+	}
+}
+
 // TestAgreesWithSequentialHashers compares the parallel tree with the
 // sequential hashers of lukechampine.com/blake3 and github.com/zeebo/blake3
 // (two independent implementations), with 1, 2 and 5 workers.
