@@ -134,7 +134,8 @@ const gguflibAlignmentKey = "general.alignmnet"
 // every key and tensor after one is read from the wrong offset. (It throws
 // on an array of arrays, which the reader refuses already.)
 func checkMLXGGUFHeader(g *gguf.File) error {
-	if at := alignUp(g.HeaderEnd, gguf.DefaultAlignment); at != g.DataStart {
+	const a = gguf.DefaultAlignment
+	if at := (g.HeaderEnd + a - 1) / a * a; at != g.DataStart {
 		return formats.Errorf(formats.KindUnsupported, g.HeaderEnd, "MLX's GGUF reader (gguflib) ignores general.alignment and aligns the data section to 32 bytes: it would read the tensors from offset %d, not %d", at, g.DataStart).WithField("general.alignment")
 	}
 	for _, kv := range g.Metadata {
@@ -147,8 +148,6 @@ func checkMLXGGUFHeader(g *gguf.File) error {
 	}
 	return nil
 }
-
-func alignUp(n, a int64) int64 { return (n + a - 1) / a * a }
 
 // checkMLXQuantized holds a GGUF file's quantized tensors to the names and
 // sizes gguf_load_quantized handles (see CheckMLX).

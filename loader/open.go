@@ -374,7 +374,15 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 			return err
 		}
 	}
-	covered := slices.DeleteFunc(slices.Clone(digests), func(d verify.FileDigest) bool { return d.Inert && o.excluded(d.Name) })
+	// The files digests and signatures must cover: all but excluded inert
+	// ones, and where they stand in digests.
+	var covered []verify.FileDigest
+	var at []int
+	for i, d := range digests {
+		if !(d.Inert && o.excluded(d.Name)) {
+			covered, at = append(covered, d), append(at, i)
+		}
+	}
 	if a != nil {
 		if err := o.checkAllowlist(a, covered); err != nil {
 			return err
@@ -384,27 +392,15 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 	if sv != nil {
 		md.Files = covered
 		signer, err := sv.VerifyModel(o.ctx, md)
-		keepDigests(digests, covered)
+		for j, i := range at { // keep the digests the check computed
+			digests[i] = covered[j]
+		}
 		if err != nil {
 			return err
 		}
 		m.Verified.Signer = signer
 	}
 	return checkBlobs(m, files)
-}
-
-// keepDigests copies the digests a signature check computed on the
-// covered files back to the model's files.
-func keepDigests(all, covered []verify.FileDigest) {
-	byName := map[string]*verify.FileDigest{}
-	for i := range all {
-		byName[all[i].Name] = &all[i]
-	}
-	for _, c := range covered {
-		if f := byName[c.Name]; f != nil {
-			f.SHA256, f.BLAKE3 = cmp.Or(f.SHA256, c.SHA256), cmp.Or(f.BLAKE3, c.BLAKE3)
-		}
-	}
 }
 
 // checkBlobs compares each cache file hashed with SHA-256 with the

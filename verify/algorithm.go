@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"hash"
 	"io"
@@ -100,6 +99,3 @@ func (a Algorithm) Sum(ctx context.Context, r io.ReaderAt, size int64, progress 
 	}
 	return h.Sum(nil), nil
 }
-
-// hexDigest is a digest in lowercase hex.
-func hexDigest(b []byte) string { return hex.EncodeToString(b) }

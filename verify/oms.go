@@ -310,7 +310,7 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 	}
 	out := make(map[string]string, len(jobs))
 	for k, j := range jobs {
-		out[j.name] = hexDigest(sums[k])
+		out[j.name] = hex.EncodeToString(sums[k])
 	}
 	return out, nil
 }

@@ -158,8 +158,9 @@ func WithPublicKeyFile(path string) SignatureOption {
 			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 		}
 		if !bytes.Contains(b, []byte("-----BEGIN")) {
-			if _, ok := parseMLDSAPublicKey(path, b); ok {
-				return WithMLDSAPublicKey(filepath.Base(path), b)(v)
+			if k, ok := parseMLDSAPublicKey(filepath.Base(path), b); ok {
+				v.mldsa = append(v.mldsa, k)
+				return nil
 			}
 		}
 		pub, err := parsePublicKeyPEM(b)
