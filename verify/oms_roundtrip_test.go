@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -291,4 +292,29 @@ func TestSigningShardsRefusesAColonInAName(t *testing.T) {
 	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
 	_, err = verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
 	assert.NoError(t, err, "the files serialization names it whole")
+}
+
+// TestSignOptionsRefused: what SignModel cannot write as model_signing
+// writes it is refused unsupported before anything is hashed.
+func TestSignOptionsRefused(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	dir := tamperModel(t)
+	for name, opts := range map[string]verify.SignOptions{
+		"blake2b":            {Hash: verify.BLAKE2b},
+		"unknown algorithm":  {Hash: "md5"},
+		"negative shards":    {ShardSize: -1},
+		"blake3 with shards": {Hash: verify.BLAKE3, ShardSize: 8},
+	} {
+		_, err := verify.SignModel(context.Background(), dir, key, opts)
+		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%s: %v", name, err)
+	}
+}
+
+// TestListModelRefusesSpecialFiles: a model given as a FIFO is refused
+// unsupported, never opened for reading.
+func TestListModelRefusesSpecialFiles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(p, 0o600))
+	_, err := verify.ListModel(p)
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
 }
