@@ -1,7 +1,7 @@
 package gguf
 
 import (
-	"cmp"
+	"bytes"
 	"encoding/binary"
 	"io"
 	"math"
@@ -21,9 +21,10 @@ const Magic = "GGUF"
 const (
 	// MaxKeyBytes is the spec's bound on a metadata key (2^16-1).
 	MaxKeyBytes = 1<<16 - 1
-	// MaxTensorNameBytes is the spec's bound on a tensor name
-	// (GGML_MAX_NAME, which llama.cpp enforces).
-	MaxTensorNameBytes = 64
+	// MaxTensorNameBytes bounds a tensor name: ggml's gguf_init_from_file
+	// (src/gguf.cpp) refuses a name of GGML_MAX_NAME (64) bytes or more,
+	// as it needs room for the NUL in ggml_tensor.name[GGML_MAX_NAME].
+	MaxTensorNameBytes = 64 - 1
 	// MaxDims is GGML_MAX_DIMS.
 	MaxDims = 4
 	// MaxAlignment caps general.alignment.
@@ -57,7 +58,7 @@ type File struct {
 	Version   uint32
 	Alignment int64
 	Metadata  []KV
-	Tensors   []Tensor // in the order of their data
+	Tensors   []Tensor // in the order of their infos, which is their data's
 	DataStart int64    // offset of the tensor data section
 	HeaderEnd int64    // where the tensor infos end: DataStart is it aligned up
 	byKey     map[string]int
@@ -300,8 +301,8 @@ func readValue(c *cursor, vt ValueType, lim formats.Limits, start int64) (any, V
 	at := c.off
 	switch vt {
 	case String:
-		s, err := c.str("string", lim.MaxMetadataBytes)
-		return s, 0, withinMetadata(c, lim, start, err)
+		s, err := metaString(c, lim, start)
+		return s, 0, err
 	case Array:
 		et, err := c.u32("array element type")
 		if err != nil {
@@ -325,6 +326,13 @@ func readValue(c *cursor, vt ValueType, lim formats.Limits, start int64) (any, V
 		if n > uint64(c.size-c.off)/uint64(minSize) {
 			return nil, 0, formats.Errorf(formats.KindMalformed, at, "an array of %d %s values cannot fit in the rest of the file", n, elem)
 		}
+		// Before anything is read or allocated for it: the declared length
+		// times the least each element takes must fit in what is left of
+		// MaxMetadataBytes (a string element takes its 8-byte length).
+		if used := c.off - start; n > uint64(lim.MaxMetadataBytes-min(used, lim.MaxMetadataBytes))/uint64(minSize) {
+			declared := used + int64(n)*minSize // n*minSize fits: it is within the file's size
+			return nil, 0, formats.Exceeded(at, "metadata size", declared, "MaxMetadataBytes", lim.MaxMetadataBytes)
+		}
 		v, err := readArray(c, elem, int(n), lim, start)
 		return v, elem, err
 	}
@@ -338,6 +346,42 @@ func readValue(c *cursor, vt ValueType, lim formats.Limits, start int64) (any, V
 	}
 	v, err := scalar(vt, b, at)
 	return v, 0, withinMetadata(c, lim, start, err)
+}
+
+// metaString reads a string value or array element: no longer than what
+// is left of MaxMetadataBytes (checked from its declared length, before it
+// is read), UTF-8 with no NUL. Readers disagree on the others: llama.cpp's
+// C API hands out a string cut at its first NUL, gguf-py raises on invalid
+// UTF-8, and @huggingface/gguf substitutes U+FFFD.
+func metaString(c *cursor, lim formats.Limits, start int64) (string, *formats.Error) {
+	at := c.off
+	left := lim.MaxMetadataBytes - min(c.off-start, lim.MaxMetadataBytes)
+	n, err := c.u64("string length")
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(max(left-8, 0)) {
+		return "", formats.Exceeded(at, "metadata size", (c.off-start)+int64(min(n, math.MaxInt64-uint64(c.off))), "MaxMetadataBytes", lim.MaxMetadataBytes)
+	}
+	b, err := c.bytes(int64(n), "string")
+	if err != nil {
+		return "", err
+	}
+	if err := checkText(b, at, "string"); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// checkText refuses a string that holds a NUL or is not UTF-8.
+func checkText(b []byte, at int64, what string) *formats.Error {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return formats.Errorf(formats.KindMalformed, at, "%s holds a NUL at byte %d; llama.cpp reads it cut there, other readers whole", what, i)
+	}
+	if !utf8.Valid(b) {
+		return formats.Errorf(formats.KindMalformed, at, "%s is not valid UTF-8; gguf-py refuses it, @huggingface/gguf substitutes U+FFFD", what)
+	}
+	return nil
 }
 
 func withinMetadata(c *cursor, lim formats.Limits, start int64, err *formats.Error) *formats.Error {
@@ -406,8 +450,8 @@ func readArray(c *cursor, elem ValueType, n int, lim formats.Limits, start int64
 	if elem == String {
 		out := make([]string, n)
 		for i := range out {
-			s, err := c.str("string", lim.MaxMetadataBytes)
-			if err = withinMetadata(c, lim, start, err); err != nil {
+			s, err := metaString(c, lim, start)
+			if err != nil {
 				return nil, err
 			}
 			out[i] = s
@@ -447,7 +491,7 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 		if _, dup := f.byName[name]; dup {
 			return bad("tensor %q is listed twice", name)
 		}
-		f.byName[name] = i // until layout sorts the tensors
+		f.byName[name] = i
 		nd, err := c.u32("dimension count")
 		if err != nil {
 			return err
@@ -481,7 +525,7 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 		t.Type = Type(typ)
 		info, known := types[t.Type]
 		if !known {
-			return formats.Errorf(formats.KindUnsupported, at, "ggml type %d is not in the GGUF spec's table (removed or newer)", typ).WithField(name)
+			return formats.Errorf(formats.KindUnsupported, at, "ggml type %d is not in ggml's type table (removed, or newer than ggml d99724f)", typ).WithField(name)
 		}
 		if t.Dims[0]%info.block != 0 {
 			return bad("first dimension %d is not a multiple of %s's block size %d", t.Dims[0], info.name, info.block)
@@ -511,9 +555,12 @@ func (f *File) readTensors(c *cursor, n int, lim formats.Limits) *formats.Error 
 }
 
 // layout places the data section at the aligned end of the tensor infos
-// (zero padding), and requires the tensors to tile it in offset order:
-// each at the aligned end of the one before, none past the file, and
-// nothing after the last but padding. Offsets become absolute.
+// (zero padding), and requires the tensors to tile it in the order their
+// infos are listed, as ggml's gguf_init_from_file (src/gguf.cpp at
+// ggml-org/ggml d99724f) does: each tensor's offset is the sum of the
+// sizes, each padded to the alignment, of the tensors listed before it
+// ("tensor 'x' has offset X, expected Y"). None may run past the file,
+// and nothing may follow the last but padding. Offsets become absolute.
 func (f *File) layout(c *cursor, size int64, lim formats.Limits) *formats.Error {
 	f.HeaderEnd, f.DataStart = c.off, alignUp(c.off, f.Alignment)
 	if f.DataStart > size && len(f.Tensors) > 0 {
@@ -522,17 +569,13 @@ func (f *File) layout(c *cursor, size int64, lim formats.Limits) *formats.Error 
 	if err := zeros(c, min(f.DataStart, size), "header padding"); err != nil {
 		return err
 	}
-	slices.SortStableFunc(f.Tensors, func(a, b Tensor) int { return cmp.Compare(a.Offset, b.Offset) })
 	var end int64 // relative to the data section
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
-		f.byName[t.Name] = i
 		want := alignUp(end, f.Alignment)
 		switch {
-		case t.Offset < end:
-			return formats.Errorf(formats.KindMalformed, f.DataStart+t.Offset, "tensor %q overlaps the tensor before it", t.Name).WithField(t.Name)
 		case t.Offset != want:
-			return formats.Errorf(formats.KindMalformed, f.DataStart+t.Offset, "tensor %q starts %d bytes after the end of the tensor before it; only alignment padding may lie between", t.Name, t.Offset-end).WithField(t.Name)
+			return formats.Errorf(formats.KindMalformed, f.DataStart+min(t.Offset, size), "tensor %q has offset %d, expected %d: ggml requires the tensors in the order of their infos, each at the padded end of the one listed before it", t.Name, t.Offset, want).WithField(t.Name)
 		case t.Size > size-f.DataStart-t.Offset:
 			return formats.Errorf(formats.KindMalformed, f.DataStart+t.Offset, "tensor %q's %d bytes run past the end of the file", t.Name, t.Size).WithField(t.Name)
 		}

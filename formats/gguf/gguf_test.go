@@ -99,12 +99,14 @@ func TestFixturesAreGenerated(t *testing.T) {
 	}
 }
 
-// TestTensorLookupAfterSorting: infos may be listed in any order; Tensors
-// is in data order, and Tensor finds each by name at its own offset.
-func TestTensorLookupAfterSorting(t *testing.T) {
+// TestTensorLookupByName: Tensor finds each tensor by name at its own
+// offset, in the order of the infos (which ggml requires to be the order
+// of the data; the hostile case "infos listed out of data order" is
+// refused).
+func TestTensorLookupByName(t *testing.T) {
 	s := ggufwrite.File{Tensors: []ggufwrite.Tensor{
-		{Name: "second", Dims: []uint64{8}, Type: 0, Size: 32, Offset: 32},
 		{Name: "first", Dims: []uint64{4}, Type: 0, Size: 16, Offset: 0},
+		{Name: "second", Dims: []uint64{8}, Type: 0, Size: 32, Offset: 32},
 	}}
 	f, err := open(s.Build())
 	require.NoError(t, err)

@@ -15,10 +15,13 @@ type typeInfo struct {
 	dtype formats.DType
 }
 
-// types is ggml's type table as of the GGUF spec (ggml docs/gguf.md, up to
-// MXFP4 = 39). Numbers the spec lists as removed (4, 5, 31-33, 36-38) and
-// types newer than the spec are not in it: a file using them is refused.
-// Block sizes and type sizes are those of ggml-common.h's block structs.
+// types is ggml's type table (enum ggml_type in include/ggml.h, blck_size
+// and type_size in src/ggml.c's type_traits, the block structs of
+// src/ggml-common.h) at ggml-org/ggml d99724f2b141fed9e1a9f402213506c081433465
+// (2026-08-21), up to Q2_0 = 42 (GGML_TYPE_COUNT 43). Numbers ggml lists
+// as removed (4, 5, 31-33, 36-38) and numbers past its table are not in
+// it: a file using them is refused, as gguf_init_from_file refuses a type
+// at or past GGML_TYPE_COUNT or with no block size.
 var types = map[Type]typeInfo{
 	0:  {"F32", 1, 4, formats.F32},
 	1:  {"F16", 1, 2, formats.F16},
@@ -52,6 +55,9 @@ var types = map[Type]typeInfo{
 	34: {"TQ1_0", 256, 54, 0},
 	35: {"TQ2_0", 256, 66, 0},
 	39: {"MXFP4", 32, 17, 0},
+	40: {"NVFP4", 64, 36, 0}, // 4 UE4M3 scales, 32 bytes of E2M1 pairs
+	41: {"Q1_0", 128, 18, 0}, // ggml_half d, 16 bytes of bits
+	42: {"Q2_0", 64, 18, 0},  // ggml_half d, 16 bytes of 2-bit quants
 }
 
 // String names the type as ggml does (upper case), or "type N".

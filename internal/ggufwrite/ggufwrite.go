@@ -33,6 +33,7 @@ type Tensor struct {
 	Type   gguf.Type
 	Size   int64
 	Offset int64
+	Data   []byte // if set, the tensor's bytes; otherwise 0, 1, 2, … (mod 256)
 }
 
 // File describes a GGUF file, written from the spec (ggml docs/gguf.md),
@@ -83,6 +84,10 @@ func (s File) Build() []byte {
 	for _, t := range byOffset {
 		for int64(b.Len()) < start+t.Offset {
 			b.WriteByte(0)
+		}
+		if t.Data != nil {
+			b.Write(t.Data)
+			continue
 		}
 		for i := int64(0); i < t.Size; i++ {
 			b.WriteByte(byte(i))
@@ -218,6 +223,12 @@ func TypeSizes(t gguf.Type) (block, size int64) {
 		return 32, 36
 	case "MXFP4":
 		return 32, 17
+	case "NVFP4": // ggml-common.h block_nvfp4: 4 UE4M3 scales, 64 E2M1 nibbles
+		return 64, 36
+	case "Q1_0": // block_q1_0: ggml_half d, 128 bits
+		return 128, 18
+	case "Q2_0": // block_q2_0: ggml_half d, 64 2-bit quants
+		return 64, 18
 	}
 	return 256, map[string]int64{"Q2_K": 84, "Q3_K": 110, "Q4_K": 144, "Q5_K": 176, "Q6_K": 210, "Q8_K": 292,
 		"IQ2_XXS": 66, "IQ2_XS": 74, "IQ3_XXS": 98, "IQ1_S": 50, "IQ3_S": 110, "IQ2_S": 82, "IQ4_XS": 136,
@@ -252,7 +263,7 @@ func Hostile() []Case {
 		{"counts beyond the file", with(func(s *File) { s.NKV = 5000 }), formats.KindMalformed, "cannot fit"},
 		{"huge key length", append(append([]byte("GGUF\x03\x00\x00\x00"), LE([]uint64{0, 1, math.MaxUint64})...), make([]byte, 64)...), formats.KindLimitExceeded, "metadata key length"},
 		{"huge tensor name length", append(append([]byte("GGUF\x03\x00\x00\x00"), LE([]uint64{1, 0, 1 << 40})...), make([]byte, 64)...), formats.KindLimitExceeded, "tensor name length"},
-		{"tensor name over 64 bytes", with(func(s *File) { s.Tensors[0].Name = string(bytes.Repeat([]byte("n"), 65)) }), formats.KindLimitExceeded, "tensor name"},
+		{"tensor name of 64 bytes", with(func(s *File) { s.Tensors[0].Name = string(bytes.Repeat([]byte("n"), 64)) }), formats.KindLimitExceeded, "tensor name"},
 		{"alignment 0", with(func(s *File) {
 			s.KVs = append(s.KVs, KV{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(0)})
 		}), formats.KindMalformed, "power of two"},
@@ -279,11 +290,22 @@ func Hostile() []Case {
 		{"a dimension of 0", with(func(s *File) { s.Tensors[0].Dims = []uint64{8, 0} }), formats.KindMalformed, "is 0"},
 		{"dimension beyond MaxDim", with(func(s *File) { s.Tensors[0].Dims = []uint64{1 << 40} }), formats.KindLimitExceeded, "MaxDim"},
 		{"removed type", with(func(s *File) { s.Tensors[0].Type = 4 }), formats.KindUnsupported, "ggml type 4"},
-		{"unknown type", with(func(s *File) { s.Tensors[0].Type = 40 }), formats.KindUnsupported, "ggml type 40"},
+		{"unknown type", with(func(s *File) { s.Tensors[0].Type = 43 }), formats.KindUnsupported, "ggml type 43"},
 		{"not a whole block", with(func(s *File) { s.Tensors[1].Dims = []uint64{16} }), formats.KindMalformed, "block size"},
 		{"misaligned offset", with(func(s *File) { s.Tensors[1].Offset = 33 }), formats.KindMalformed, "multiple of the alignment"},
-		{"overlap", with(func(s *File) { s.Tensors[1].Offset = 0 }), formats.KindMalformed, "overlaps"},
-		{"hole", with(func(s *File) { s.Tensors[1].Offset = 64 }), formats.KindMalformed, "only alignment padding"},
+		{"overlap", with(func(s *File) { s.Tensors[1].Offset = 0 }), formats.KindMalformed, "has offset 0, expected 32"},
+		{"hole", with(func(s *File) { s.Tensors[1].Offset = 64 }), formats.KindMalformed, "has offset 64, expected 32"},
+		{"infos listed out of data order", with(func(s *File) { s.Tensors[0].Offset, s.Tensors[1].Offset = 32, 0 }), formats.KindMalformed, "has offset 32, expected 0"},
+		{"string with a NUL", with(func(s *File) { s.KVs[0].Val = "llama\x00qwen2" }), formats.KindMalformed, "holds a NUL"},
+		{"string not UTF-8", with(func(s *File) { s.KVs[0].Val = "llama\xff" }), formats.KindMalformed, "not valid UTF-8"},
+		{"array string with a NUL", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: []string{"a", "a\x00b"}})
+		}), formats.KindMalformed, "holds a NUL"},
+		{"array string not UTF-8", with(func(s *File) {
+			s.KVs = append(s.KVs, KV{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: []string{"\xc3("}})
+		}), formats.KindMalformed, "not valid UTF-8"},
+		{"tensor name not UTF-8", with(func(s *File) { s.Tensors[0].Name = "w\xff" }), formats.KindMalformed, "not UTF-8"},
+		{"tensor name with a NUL", with(func(s *File) { s.Tensors[0].Name = "a\x00b" }), formats.KindMalformed, "holds a NUL"},
 		{"past the end", with(func(s *File) { s.Tensors[1].Size = 18; s.Tensors[1].Dims = []uint64{32 * 100} }), formats.KindMalformed, "past the end"},
 		{"trailing bytes", with(func(s *File) { s.Trailer = make([]byte, 64) }), formats.KindMalformed, "after the last tensor"},
 		{"non-zero header padding", with(func(s *File) { s.Pad = 0xAA }), formats.KindMalformed, "header padding"},
@@ -328,6 +350,12 @@ func Fixtures() []Fixture {
 			Tensors: []Tensor{{Name: "w", Dims: []uint64{4}, Type: 0, Size: 16, Offset: -1}}}.Build(),
 			Want: "accept", MLX: "unsupported", Why: "a float64 value, which MLX's metadata reader steps over by 4 bytes, not 8"},
 	}
+	fx = append(fx, Fixture{Path: "nvfp4-q1_0.gguf", File: File{KVs: []KV{{Key: "general.architecture", VT: gguf.String, Val: "llama"}},
+		Tensors: []Tensor{
+			{Name: "blk.0.ffn_up.weight", Dims: []uint64{128, 2}, Type: 40, Size: 2 * 2 * 36, Offset: -1},
+			{Name: "blk.0.ffn_down.weight", Dims: []uint64{128, 2}, Type: 41, Size: 2 * 18, Offset: -1},
+		}}.Build(),
+		Want: "accept", MLX: string(formats.KindUnsupported), Why: "ggml types 40 (NVFP4) and 41 (Q1_0), which current ggml and gguf-py read; MLX does not"})
 	for _, c := range Hostile() {
 		want := string(c.Kind)
 		fx = append(fx, Fixture{Path: "hostile/" + strings.ReplaceAll(c.Name, " ", "-") + ".gguf", File: c.File, Want: want, MLX: want, Why: c.Msg})
