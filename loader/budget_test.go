@@ -240,6 +240,13 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 		toks[i] = fmt.Sprintf("token-%07d", i)
 	}
 	ggufFile("gguf tokenizer of 1.5M strings", "limit-exceeded", ggufwrite.File{KVs: []ggufwrite.KV{{Key: "tokenizer.ggml.tokens", VT: gguf.Array, Elem: gguf.String, Val: toks}}})
+	// Issue 25 finding 2: a 400 MiB uint8 array (the file really holds it,
+	// sparsely) must be refused from its declared length, not read whole.
+	arr := filepath.Join(dir, "gguf-uint8-array-of-400-MiB")
+	head, _ := ggufwrite.File{KVs: []ggufwrite.KV{{Key: "blob", VT: gguf.Array, Elem: gguf.Uint8, RawLength: 400 << 20}}}.Header()
+	require.NoError(t, os.WriteFile(arr, head, 0o644))
+	require.NoError(t, os.Truncate(arr, int64(len(head))+400<<20))
+	out = append(out, budgetInput{"gguf uint8 array of 400 MiB", arr, "open", "limit-exceeded"})
 	var many ggufwrite.File
 	for i := range 65_536 {
 		many.Tensors = append(many.Tensors, ggufwrite.Tensor{Name: fmt.Sprintf("blk.%d.%050d", i, i), Dims: []uint64{4096, 2}, Type: 1, Size: 4096 * 2 * 2, Offset: -1})
