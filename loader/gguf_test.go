@@ -2,6 +2,7 @@ package loader_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,11 +137,26 @@ func TestGGUFRefusedThroughTheLoader(t *testing.T) {
 // accumulator holds.
 func TestGGUFUnderTheMLXProfile(t *testing.T) {
 	dir := t.TempDir()
-	q := func(name string, ty gguf.Type, size int64) ggufwrite.Tensor {
-		return ggufwrite.Tensor{Name: name, Dims: []uint64{256}, Type: ty, Size: size, Offset: -1}
-	}
 	f32 := func(name string) ggufwrite.Tensor {
 		return ggufwrite.Tensor{Name: name, Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}
+	}
+	// scaled is a 256-element tensor of type ty whose every block has the
+	// float16 scale d.
+	scaled := func(name string, ty gguf.Type, d uint16) ggufwrite.Tensor {
+		block := map[gguf.Type]int{2: 18, 3: 20, 8: 34}[ty]
+		data := make([]byte, 8*block)
+		for i := 0; i < len(data); i += block {
+			binary.LittleEndian.PutUint16(data[i:], d)
+		}
+		return ggufwrite.Tensor{Name: name, Dims: []uint64{256}, Type: ty, Size: int64(len(data)), Offset: -1, Data: data}
+	}
+	// q is a 256-element tensor of type ty, of size bytes; Q4_0, Q4_1 and
+	// Q8_0 blocks have the scale 1.
+	q := func(name string, ty gguf.Type, size int64) ggufwrite.Tensor {
+		if ty == 2 || ty == 3 || ty == 8 {
+			return scaled(name, ty, 0x3C00)
+		}
+		return ggufwrite.Tensor{Name: name, Dims: []uint64{256}, Type: ty, Size: size, Offset: -1}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -149,12 +165,24 @@ func TestGGUFUnderTheMLXProfile(t *testing.T) {
 	}{
 		{"quantized .weight beside its bias", []ggufwrite.Tensor{q("blk.0.ffn.weight", 2, 8*18), f32("blk.0.ffn.bias")}, ""},
 		{"every quantized type MLX loads", []ggufwrite.Tensor{q("a.weight", 2, 8*18), q("b.weight", 3, 8*20), q("c.weight", 8, 8*34)}, ""},
-		{"quantized name without .weight", []ggufwrite.Tensor{q("output_norm", 8, 8*34)}, `must end in ".weight"`},
+		{"quantized name without .weight", []ggufwrite.Tensor{q("output_norm", 8, 8*34)}, `cutting 7 bytes from its name, here not ".weight" (it would add "outp.scales")`},
+		{"quantized name of 7 bytes, not .weight", []ggufwrite.Tensor{q("attn_qk", 2, 8*18)}, `it would add ".scales"`},
+		{"quantized name shorter than 7 bytes: MLX keeps it whole", []ggufwrite.Tensor{q("q", 8, 8*34), q("blk.k", 2, 8*18)}, ""},
+		{"short name whose scales are taken", []ggufwrite.Tensor{q("q", 8, 8*34), f32("q.scales")}, `adds "q.scales"`},
+		{"Q8_0 scale 511.75: bias -65504 in float16", []ggufwrite.Tensor{scaled("s.weight", 8, 0x5FFF)}, ""},
+		{"Q8_0 scale 512: bias overflows float16", []ggufwrite.Tensor{scaled("s.weight", 8, 0x6000)}, "bias -128*d in float16"},
+		{"Q8_0 scale -600: bias overflows float16", []ggufwrite.Tensor{scaled("s.weight", 8, 0xE0B0)}, "not finite"},
+		{"Q4_0 scale 8188: bias -65504 in float16", []ggufwrite.Tensor{scaled("s.weight", 2, 0x6FFF)}, ""},
+		{"Q4_0 scale 8192: bias overflows float16", []ggufwrite.Tensor{scaled("s.weight", 2, 0x7000)}, "bias -8*d in float16"},
+		{"Q4_1 scale 60000: its bias is stored", []ggufwrite.Tensor{scaled("s.weight", 3, 0x7B53)}, ""},
 		{"scales already taken", []ggufwrite.Tensor{f32("x.scales"), q("x.weight", 2, 8*18)}, `adds "x.scales"`},
 		{"biases already taken, after", []ggufwrite.Tensor{q("x.weight", 3, 8*20), f32("x.biases")}, `adds "x.biases"`},
-		{"Q4_K", []ggufwrite.Tensor{q("k.weight", 12, 144)}, "Q4_K"},
-		{"BF16", []ggufwrite.Tensor{{Name: "h", Dims: []uint64{4}, Type: 30, Size: 8, Offset: -1}}, "BF16"},
-		{"Q6_K", []ggufwrite.Tensor{q("k.weight", 14, 210)}, "Q6_K"},
+		{"Q4_K", []ggufwrite.Tensor{q("k.weight", 12, 144)}, "loads ggml type Q4_K as float16"},
+		{"BF16", []ggufwrite.Tensor{{Name: "h", Dims: []uint64{4}, Type: 30, Size: 8, Offset: -1}}, "loads ggml type BF16 as float16"},
+		{"Q6_K", []ggufwrite.Tensor{q("k.weight", 14, 210)}, "loads ggml type Q6_K as float16"},
+		{"Q2_K", []ggufwrite.Tensor{q("k.weight", 10, 84)}, "loads ggml type Q2_K as float16"},
+		{"Q5_0, which gguflib cannot convert", []ggufwrite.Tensor{{Name: "k.weight", Dims: []uint64{32}, Type: 6, Size: 22, Offset: -1}}, "refuses ggml type Q5_0"},
+		{"NVFP4, past gguflib's table", []ggufwrite.Tensor{{Name: "k.weight", Dims: []uint64{64}, Type: 40, Size: 36, Offset: -1}}, "silently load none of the tensors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			underMLX(t, filepath.Join(dir, "m.gguf"), ggufwrite.File{Tensors: tc.tensors}.Build(), tc.msg)
@@ -207,8 +235,11 @@ func TestGGUFHeadersMLXReadsDifferently(t *testing.T) {
 		msg  string // "" when accepted
 	}{
 		{"alignment 64 where 32 lands on the same offset", alignedAt64(t, true), ""},
-		{"alignment 64 where gguflib's 32 lands elsewhere", alignedAt64(t, false), "aligns the data section to 32 bytes"},
-		{"gguflib's misspelt alignment key", withKV(ggufwrite.KV{Key: "general.alignmnet", VT: gguf.Uint32, Val: uint32(32)}), "general.alignmnet"},
+		// gguflib at 8fa6eb6 (gguf_get_key) reads a uint32 general.alignment
+		// and no other key; it read "general.alignmnet" only before e5cdcec.
+		{"alignment 64 where 32 would land elsewhere", alignedAt64(t, false), ""},
+		{"the misspelt alignment key is ignored", withKV(ggufwrite.KV{Key: "general.alignmnet", VT: gguf.Uint32, Val: uint32(64)}), ""},
+		{"the misspelt alignment key is ignored, even when 0", withKV(ggufwrite.KV{Key: "general.alignmnet", VT: gguf.Uint32, Val: uint32(0)}), ""},
 		{"a float64 value", withKV(ggufwrite.KV{Key: "rope.scale", VT: gguf.Float64, Val: float64(1.5)}), "float64"},
 		{"an array of float64", withKV(ggufwrite.KV{Key: "scores", VT: gguf.Array, Elem: gguf.Float64, Val: []float64{1, 2}}), "float64"},
 		{"a float32 value", withKV(ggufwrite.KV{Key: "rope.scale", VT: gguf.Float32, Val: float32(1.5)}), ""},

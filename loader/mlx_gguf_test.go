@@ -27,11 +27,14 @@ type mlxTensor struct {
 }
 
 // mlxGGUFView transcribes how MLX reads a GGUF header: gguflib's
-// gguf_get_key and gguf_get_tensor (antirez/gguf-tools, which MLX builds;
-// the alignment comes from "general.alignmnet", 32 without it) and MLX's
-// load_metadata (mlx/io/gguf.cpp at 066336b), which advances past each
-// value by the size of the array it stores: float64 values become float32
-// and advance 4 bytes each. It reads the bytes as the C code does, without
+// gguf_get_key, gguf_set_data_offset and gguf_get_tensor (gguflib.c at
+// antirez/gguf-tools 8fa6eb6, the GIT_TAG of mlx/io/CMakeLists.txt at
+// 846d176: the alignment is a uint32 "general.alignment", 32 without it;
+// the misspelt "general.alignmnet" is read only before e5cdcec) and MLX's
+// load_metadata and set_mx_value_from_gguf (mlx/io/gguf.cpp at
+// ml-explore/mlx 846d176), which advance past each value by the size of
+// the array it stores: float64 values become float32 and advance 4 bytes
+// each. It reads the bytes as the C code does, without
 // bounds checks of its own; where the C code would read out of bounds, the
 // Go slice panics, and ok is false.
 func mlxGGUFView(b []byte) (tensors []mlxTensor, ok bool) {
@@ -50,7 +53,7 @@ func mlxGGUFView(b []byte) (tensors []mlxTensor, ok bool) {
 		name := string(b[off+8 : off+8+n])
 		typ := u32(off + 8 + n)
 		off += 8 + n + 4
-		if typ == 4 && name == "general.alignmnet" {
+		if typ == 4 && name == "general.alignment" {
 			alignment = uint64(u32(off))
 		}
 		switch typ {

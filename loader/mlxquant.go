@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/safetensors"
@@ -12,7 +11,7 @@ import (
 
 // mlxQuantized converts a GGUF tensor of ggml type Q4_0, Q4_1 or Q8_0,
 // whose bytes b are the verified blocks, into the three arrays mx.load
-// makes of it (gguf_load_quantized in mlx/io/gguf_quants.cpp, 066336b):
+// makes of it (gguf_load_quantized in mlx/io/gguf_quants.cpp at 846d176):
 //
 //   - NAME, uint32: the weights packed as MLX's affine quantization
 //     packs them, 32/bits to a word, low bits first: a Q4 block's 16
@@ -22,8 +21,9 @@ import (
 //   - PREFIX.biases, float16: -8*d (Q4_0), the block's m (Q4_1), or
 //     -128*d (Q8_0),
 //
-// where PREFIX is NAME without ".weight" (CheckMLX has made sure it ends
-// so, and that the two names are free). The shape is the tensor's, its
+// where PREFIX is mlxQuantPrefix(NAME): NAME without ".weight", or NAME
+// itself when shorter than 7 bytes (CheckMLX has made sure it is one of
+// these, and that the two names are free). The shape is the tensor's, its
 // last dimension times bits/32 for the weights and divided by 32 for the
 // scales and biases. MLX dequantizes w = scale*q + bias, which is the
 // ggml value of every weight (TestMLXQuantizedConvertDequantizesAsGGML).
@@ -62,7 +62,7 @@ func mlxQuantized(t Tensor, b []byte) []safetensors.Tensor {
 	wShape[len(wShape)-1] = wShape[len(wShape)-1] * bits / 32
 	sShape := append([]int64(nil), t.Shape...)
 	sShape[len(sShape)-1] /= perBlock
-	prefix := strings.TrimSuffix(t.Name, ".weight")
+	prefix, _ := mlxQuantPrefix(t.Name)
 	return []safetensors.Tensor{
 		{Name: t.Name, DType: formats.U32, Shape: wShape, Data: bytes.NewReader(weights)},
 		{Name: prefix + ".scales", DType: formats.F16, Shape: sShape, Data: bytes.NewReader(scales)},
