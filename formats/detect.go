@@ -81,10 +81,13 @@ func DetectBytes(b []byte, size int64) Format {
 		}
 	}
 	switch {
+	case looksSafetensors(b, size):
+		// Before PROTO: a header length of 0x02NN80 (and so on) starts a
+		// valid safetensors file with 0x80 0x02. Whether it is also a
+		// pickle the opcode walk decides, not these two bytes.
+		return FormatSafetensors
 	case len(b) >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5:
 		return FormatPickle
-	case looksSafetensors(b, size):
-		return FormatSafetensors
 	case len(b) >= 265 && string(b[257:262]) == "ustar":
 		return FormatTar
 	case len(b) >= 520 && bytes.HasPrefix(b[512:], []byte("\x89HDF\r\n\x1a\n")):

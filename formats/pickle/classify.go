@@ -68,7 +68,7 @@ func Classify(r io.ReaderAt, size int64, lim formats.Limits) (Verdict, error) {
 // classified from its first bytes (zip members are read through the
 // directory).
 func needsMore(head []byte, size int64) bool {
-	if walkOpcodes(head, int64(len(head)) == size).bounded {
+	if walkOpcodes(head, size).bounded {
 		return true
 	}
 	switch formats.DetectBytes(head, size) {
@@ -94,13 +94,17 @@ func readHead(r io.ReaderAt, size, n int64) ([]byte, error) {
 // when complete); r is the whole content when depth is 0 (for archives),
 // nil inside a stream.
 func classifyBytes(r io.ReaderAt, size int64, head []byte, complete bool, lim formats.Limits, depth int) Verdict {
-	if w := walkOpcodes(head, complete); w.pickle() {
+	total := size // the content's size, when known
+	if !complete && depth > 0 {
+		total = -1
+	}
+	if w := walkOpcodes(head, total); w.pickle() {
 		return pickleVerdict(head, w)
 	}
 	f := formats.DetectBytes(head[:min(len(head), formats.SniffLen)], size)
 	switch f {
 	case formats.FormatPickle: // a PROTO opcode: meant as a pickle, even if broken
-		return pickleVerdict(head, walkOpcodes(head, complete))
+		return pickleVerdict(head, walkOpcodes(head, total))
 	case formats.FormatZip:
 		if r == nil {
 			return Verdict{Format: f, Detail: "a zip archive inside a compressed stream"}
@@ -145,7 +149,13 @@ func hasImportPrefix(imports []string, prefix string) bool {
 // an opcode that imports or calls something, or the walk ended undecided
 // at the end of an incomplete b. Content is "not a pickle" only when the
 // walk proves pickle.load fails first.
-func IsPickle(b []byte, complete bool) bool { return walkOpcodes(b, complete).pickle() }
+func IsPickle(b []byte, complete bool) bool {
+	size := int64(-1)
+	if complete {
+		size = int64(len(b))
+	}
+	return walkOpcodes(b, size).pickle()
+}
 
 // memberPeek is how much of a member is read first; the walk reads on to
 // PeekBytes only while it is undecided.
@@ -159,7 +169,7 @@ func peekPickle(r io.ReaderAt, size int64, e *strictzip.Entry) (walk, bool) {
 		if b == nil && e.UncompressedSize > 0 {
 			return walk{}, false
 		}
-		w := walkOpcodes(b, len(b) < n)
+		w := walkOpcodes(b, int64(e.UncompressedSize))
 		if !w.bounded || w.stopped || w.code || n == PeekBytes {
 			return w, true
 		}

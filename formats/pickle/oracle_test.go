@@ -110,6 +110,15 @@ func pickleCorpus(t testing.TB) [][]byte {
 		[]byte("\x93NUMPY\x01\x00v\x00{'descr': '<f4'}\n"),
 		[]byte("cos\nsystem"), []byte("a."), []byte("N."), []byte("README\n"), []byte("{\"a\": 1}\n"),
 	)
+	// Text arguments at the edge of what CPython parses as numbers and
+	// strings, and opcodes it refuses whatever their argument.
+	for _, s := range []string{"I1\n.", "I\x00zz\n.", "I 1_0\n.", "I0x1F\n.", "I-0o7\n.", "I1x\n.", "I\n.", "I01\n.",
+		"F1.5\n.", "F1e5\n.", "Finf\n.", "F-Infinity\n.", "Fnan\n.", "F1_0\n.", "F 1\n.", "F\x00\n.", "F1.5\x00zz\n.", "Fx\n.", "F\n.",
+		"L10L\n.", "L\x00\n.", "L0b1\n.", "L1,\n.", "Np0\n.", "Np00\n.", "Np 0\n.", "Np\x00\n.", "Np0x\n.", "p0\n.", "q\x00.", "\x94.",
+		"Np0\ng0\n.", "Np0\ng00\n.", "g0\n.", "h\x00.", "Sx'\n.", "S'x'\n.", "S\"x\"\n.", "S\n.", "Pid\n.", "PK\x03\x04", "Q.",
+		"X\xff\xff\xff\x00ab.", "c\x00os\nsystem\n.", "Nc\x00x\ny\n.", "i\x00os\nsystem\n.", "(i\x00os\nsystem\n.", "\x82\x00.", "\x83\x00\x00.", "\x84\x00\x00\x00\x00.", "\x84\xff\xff\xff\xff.", "\x82\x01.", "\x8e\xff\xff\xff\xff\x00\x00\x00\x00ab."} {
+		out = append(out, []byte(s))
+	}
 	ops := []string{"(", ".", "0", "1", "2", "Fx\n", "I1\n", "J\x01\x00\x00\x00", "K\x01", "L1\n", "M\x01\x00", "N",
 		"R", "S'a'\n", "U\x01a", "Vab\n", "X\x01\x00\x00\x00a", "a", "b", "cos\nsystem\n", "d", "}", "e", "g0\n", "h\x00",
 		"ios\nsystem\n", "l", "]", "o", "p0\n", "q\x00", "s", "t", ")", "u", "G\x00\x00\x00\x00\x00\x00\x00\x00",

@@ -23,10 +23,25 @@ const (
 // invalid opcode, an argument running past the end of the content, or a
 // stack or mark underflow: each makes pickle.load raise) before it reaches
 // STOP or an opcode that imports or calls something. The walk is at least
-// as lenient as both CPython's unpickler and pickletools.genops at every
-// step (any opcode may start a pickle; text arguments have no length cap;
-// PROTO takes any value; memo misses are ignored), so wherever it fails,
-// both of them had failed already.
+// as lenient as CPython's unpickler (Python 3.11, both Modules/_pickle.c
+// and Lib/pickle.py) at every step (any opcode may start a pickle; text
+// arguments have no length cap; PROTO takes any value; memo misses are
+// ignored once anything was memoized), so wherever it fails, the
+// unpickler had failed already.
+//
+// Where CPython fails whatever an opcode's argument holds, the walk fails
+// before reading the argument, so that a text argument with no newline in
+// the bytes looked at does not leave it undecided: a persistent id in a
+// first pickle (_pickle.c's load_persid raises before it reads the line
+// when there is no persistent_load; pickle.py's default persistent_load
+// raises), a memo put on an empty stack frame, a memo get before anything
+// was memoized, an extension code <= 0. A text argument that CPython
+// parses as a number (INT, LONG, FLOAT, GET, PUT) fails at the first byte
+// that no number literal holds before its newline or NUL (or when it is
+// empty), and a STRING argument that does not start with a quote fails
+// (a GLOBAL or INST reaches find_class whatever its names hold, and an
+// Unpickler subclass's find_class may map any name: it stays code); an argument whose declared length runs past
+// the end of the whole content fails, as a read past the end does.
 type walk struct {
 	ops      int      // opcodes read with well-formed arguments
 	end      int      // offset where the walk stopped
@@ -50,7 +65,8 @@ func (w walk) pickle() bool { return w.stopped || w.code || (w.bounded && !w.fai
 // the memo, without building any object.
 type walker struct {
 	b        []byte
-	complete bool // b is the whole content, not a prefix
+	complete bool  // b is the whole content, not a prefix
+	size     int64 // the whole content's size, or -1 when unknown
 	pos      int
 	w        walk
 	frames   []int // items above each mark; frames[0] is the base
@@ -62,14 +78,16 @@ type walker struct {
 	top      bool // the last opcode pushed a string
 }
 
-// walkOpcodes walks b, the first len(b) bytes of content that ends there
-// when complete. After a STOP it goes on into a following pickle (legacy
-// PyTorch and multi-pickle payloads stack them) to name more imports.
-func walkOpcodes(b []byte, complete bool) walk {
+// walkOpcodes walks b, the first len(b) bytes of content of size bytes
+// (-1 when unknown: b is then taken as a prefix). After a STOP it goes on
+// into a following pickle (legacy PyTorch and multi-pickle payloads stack
+// them) to name more imports.
+func walkOpcodes(b []byte, size int64) walk {
+	complete := size >= 0 && int64(len(b)) >= size
 	if len(b) > MaxWalkBytes {
 		b, complete = b[:MaxWalkBytes], false
 	}
-	k := &walker{b: b, complete: complete, seen: map[string]bool{}}
+	k := &walker{b: b, complete: complete, size: size, seen: map[string]bool{}}
 	k.reset()
 	for !k.w.failed && !k.w.bounded {
 		if k.pos >= len(k.b) {
@@ -137,7 +155,16 @@ func (k *walker) step() {
 		return
 	}
 	start := k.pos
+	if why := k.failsWhateverArg(op); why != "" {
+		k.fail(why)
+		return
+	}
 	k.pos++
+	if why := k.badText(op); why != "" {
+		k.pos = start
+		k.fail(why)
+		return
+	}
 	arg, ok := k.arg(op)
 	if !ok {
 		k.pos = start
@@ -148,6 +175,81 @@ func (k *walker) step() {
 		return
 	}
 	k.w.ops++
+}
+
+// failsWhateverArg says why CPython's unpickler fails at op whatever its
+// argument holds, or "" (see walk).
+func (k *walker) failsWhateverArg(op *opcode) string {
+	switch op.name {
+	case "PERSID", "BINPERSID", "NEXT_BUFFER":
+		// pickle.load raises without a persistent_load or buffers, and
+		// nothing loads a file's first pickle with them; a later pickle of
+		// a stack (legacy torch.save's main one) has a persistent_load.
+		if !k.w.stopped {
+			return op.name + " without a handler"
+		}
+	case "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE":
+		if k.frames[len(k.frames)-1] < 1 {
+			return op.name + " on an empty stack"
+		}
+	case "GET", "BINGET", "LONG_BINGET":
+		if k.keys == 0 {
+			return op.name + " before anything was memoized"
+		}
+	}
+	return ""
+}
+
+// numberText are the bytes a number literal may hold in a text argument
+// CPython parses as one: int(x, 0) and PyLong_FromString (INT, LONG, GET,
+// PUT: digits, hex, base prefixes, underscores, signs, whitespace, LONG's
+// trailing L) and float() and PyOS_string_to_double (FLOAT: also ".",
+// exponents, inf, infinity, nan). It is a superset of each.
+var numberText = func() (set [256]bool) {
+	for _, c := range []byte("0123456789abcdefABCDEFxXoObBlL_+-. \t\r\v\finfatyINFATY") {
+		set[c] = true
+	}
+	return set
+}()
+
+// badText says why a text argument starting at k.pos cannot be what
+// CPython parses it as, from the bytes there before its newline (or, for
+// the C unpickler's numbers, a NUL, which ends the C string it parses), or
+// "" when they do not show it.
+func (k *walker) badText(op *opcode) string {
+	rest := k.b[k.pos:]
+	switch op.name {
+	case "INT", "LONG", "FLOAT", "GET", "PUT":
+		switch {
+		case len(rest) > 0 && rest[0] == '\n':
+			return op.name + " argument is empty" // len < 2: bad_readline
+		case len(rest) > 0 && rest[0] == 0 && op.name != "INT":
+			// An empty C string: PyOS_string_to_double and
+			// PyLong_FromString fail; load_int's strtol takes it as 0.
+			return op.name + " argument is empty"
+		}
+		for _, c := range rest {
+			switch {
+			case c == '\n' || c == 0:
+				return ""
+			case !numberText[c]:
+				return op.name + " argument is not a number"
+			}
+		}
+	case "STRING":
+		if len(rest) > 0 && rest[0] != '\'' && rest[0] != '"' {
+			return "STRING argument is not quoted"
+		}
+	case "EXT1", "EXT2", "EXT4":
+		// load_extension and get_extension raise on a code <= 0 before
+		// any lookup.
+		if n := map[string]int{"EXT1": 1, "EXT2": 2, "EXT4": 4}[op.name]; len(rest) >= n {
+			if code := int32(argUint(rest[:n])); code <= 0 {
+				return op.name + " code <= 0"
+			}
+		}
+	}
+	return ""
 }
 
 // effect applies op's stack effect; false means the walk failed here.
@@ -197,13 +299,7 @@ func (k *walker) effect(op *opcode, code byte, arg []byte) bool {
 			pushedString = true
 		}
 	case "PERSID", "BINPERSID", "NEXT_BUFFER":
-		// pickle.load raises without a persistent_load or buffers, and
-		// nothing loads a file's first pickle with them; a later pickle of
-		// a stack (legacy torch.save's main one) has a persistent_load.
-		if !k.w.stopped {
-			k.fail(op.name + " without a handler")
-			return false
-		}
+		// A first pickle's failed in failsWhateverArg.
 		if op.name == "BINPERSID" && !k.need(1) {
 			return false
 		}
@@ -381,9 +477,15 @@ func (k *walker) arg(op *opcode) ([]byte, bool) {
 	return k.take(rest, w, l)
 }
 
-// take returns l bytes of rest after a w-byte length field.
+// take returns l bytes of rest after a w-byte length field. An argument
+// past the end of the whole content fails; past the end of b only, the
+// walk is undecided.
 func (k *walker) take(rest []byte, w int, l uint64) ([]byte, bool) {
 	if l > uint64(len(rest)-w) {
+		if k.size >= 0 && l > uint64(k.size-int64(k.pos)-int64(w)) {
+			k.fail("argument runs past the end of the content")
+			return nil, false
+		}
 		k.endOfBuffer("argument runs past the end")
 		return nil, false
 	}
