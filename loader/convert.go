@@ -19,7 +19,10 @@ import (
 // kept where the files agree. GGUF tensors quantized Q4_0, Q4_1 or Q8_0
 // are written, when the model was opened under ProfileMLX, as the three
 // arrays mx.load makes of each (see mlxQuantized); any other quantized
-// tensor is refused.
+// tensor is refused. Under ProfileMLX, the output passes CheckMLX: a
+// tensor whose safetensors dtype MLX refuses (an npy '<f8', which MLX
+// reads from the .npy exactly, would be F64) is refused, saying to keep
+// the source file.
 func (m *Model) WriteSafetensors(w io.Writer) error {
 	ts := make([]safetensors.Tensor, 0, len(m.Tensors))
 	for _, t := range m.Tensors {
@@ -46,9 +49,23 @@ func (m *Model) WriteSafetensors(w io.Writer) error {
 			}
 			data = bytes.NewReader(canonicalBytes(t.Tensor, b))
 		}
+		if m.Verified.Profile == "mlx" && mlxRefused[t.DType] {
+			return formats.WithPath(formats.Errorf(formats.KindUnsupported, t.Offset, "tensor %q is %s (numpy %q), which MLX reads from %s as it is, but MLX refuses %s safetensors tensors: no faithful conversion exists; keep the %s file", t.Name, t.DType, t.Descr, t.File, t.DType, describeSource(t)), t.File)
+		}
 		ts = append(ts, safetensors.Tensor{Name: t.Name, DType: t.DType, Shape: t.Shape, Data: data})
 	}
 	return safetensors.Write(w, ts, m.metadata())
+}
+
+// describeSource names the kind of file a tensor came from.
+func describeSource(t ModelTensor) string {
+	if t.Member != "" {
+		return ".npz"
+	}
+	if t.Descr != "" {
+		return ".npy"
+	}
+	return "source"
 }
 
 // tensorBytes reads a tensor's verified bytes into memory.
