@@ -3,6 +3,7 @@ package loader_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -78,6 +79,40 @@ func TestValidSafetensorsAreNeverPickles(t *testing.T) {
 	t.Logf("%d safetensors files accepted", files)
 }
 
+// TestEveryShortSafetensorsHeaderLengthIsAccepted: a safetensors file of
+// each 8-aligned header length up to 64 KiB (every first two opcode bytes
+// a pickle walk reads, such as 0x88 0x2e, NEWTRUE then STOP, which
+// pickle.load reads as True) is classified as safetensors, not a pickle.
+func TestEveryShortSafetensorsHeaderLengthIsAccepted(t *testing.T) {
+	ts := func() []safetensors.Tensor {
+		return []safetensors.Tensor{{Name: "model.embed_tokens.weight", DType: formats.U8, Shape: []int64{4}, Data: bytes.NewReader(make([]byte, 4))}}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, safetensors.Write(&buf, ts(), nil))
+	base := int(binary.LittleEndian.Uint64(buf.Bytes()))
+	refused := 0
+	// 8-aligned low bytes that are pickle opcodes; at any other the walk
+	// fails on the first byte (0x00, 0x08, … are no opcodes).
+	opcode := map[byte]bool{'(': true, '0': true, 'P': true, 'X': true, 'h': true, 'p': true, 0x80: true, 0x88: true, 0x90: true, 0x98: true}
+	for pad := 0; pad < 1<<16-base; pad += 8 {
+		if !opcode[byte(base+pad)] {
+			continue
+		}
+		buf.Reset()
+		require.NoError(t, safetensors.Write(&buf, ts(), map[string]string{"p": strings.Repeat("x", pad)}))
+		b := buf.Bytes()
+		v, err := pickle.Classify(bytes.NewReader(b), int64(len(b)), formats.Limits{})
+		require.NoError(t, err)
+		if !v.Accepted() || v.Format != formats.FormatSafetensors {
+			refused++
+			if refused < 10 {
+				t.Errorf("header length %#x: %v", b[:8], v.Refusal())
+			}
+		}
+	}
+	assert.Zero(t, refused, "valid safetensors refused")
+}
+
 // TestValidNpzAndGGUFStartsAreNeverPickles: an npz whose first member is
 // stored and holds no newline in the first MiB starts "PK", a persistent
 // id (PERSID) that pickle.load refuses at once; a GGUF file's magic is a
@@ -94,13 +129,11 @@ func TestValidNpzAndGGUFStartsAreNeverPickles(t *testing.T) {
 		require.NoError(t, z.Close())
 		assert.NoError(t, parseBytes(buf.Bytes()), "npz with a %d-byte zero member", n)
 	}
-	// Not covered (see notes/h24a.md): a tensor count of 0x2Exx is a
-	// pickle CPython loads (BINFLOAT, then STOP: a float, no code), and
-	// 0x49xx (INT) and 0x56xx (UNICODE) read a line CPython accepts
+	// Not covered (see notes/h24a.md): a tensor count of 0x49xx (INT) and 0x56xx (UNICODE) read a line CPython accepts
 	// whatever it holds up to the newline, which the first MiB may not show;
 	// 0x63xx (GLOBAL) and 0x69xx (INST) reach find_class, which a subclass
 	// may define to accept any name.
-	undecided := map[int]bool{'.': true, 'I': true, 'V': true, 'c': true, 'i': true}
+	undecided := map[int]bool{'I': true, 'V': true, 'c': true, 'i': true}
 	for hi := range 256 {
 		if undecided[hi] {
 			continue

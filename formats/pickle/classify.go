@@ -98,10 +98,14 @@ func classifyBytes(r io.ReaderAt, size int64, head []byte, complete bool, lim fo
 	if !complete && depth > 0 {
 		total = -1
 	}
-	if w := walkOpcodes(head, total); w.pickle() {
+	f := formats.DetectBytes(head[:min(len(head), formats.SniffLen)], size)
+	// An inert pickle (see walk.inert) at the start of content that is
+	// structurally a format modelgate parses is that format: a valid
+	// safetensors header length such as 0x2e88 is NEWTRUE then STOP, which
+	// pickle.load reads as True, and nothing after it loads.
+	if w := walkOpcodes(head, total); w.pickle() && !(w.inert() && formats.IsAccepted(f)) {
 		return pickleVerdict(head, w)
 	}
-	f := formats.DetectBytes(head[:min(len(head), formats.SniffLen)], size)
 	switch f {
 	case formats.FormatPickle: // a PROTO opcode: meant as a pickle, even if broken
 		return pickleVerdict(head, walkOpcodes(head, total))

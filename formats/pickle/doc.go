@@ -26,6 +26,21 @@
 //     that may go on to a strict parser), ONNX, HDF5, Keras zips, 7z, and
 //     unknown content.
 //
+// "Not a pickle" is decided as CPython 3.11's unpickler (_pickle.c, and
+// pickle.py, which joblib uses) decides it: the walk fails only where
+// pickle.load raises, and where it raises whatever an opcode's argument
+// holds it fails before reading the argument (a persistent id with no
+// persistent_load, a memo put on an empty stack, a get before any put, an
+// extension code <= 0, a number or STRING argument CPython cannot parse,
+// a declared length past the end of the content), so that a text
+// argument with no newline in the first MaxWalkBytes does not leave it
+// undecided. Content undecided at that bound is a pickle. Content that is
+// structurally safetensors, npy, npz or GGUF and whose walk is an inert
+// pickle (it reaches STOP with no import or call, and nothing after it
+// loads: pickle.load returns a number, string or container) is that
+// format: valid safetensors header lengths such as 0x2e88 (NEWTRUE, STOP)
+// are such pickles.
+//
 // For a better message the opcode walk names the imports a pickle would
 // perform (GLOBAL, INST, and STACK_GLOBAL through string constants and the
 // memo), at most MaxImports of them within MaxWalkBytes; this never

@@ -59,6 +59,13 @@ type walk struct {
 // or the walk bound met undecided.
 func (w walk) pickle() bool { return w.stopped || w.code || (w.bounded && !w.failed) }
 
+// inert reports whether the content is a pickle that runs nothing: the
+// walk reached STOP (pickle.load returns a value) with no opcode that
+// imports or calls anything, and the walk then failed, so no further
+// pickle can be loaded after it. pickle.load on such content returns a
+// number, string, bytes or container of them, and nothing more.
+func (w walk) inert() bool { return w.stopped && !w.code && w.failed && !w.bounded }
+
 // walker reads opcodes and tracks the stack depth above each mark (as
 // Python's unpickler does: MARK starts a new frame, and a pop never
 // crosses a mark), and the strings a STACK_GLOBAL would consume, through
