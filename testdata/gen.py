@@ -68,6 +68,23 @@ def save_safetensors(rel, tensors, metadata=None):
         f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
 
 
+def save_with_header_length(rel, tensors, want):
+    """save_safetensors with __metadata__ padded so that the header is
+    exactly want bytes: its 8-byte length is then the first bytes a pickle
+    walk reads as opcodes (issue 24 finding 1)."""
+    for k in range(want):
+        meta = {"pad": "x" * k}
+        header = {"__metadata__": meta}
+        offset = 0
+        for name, (dtype, shape, data) in sorted(tensors.items(), key=lambda kv: (-ST_ORDER.index(kv[1][0]), kv[0])):
+            header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(data)]}
+            offset += len(data)
+        n = len(json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode())
+        if n + (-n % 8) == want:
+            return save_safetensors(rel, tensors, meta)
+    raise ValueError("no padding gives header length %#x" % want)
+
+
 def np_tensor(a):
     a = a.copy(order="C")  # keeps 0-d arrays 0-d, unlike ascontiguousarray
     return (ST_DTYPES[a.dtype], a.shape, a.tobytes())
@@ -97,6 +114,16 @@ def gen_safetensors():
     every["empty"] = np_tensor(np.zeros((0, 4), dtype=np.float32))
     every["scalar"] = np_tensor(np.array(3.5, dtype=np.float64))
     save_safetensors("safetensors/every-dtype.safetensors", every)
+    # Valid files whose header length reads as pickle opcodes: 0x2e88 is
+    # NEWTRUE, STOP (pickle.load returns True); 0x0280 is PROTO 2; a header
+    # length ending 0x50 (PERSID) before a zero-filled first tensor puts no
+    # newline in the first MiB.
+    w = {"model.embed_tokens.weight": np_tensor(np.arange(8, dtype=np.float32))}
+    save_with_header_length("safetensors/header-length-0x2e88.safetensors", w, 0x2E88)
+    save_with_header_length("safetensors/header-length-0x0280.safetensors", w, 0x0280)
+    save_with_header_length("safetensors/header-length-0x0150-zeros.safetensors",
+                            {"a.weight": np_tensor(np.zeros(1 << 20, dtype=np.uint8)),
+                             "b.weight": np_tensor(np.zeros(4096, dtype=np.uint8))}, 0x0150)
 
 
 NPY_DTYPES = ["|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8",
