@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	parser "github.com/gpustack/gguf-parser-go"
@@ -77,6 +78,12 @@ func TestStricterThanTheOracle(t *testing.T) {
 		"past the end":      {with(func(s *ggufwrite.File) { s.Tensors[1].Dims = []uint64{32 * 100}; s.Tensors[1].Size = 18 }), "tensor data must lie in the file"},
 		"bool 2":            {with(func(s *ggufwrite.File) { s.KVs = []ggufwrite.KV{{Key: "b", VT: gguf.Bool, Val: byte(2)}} }), "the spec says anything else is invalid"},
 		"key not ASCII":     {with(func(s *ggufwrite.File) { s.KVs = []ggufwrite.KV{{Key: "é", VT: gguf.Uint8, Val: uint8(1)}} }), "the spec requires ASCII keys; names reach terminals"},
+		"string with a NUL": {with(func(s *ggufwrite.File) {
+			s.KVs = []ggufwrite.KV{{Key: "general.architecture", VT: gguf.String, Val: "llama\x00qwen2"}}
+		}), "llama.cpp's C API reads it cut at the NUL"},
+		"string not UTF-8":        {with(func(s *ggufwrite.File) { s.KVs = []ggufwrite.KV{{Key: "general.name", VT: gguf.String, Val: "\xff"}} }), "gguf-py raises, @huggingface/gguf substitutes U+FFFD"},
+		"infos out of data order": {with(func(s *ggufwrite.File) { s.Tensors[0].Offset, s.Tensors[1].Offset = 32, 0 }), "ggml's gguf_init_from_file refuses it (has offset X, expected Y)"},
+		"tensor name of 64 bytes": {with(func(s *ggufwrite.File) { s.Tensors[0].Name = strings.Repeat("n", 64) }), "ggml requires fewer than GGML_MAX_NAME (64) bytes"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := open(tc.file)
@@ -95,6 +102,9 @@ func FuzzGGUF(f *testing.F) {
 	f.Add(ggufwrite.Every().Build())
 	f.Add(ggufwrite.File{Version: 2, Tensors: []ggufwrite.Tensor{{Name: "w", Dims: []uint64{4}, Type: 0, Size: 16, Offset: -1}}}.Build())
 	f.Add(ggufwrite.File{KVs: []ggufwrite.KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)}}, Align: 64, Tensors: []ggufwrite.Tensor{{Name: "b", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}}}.Build())
+	for _, c := range ggufwrite.Hostile() {
+		f.Add(c.File)
+	}
 	lim := formats.Limits{MaxTensors: 1000, MaxMetadataEntries: 1000, MaxMetadataBytes: 1 << 20, MaxTotalBytes: 1 << 30}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		g, err := gguf.NewReader(bytes.NewReader(b), int64(len(b)), lim)

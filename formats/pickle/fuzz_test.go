@@ -17,7 +17,7 @@ import (
 // has one of the three detection kinds; and the verdict is the same twice.
 func FuzzClassify(f *testing.F) {
 	n := 0
-	for _, dir := range []string{"pickle", "npz/hostile", "npy/hostile", "safetensors", "npz"} {
+	for _, dir := range []string{"pickle", "npz/hostile", "npy/hostile", "safetensors", "npz", "gguf"} {
 		files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", dir, "*"))
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil && len(b) < 64<<10 {
