@@ -97,6 +97,9 @@ func mlxGGUFView(b []byte) (tensors []mlxTensor, ok bool) {
 		slices.Reverse(dims)
 		t.Shape = dims
 		t.Type = u32(off)
+		if t.Type >= 31 { // GGUF_TYPE_COUNT at 8fa6eb6: gguf_get_tensor returns 0
+			break
+		}
 		t.Offset = dataOff + u64(off+4)
 		off += 12
 		tensors = append(tensors, t)
@@ -133,7 +136,7 @@ func mlxProfileFiles(t *testing.T) map[string][]byte {
 		t     gguf.Type
 		block int64
 		size  int64
-	}{{0, 1, 4}, {1, 1, 2}, {24, 1, 1}, {25, 1, 2}, {26, 1, 4}, {2, 32, 18}, {3, 32, 20}, {8, 32, 34}}
+	}{{0, 1, 4}, {1, 1, 2}, {24, 1, 1}, {25, 1, 2}, {26, 1, 4}, {2, 32, 18}, {3, 32, 20}, {8, 32, 34}, {40, 64, 36}}
 	for i := range 300 {
 		f := ggufwrite.File{}
 		if r.IntN(4) == 0 {

@@ -26,9 +26,12 @@ type mlxReading struct {
 	offset  int64
 }
 
-// mlxRead transcribes mlx/io/load.cpp's load(): it reads the header by
-// position, as MLX does, so that tests can ask whether MLX would read a
-// file as numpy does.
+// mlxRead transcribes load() of mlx/io/load.cpp at ml-explore/mlx 846d176:
+// it reads the header by position, as MLX does, so that tests can ask
+// whether MLX would read a file as numpy does. The header is the whole
+// header_len bytes (std::string header(buffer.data(), header_len): a NUL
+// no longer cuts it, as std::string(&buffer[0]) did before), and each
+// dimension is std::stoi's int (out_of_range past int32).
 func mlxRead(b []byte) (mlxReading, error) {
 	if len(b) < 10 || string(b[:6]) != npy.Magic || (b[6] != 1 && b[6] != 2) {
 		return mlxReading{}, errors.New("Unsupported npy format version")
@@ -38,9 +41,6 @@ func mlxRead(b []byte) (mlxReading, error) {
 		lenSize, n = 4, int(binary.LittleEndian.Uint32(b[8:]))
 	}
 	h := string(b[8+lenSize : 8+lenSize+n])
-	if i := strings.IndexByte(h, 0); i >= 0 {
-		h = h[:i] // std::string(&buffer[0])
-	}
 	if len(h) < 35 {
 		return mlxReading{}, errors.New("short header")
 	}
@@ -52,12 +52,12 @@ func mlxRead(b []byte) (mlxReading, error) {
 	s := h[st:ed]
 	for s != "" {
 		pos := 0
-		for pos < len(s) && (s[pos] == ' ' || s[pos] == '-' || s[pos] >= '0' && s[pos] <= '9') {
+		for pos < len(s) && (s[pos] == ' ' || s[pos] == '-' || s[pos] == '+' || s[pos] >= '0' && s[pos] <= '9') {
 			pos++
 		}
-		dim, err := strconv.Atoi(strings.TrimLeft(s[:pos], " "))
+		dim, err := strconv.ParseInt(strings.TrimLeft(s[:pos], " "), 10, 32)
 		if err != nil {
-			return mlxReading{}, err
+			return mlxReading{}, err // std::invalid_argument or std::out_of_range
 		}
 		r.shape = append(r.shape, int64(dim))
 		if pos+2 <= len(s) {
