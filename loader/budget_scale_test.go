@@ -3,8 +3,12 @@ package loader_test
 import (
 	"archive/zip"
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // childConstraints applies a row's conditions to its child: a lowered
@@ -76,12 +81,13 @@ func scaledInputs(t *testing.T, dir string) []budgetInput {
 	for _, n := range []uint64{1 << 17, 1 << 32, 1 << 62} { // past MaxTensors
 		add("gguf-tensors", fmt.Sprintf("gguf declaring %d tensors", n), "open", "limit-exceeded", ggufDeclaring(0, n), 4096)
 	}
-	// Finding 3: a file no lease protects, up to 256 MiB, opened as map
-	// mode (the default, and the k8s example's) does: no private copy.
+	// Finding 3: a file no lease protects, up to 256 MiB, verified as the
+	// k8s example's initContainer does (non-root on a model volume: map
+	// mode, a digest allowlist, the MLX profile): no private copy.
 	for _, size := range []int64{16 << 20, 64 << 20, 256 << 20} {
 		hdr := fmt.Sprintf(`{"w":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}`, size, size)
 		head := append(binary.LittleEndian.AppendUint64(nil, uint64(len(hdr))), hdr...)
-		add("no-lease-size", fmt.Sprintf("%d MiB safetensors without a read lease", size>>20), "open", "accept", head, int64(len(head))+size)
+		add("no-lease-size", fmt.Sprintf("%d MiB safetensors without a read lease, verified as the k8s example does", size>>20), "k8s", "accept", head, int64(len(head))+size)
 		out[len(out)-1].noLease = true
 	}
 	// Finding 5: many small files under a low descriptor limit; one holds
@@ -194,4 +200,33 @@ func (g *budgetGrowth) check(t *testing.T) {
 		t.Logf("%s: peak RSS %d MiB at the smallest scale, %d MiB at the largest", dim, first>>20, last>>20)
 		assert.Less(t, last-first, (growthSlack+units*perUnitRSS)*raceOverhead, "%s: memory grows with what the attacker controls", dim)
 	}
+}
+
+// openAsK8s opens p as examples/k8s's initContainer verifies its model:
+// map mode (the default), every file approved by SHA-256, the MLX
+// profile. The digest is computed here, in the child, before Open.
+func openAsK8s(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	d, err := verify.ParseDigest(hex.EncodeToString(h.Sum(nil)))
+	if err != nil {
+		return err
+	}
+	a, err := verify.NewAllowlist(verify.NewEntry("", verify.SHA256, d))
+	if err != nil {
+		return err
+	}
+	m, err := loader.Open(context.Background(), p, loader.WithAllowlist(a), loader.WithProfile(loader.ProfileMLX), loader.WithMode(loader.ModeMap))
+	if err == nil {
+		m.Close()
+	}
+	return err
 }

@@ -75,6 +75,8 @@ func budgetChild(t *testing.T, p, op string) {
 	switch op {
 	case "policy":
 		_, err = verify.LoadPolicy(p)
+	case "k8s": // the k8s example's initContainer: verify against a digest, the MLX profile, map mode
+		err = openAsK8s(p)
 	case "scan":
 		var res []loader.ScanResult
 		res, err = loader.Scan(context.Background(), []string{p}, loader.ScanOptions{})
