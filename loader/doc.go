@@ -42,8 +42,8 @@
 //     formats/gguf), and formats/content reads at most 8 KiB of a file to
 //     identify it and at most 64 MiB of a JSON file to look for auto_map.
 //
-// Not bounded by the model's size: WriteSafetensors (and so convert) holds
-// one tensor in memory while it rewrites it (big-endian or Fortran-order
-// npy, GGUF blocks dequantized for MLX); a tensor is at most
-// Limits.MaxTotalBytes. Plain tensors are streamed.
+// WriteSafetensors (convert, the service's outbox) streams every tensor,
+// byte-swapping big-endian data as it copies; it holds one tensor in
+// memory only to reorder Fortran-order npy data or convert GGUF blocks
+// for MLX, each made when written and let go after.
 package loader
