@@ -43,29 +43,40 @@ func TestCostBudget(t *testing.T) {
 		t.Skip("writes about 300 MB of hostile inputs")
 	}
 	dir := t.TempDir()
-	for _, in := range budgetInputs(t, dir) {
+	var growth budgetGrowth
+	var inputs []budgetInput
+	if os.Getenv("MODELGATE_BUDGET_ROWS") != "scaled" { // scaled: only the rows of scaledInputs, to try them quickly
+		inputs = budgetInputs(t, dir)
+	}
+	for _, in := range append(inputs, scaledInputs(t, dir)...) {
 		t.Run(in.name, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestCostBudget$")
-			cmd.Env = append(os.Environ(), "MODELGATE_BUDGET_CHILD="+in.path, "MODELGATE_BUDGET_OP="+in.op)
+			cmd.Env = append(os.Environ(), "MODELGATE_BUDGET_CHILD="+in.path, "MODELGATE_BUDGET_OP="+in.op,
+				fmt.Sprintf("MODELGATE_BUDGET_NOFILE=%d", in.nofile), fmt.Sprintf("MODELGATE_BUDGET_NOLEASE=%t", in.noLease))
 			out, err := cmd.CombinedOutput()
 			require.NoError(t, err, "%s", out)
 			u := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 			cpu := time.Duration(u.Utime.Nano() + u.Stime.Nano())
 			rss := childPeakRSS(cmd, out)
 			t.Logf("%s: %v CPU, peak RSS %d MiB; %s", in.name, cpu.Round(time.Millisecond), rss>>20, strings.TrimSpace(lastLine(out)))
-			assert.Less(t, cpu, budgetCPU*raceOverhead)
+			assert.Less(t, cpu, (budgetCPU+time.Duration(in.units)*perUnitCPU)*raceOverhead)
 			assert.Less(t, rss, int64(budgetRSS)*raceOverhead)
 			assert.Contains(t, string(out), "verdict: "+in.want)
+			growth.add(t, in, rss)
 		})
 	}
+	growth.check(t)
 }
 
 // budgetChild runs one input and prints its verdict.
 func budgetChild(t *testing.T, p, op string) {
+	childConstraints(t)
 	var err error
 	switch op {
 	case "policy":
 		_, err = verify.LoadPolicy(p)
+	case "k8s": // the k8s example's initContainer: verify against a digest, the MLX profile, map mode
+		err = openAsK8s(p)
 	case "scan":
 		var res []loader.ScanResult
 		res, err = loader.Scan(context.Background(), []string{p}, loader.ScanOptions{})
@@ -135,7 +146,17 @@ func childPeakRSS(cmd *exec.Cmd, out []byte) int64 {
 	return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 }
 
-type budgetInput struct{ name, path, op, want string }
+// budgetInput is one row: a hostile input, the operation its child runs,
+// and the verdict it must reach.
+type budgetInput struct {
+	name, path, op, want string
+	nofile               uint64 // the child's RLIMIT_NOFILE, if set
+	noLease              bool   // the child takes no read lease, as a user who does not own the files
+	dim                  string // the attacker-controlled dimension a scaled row belongs to
+	// units is the row's count along a dimension whose cost may grow
+	// linearly (files): it is allowed perUnit more CPU and memory a unit.
+	units int
+}
 
 // budgetInputs writes the hostile inputs of issue 18, each at the size the
 // default limits still let through.
@@ -149,7 +170,7 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 		write(w)
 		require.NoError(t, w.Flush())
 		require.NoError(t, f.Close())
-		out = append(out, budgetInput{name, p, op, want})
+		out = append(out, budgetInput{name: name, path: p, op: op, want: want})
 		return p
 	}
 	// st writes a safetensors file of one large header, patching its length
@@ -207,7 +228,7 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	w.WriteString(`{}]},"weight_map":{"w":"model-00001-of-00001.safetensors"}}`)
 	require.NoError(t, w.Flush())
 	require.NoError(t, f.Close())
-	out = append(out, budgetInput{"index metadata of 8M empty objects", idx, "open", "limit-exceeded"})
+	out = append(out, budgetInput{name: "index metadata of 8M empty objects", path: idx, op: "open", want: "limit-exceeded"})
 
 	npz := add("npz of 65536 empty members", "open", "accept", func(w *bufio.Writer) {
 		z := zip.NewWriter(w)
@@ -219,7 +240,7 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 		}
 		require.NoError(t, z.Close())
 	})
-	out = append(out, budgetInput{"scan of the same npz", npz, "scan", "accept"})
+	out = append(out, budgetInput{name: "scan of the same npz", path: npz, op: "scan", want: "accept"})
 	add("policy of nested YAML aliases", "policy", "malformed", func(w *bufio.Writer) {
 		w.WriteString("a: &a [x, x, x, x, x, x, x, x, x]\n")
 		for i := 'b'; i <= 'i'; i++ {
@@ -233,7 +254,7 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	ggufFile := func(name, want string, s ggufwrite.File) {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		require.NoError(t, ggufwrite.WriteSparse(p, s))
-		out = append(out, budgetInput{name, p, "open", want})
+		out = append(out, budgetInput{name: name, path: p, op: "open", want: want})
 	}
 	toks := make([]string, 1_500_000)
 	for i := range toks {
@@ -260,7 +281,7 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	// Every committed fixture, each EXPECT directory in one child: the
 	// budget holds for the whole directory, and every verdict is checked.
 	for _, e := range expectFiles(t) {
-		out = append(out, budgetInput{"fixtures in testdata/" + filepath.Base(filepath.Dir(e)), e, "expect", "accept"})
+		out = append(out, budgetInput{name: "fixtures in testdata/" + filepath.Base(filepath.Dir(e)), path: e, op: "expect", want: "accept"})
 	}
 	return out
 }

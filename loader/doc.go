@@ -21,4 +21,29 @@
 //
 // Parse and Scan are the lower layers: classify and parse one file; walk
 // directories for a CI gate.
+//
+// # What Open holds, and what bounds it
+//
+// Memory and descriptors do not grow with the model's size:
+//
+//   - a file is open only while it is identified, unless it holds a read
+//     lease and will be parsed (weights, a sharded index): at most 256
+//     such files stay open; the rest are reopened, and checked to be the
+//     same file, when they are hashed or read (see Mode);
+//   - hashing reads verify.ChunkSize at a time; a file no lease protects
+//     is rehashed (at most 2 MiB of chunk digests per file, two chunks
+//     cached per model), never copied into memory unless ModePrivateCopy
+//     asks for it;
+//   - a sharded index is read whole, after its size is checked against
+//     MaxIndexBytes (32 MiB); its metadata and tensor count are bounded by
+//     Limits and MaxIndexTensors;
+//   - every parser's declared lengths are bounded as its package doc lists
+//     (formats/safetensors, formats/npy, strictzip, formats/pickle,
+//     formats/gguf), and formats/content reads at most 8 KiB of a file to
+//     identify it and at most 64 MiB of a JSON file to look for auto_map.
+//
+// WriteSafetensors (convert, the service's outbox) streams every tensor,
+// byte-swapping big-endian data as it copies; it holds one tensor in
+// memory only to reorder Fortran-order npy data or convert GGUF blocks
+// for MLX, each made when written and let go after.
 package loader

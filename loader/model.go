@@ -55,10 +55,12 @@ type Verified struct {
 	Signer      string              `json:"signer,omitempty"`  // the identity or key that signed
 	Profile     string              `json:"profile,omitempty"` // mlx when applied
 	Ignored     []string            `json:"ignored,omitempty"` // files not loaded, and why
-	// Copied lists the files held as a private copy although the mode maps
-	// them: no read lease could be taken (another process has the file
-	// open for writing, or it is not this user's).
-	Copied []string `json:"copied,omitempty"`
+	// Rehashed lists the files no read lease protects (another process
+	// has the file open for writing, it is not this user's, or the model
+	// holds more than 256 weight files): they are read through the
+	// digests of their chunks, computed when they were held, and every
+	// read is checked against them (see Mode).
+	Rehashed []string `json:"rehashed,omitempty"`
 	// CacheBlobs lists the files of a Hugging Face cache snapshot whose
 	// content matched the sha256 their Git LFS blob's name states.
 	CacheBlobs []string `json:"cache_blobs,omitempty"`
@@ -83,7 +85,8 @@ func (m *Model) file(t ModelTensor) *File {
 }
 
 // Bytes returns the named tensor's bytes as stored, without copying (from
-// the read-only mapping or private copy). It fails in ModeReadAt.
+// the read-only mapping or private copy). It fails in ModeReadAt and for
+// files no lease protects (Verified.Rehashed).
 func (m *Model) Bytes(name string) ([]byte, error) {
 	t, ok := m.Tensor(name)
 	if !ok {
@@ -91,7 +94,7 @@ func (m *Model) Bytes(name string) ([]byte, error) {
 	}
 	b, ok := m.file(t).Bytes(t.Name)
 	if !ok {
-		return nil, errors.New("tensor bytes are not in memory (ModeReadAt); use Section")
+		return nil, errors.New("tensor bytes are not in memory (ModeReadAt, or a file in Verified.Rehashed); use Section")
 	}
 	return b, nil
 }

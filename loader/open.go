@@ -62,8 +62,8 @@ func Open(ctx context.Context, path string, opts ...Option) (m *Model, err error
 	if err != nil {
 		return nil, err
 	}
-	defer o.root.Close()
 	m = &Model{Path: path, byName: map[string]int{}, Verified: Verified{Mode: c.mode.String()}}
+	m.addCloser(o.root.Close) // files no lease protects are reopened through it (rehashed)
 	if c.profile == ProfileMLX {
 		m.Verified.Profile = "mlx"
 	}
@@ -117,6 +117,9 @@ type opener struct {
 	index     *shardIndex // a sharded checkpoint's index, once parsed
 	indexName string
 	cache     bool // the model is a Hugging Face cache snapshot (internal/hfcache)
+
+	kept   int         // files kept open under a lease (at most maxHeldFiles)
+	chunks *chunkCache // the chunks of rehashed files last read
 }
 
 // confine opens the root and places the model in it.
@@ -125,7 +128,7 @@ func confine(ctx context.Context, p string, c *config) (*opener, error) {
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), p)
 	}
-	o := &opener{ctx: ctx, c: c, dir: p}
+	o := &opener{ctx: ctx, c: c, dir: p, chunks: &chunkCache{}}
 	if !st.IsDir() {
 		o.dir, o.single = filepath.Dir(p), filepath.Base(p)
 	}
@@ -181,15 +184,14 @@ func openErr(err error, name string) error {
 
 // modelFile is one file of the model on its way through Open.
 type modelFile struct {
-	name     string
-	f        *os.File
-	st       os.FileInfo
-	lease    *lease.Lease // nil when none could be taken (leaseErr says why)
-	leaseErr error
-	id       content.Identity
-	h        *held              // weights: the bytes parsed and handed out
-	digest   *verify.FileDigest // its digests, once verification computed them
-	blob     string             // in a cache snapshot, the blob the file links to
+	name   string
+	f      *os.File
+	st     os.FileInfo
+	lease  *lease.Lease // nil when none was taken; f is then closed after identification
+	id     content.Identity
+	h      *held              // weights: the bytes parsed and handed out
+	digest *verify.FileDigest // its digests, once verification computed them
+	blob   string             // in a cache snapshot, the blob the file links to
 }
 
 // cacheBlob checks that a cache snapshot's file, if a link, resolves into
@@ -225,15 +227,17 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 		if err := o.ctx.Err(); err != nil {
 			return nil, err
 		}
-		mf, err := o.openFile(m, name)
+		mf, err := o.openFile(name)
 		if err != nil {
 			return nil, err
 		}
 		id, err := content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
 		if err != nil {
+			mf.close()
 			return nil, formats.WithPath(err, name)
 		}
 		mf.id = id
+		o.keepOrClose(m, mf)
 		switch {
 		case id.Role == content.Code:
 			code = append(code, name+" ("+id.Why+")")
@@ -288,35 +292,55 @@ func notRegular(name string, mode fs.FileMode) error {
 }
 
 // openFile opens one file without blocking (a FIFO would block a plain
-// open) and refuses it unless it is a regular file.
-func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
-	f, st, err := regular.OpenIn(o.root, o.rootName(name))
-	if errors.Is(err, regular.ErrNotRegular) {
-		return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), name)
-	} else if err != nil {
-		return nil, openErr(err, name)
-	}
-	m.addCloser(f.Close)
-	if o.c.singleLink && regular.Links(st) > 1 {
-		return nil, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the file has %d hard links; one may name a file outside the root, which os.Root cannot see", regular.Links(st)), name)
-	}
-	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
-		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
+// open) and refuses it unless it is a regular file. The caller closes it
+// (modelFile.close) or keeps it (keepOrClose).
+func (o *opener) openFile(name string) (*modelFile, error) {
+	f, st, err := o.openRegular(name)
+	if err != nil {
+		return nil, err
 	}
 	mf := &modelFile{name: name, f: f, st: st}
-	if o.cache {
-		if mf.blob, err = o.cacheBlob(name); err != nil {
-			return nil, err
-		}
+	if err := o.checkFile(mf); err != nil {
+		f.Close()
+		return nil, err
 	}
 	// The lease is taken before anything is read, so that what is
 	// identified, hashed, parsed and handed out are the same bytes.
-	if o.c.mode != ModePrivateCopy {
-		if mf.lease, mf.leaseErr = lease.Take(f); mf.lease != nil {
-			m.addCloser(mf.lease.Release)
-		}
+	if o.c.mode != ModePrivateCopy && o.kept < maxHeldFiles {
+		mf.lease, _ = takeLease(f) // without one the file is rehashed (hold)
 	}
 	return mf, nil
+}
+
+// openRegular opens name, below the model directory, refusing anything
+// but a regular file.
+func (o *opener) openRegular(name string) (*os.File, os.FileInfo, error) {
+	f, st, err := regular.OpenIn(o.root, o.rootName(name))
+	if errors.Is(err, regular.ErrNotRegular) {
+		return nil, nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), name)
+	} else if err != nil {
+		return nil, nil, openErr(err, name)
+	}
+	return f, st, nil
+}
+
+// checkFile refuses a file with other hard links (WithoutHardLinks) or
+// over max_file_bytes, and in a cache snapshot a link out of blobs/.
+func (o *opener) checkFile(mf *modelFile) error {
+	st, name := mf.st, mf.name
+	if o.c.singleLink && regular.Links(st) > 1 {
+		return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the file has %d hard links; one may name a file outside the root, which os.Root cannot see", regular.Links(st)), name)
+	}
+	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
+		return formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
+	}
+	if o.cache {
+		var err error
+		if mf.blob, err = o.cacheBlob(name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // verify holds each weight file's bytes as the mode says, and checks the
@@ -327,14 +351,15 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 func (o *opener) verify(m *Model, files []*modelFile) error {
 	a, sv := o.c.checks.Allowlist, o.c.signatures
 	digests := make([]verify.FileDigest, len(files))
-	readers := map[string]io.ReaderAt{}
+	byName := make(map[string]*modelFile, len(files))
 	for i, mf := range files {
+		byName[mf.name] = mf
 		digests[i] = verify.FileDigest{Name: mf.name, Size: mf.st.Size(), Inert: mf.id.Role == content.Inert}
 		mf.digest = &digests[i]
 	}
 	err := workpool.Run(o.ctx, len(files), func(i int) error {
 		mf := files[i]
-		if mf.id.Role != content.Weights {
+		if !parsed(mf.id.Role) {
 			return nil
 		}
 		var err error
@@ -345,10 +370,6 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 		return err
 	}
 	for _, mf := range files {
-		readers[mf.name] = mf.f
-		if mf.h != nil {
-			readers[mf.name] = mf.h.r
-		}
 		if mf.id.Role == content.Inert {
 			m.Verified.Ignored = append(m.Verified.Ignored, mf.name+": "+mf.id.Why)
 		}
@@ -360,7 +381,7 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 	if md.Single {
 		md.Root = filepath.Join(o.dir, o.single)
 	}
-	md.Open = func(i int) (io.ReaderAt, func(), error) { return readers[md.Files[i].Name], func() {}, nil }
+	md.Open = func(i int) (io.ReaderAt, func(), error) { return o.hashed(byName[md.Files[i].Name]) }
 	defer func() { m.Verified.Digests = digests }()
 	if a != nil {
 		md.Files = digests
@@ -518,12 +539,12 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if err != nil {
 			return formats.WithPath(err, mf.name)
 		}
-		if o.c.mode == ModeMap && mf.h.mem != nil && !mf.h.copied {
+		if o.c.mode == ModeMap && mf.h.mem != nil {
 			parsed.file = mf.h.r // reads through the leased file (see guarded)
 		}
 		parsed.nameNpy(mf.name)
-		if mf.h.copied {
-			m.Verified.Copied = append(m.Verified.Copied, mf.name)
+		if _, ok := mf.h.r.(*rehashed); ok {
+			m.Verified.Rehashed = append(m.Verified.Rehashed, mf.name)
 		}
 		if err := m.addFile(&ModelFile{Name: mf.name, Size: mf.h.size, SHA256: mf.digest.SHA256, BLAKE3: mf.digest.BLAKE3, Format: parsed.Format, Metadata: parsed.Metadata, parsed: parsed}); err != nil {
 			return err
@@ -584,7 +605,7 @@ func (o *opener) check(m *Model, files []*modelFile) error {
 	}
 	for _, mf := range files {
 		if mf.h != nil {
-			if err := o.recheck(mf.f, mf.st, mf.h, mf.name); err != nil {
+			if err := o.recheck(mf, mf.h); err != nil {
 				return err
 			}
 		}
@@ -592,140 +613,16 @@ func (o *opener) check(m *Model, files []*modelFile) error {
 	return nil
 }
 
+// takeLease is lease.Take; tests replace it to take the path of a user
+// who does not own the files.
+var takeLease = lease.Take
+
 // testHookParse lets tests see when a weight file is parsed.
 var testHookParse func(name string)
 
 // testHookAfterHold lets tests change a file between hashing and the
 // final re-check.
 var testHookAfterHold func(name string)
-
-// held is how one file's bytes are held while it is verified and used.
-type held struct {
-	r      io.ReaderAt // the verified bytes: the file (guarded by its lease) or the private copy
-	mem    []byte      // the mapping or private copy, when in memory
-	size   int64
-	head   []byte // a copy of the first bytes, to re-check at the end
-	copied bool   // held as a private copy
-}
-
-const headCheckBytes = 64 << 10
-
-// hold maps, copies or wraps the file per the mode: the bytes that will be
-// hashed, parsed and handed out. Map and read-at need the file's read
-// lease (taken when it was opened): without one, map falls back to a
-// private copy and read-at refuses the file. Hashing (verify) reads
-// through h.r, in ChunkSize reads of the page cache the shared mapping also
-// shows: the same bytes (the lease keeps them so), without every page of
-// the file counting towards the RSS.
-func (o *opener) hold(m *Model, mf *modelFile) (*held, error) {
-	f, size, l := mf.f, mf.st.Size(), mf.lease
-	mode := o.c.mode
-	if l == nil && mode == ModeMap {
-		mode = ModePrivateCopy
-	}
-	switch mode {
-	case ModePrivateCopy:
-		h, err := o.holdCopy(f, size)
-		if err == nil && o.c.mode != ModePrivateCopy {
-			h.copied = true
-		}
-		return h, err
-	case ModeReadAt:
-		if l == nil {
-			return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "read-at mode needs a read lease on the file, and none could be taken (%v): without one a writer could change the bytes after verification; use map or private-copy mode", mf.leaseErr)
-		}
-	}
-	h := &held{r: &guarded{f: f, l: l}, size: size}
-	if mode == ModeMap {
-		mem, unmap, merr := mmap.Map(f, size)
-		if merr != nil {
-			return nil, formats.IOError(formats.NoOffset, merr)
-		}
-		m.addCloser(unmap)
-		l.Protect(mem)
-		h.mem = mem // parsed and handed out
-		h.r = &guarded{f: f, l: l, mem: mem}
-	}
-	h.head = make([]byte, min(size, headCheckBytes))
-	if _, err := h.r.ReadAt(h.head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, formats.IOError(0, err)
-	}
-	return h, nil
-}
-
-// holdCopy reads the file once into private memory.
-func (o *opener) holdCopy(f *os.File, size int64) (*held, error) {
-	mem := make([]byte, size)
-	for off := int64(0); off < size; {
-		n := int(min(verify.ChunkSize, size-off))
-		k, err := f.ReadAt(mem[off:off+int64(n)], off)
-		off += int64(k)
-		if err != nil && !(errors.Is(err, io.EOF) && off == size) {
-			return nil, formats.IOError(off, err)
-		}
-	}
-	return &held{r: bytes.NewReader(mem), mem: mem, size: size}, nil
-}
-
-// errChanged is what reads through a file return once another process
-// has asked to write it.
-var errChanged = errors.New("another process opened the file for writing after it was verified; its bytes are no longer the verified ones")
-
-// guarded reads a leased file. Once the lease breaks it reads the private
-// copy the mapping became (map mode), or fails (read-at mode). A read that
-// overlaps the break is redone: the writer waits until the lease is
-// released, which happens after Broken turns true.
-type guarded struct {
-	f   *os.File
-	l   interface{ Broken() bool }
-	mem []byte
-}
-
-func (g *guarded) ReadAt(p []byte, off int64) (int, error) {
-	if !g.l.Broken() {
-		n, err := g.f.ReadAt(p, off)
-		if !g.l.Broken() {
-			return n, err
-		}
-	}
-	if g.mem == nil {
-		return 0, formats.IOError(off, errChanged)
-	}
-	if off >= int64(len(g.mem)) {
-		return 0, io.EOF
-	}
-	n := copy(p, g.mem[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// recheck refuses a file that changed while it was verified: its size or
-// modification time, or the bytes of its first 64 KiB (the header).
-func (o *opener) recheck(f *os.File, before os.FileInfo, h *held, name string) error {
-	if o.c.mode == ModePrivateCopy || h.copied {
-		return nil // what was verified is a private copy
-	}
-	changed := func(why string) error {
-		return formats.WithPath(formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "file changed while it was verified (%s)", why), name)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return formats.WithPath(formats.IOError(formats.NoOffset, err), name)
-	}
-	if st.Size() != before.Size() || !st.ModTime().Equal(before.ModTime()) {
-		return changed("size or modification time")
-	}
-	now := make([]byte, len(h.head))
-	if _, err := f.ReadAt(now, 0); err != nil && !errors.Is(err, io.EOF) {
-		return formats.WithPath(formats.IOError(0, err), name)
-	}
-	if !bytes.Equal(now, h.head) {
-		return changed("header bytes")
-	}
-	return nil
-}
 
 // String describes the model briefly.
 func (m *Model) String() string {

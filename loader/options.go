@@ -20,10 +20,19 @@ type Option func(*config) error
 // Map and read-at take a Linux read lease on each file when it is opened,
 // before anything is read (internal/lease): another process that opens the
 // file for writing, or truncates it, waits in the kernel until Open's
-// holder has made the verified bytes safe. Where no lease can be taken
-// (the file is open for writing elsewhere, belongs to another user, or
-// the system has no leases), map falls back to a private copy of that
-// file (listed in Verified.Copied) and read-at refuses it.
+// holder has made the verified bytes safe.
+//
+// Where no lease can be taken (the file is open for writing elsewhere,
+// belongs to another user, as on a model volume a non-root container
+// reads, or the system has no leases), and for weight files past the
+// 256th of a model, map and read-at rehash the file instead (listed in
+// Verified.Rehashed): the SHA-256 of each of its chunks (1 MiB, or
+// 1/65,536 of the file) is computed in one pass, and every later read
+// opens the file again, reads whole chunks and checks them, failing with
+// kind digest-mismatch if any changed. Its tensors are read through
+// Section (Bytes fails for them). Memory stays bounded whatever the
+// model's size: at most 2 MiB of digests per file and two chunks in all;
+// the price is one extra read of the file, and of each chunk read.
 type Mode int
 
 const (
@@ -37,7 +46,7 @@ const (
 	ModeMap Mode = iota
 	// ModeReadAt reads tensor data through the file when Section is
 	// read; nothing is held in memory. Once another process asks to write
-	// a file, every read of it fails with kind io.
+	// a leased file, every read of it fails with kind io.
 	ModeReadAt
 	// ModePrivateCopy reads each file once into private memory while
 	// hashing it: nothing done to the file afterwards can change what was

@@ -152,7 +152,7 @@ func (o *opener) parseIndex(mf *modelFile, weights map[string]*modelFile) error 
 		return formats.WithPath(formats.Exceeded(formats.NoOffset, "index size", mf.st.Size(), "MaxIndexBytes", MaxIndexBytes), mf.name)
 	}
 	b := make([]byte, mf.st.Size())
-	if _, err := mf.f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := mf.h.r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
 		return formats.WithPath(formats.IOError(0, err), mf.name)
 	}
 	idx, err := parseIndex(b, o.c.checks.Limits)

@@ -59,7 +59,7 @@ func TestVerifiedBytesSurviveWriters(t *testing.T) {
 				m, err := loader.Open(ctx, p, loader.WithMode(mode))
 				require.NoError(t, err)
 				defer m.Close()
-				assert.Empty(t, m.Verified.Copied, "a lease was taken")
+				assert.Empty(t, m.Verified.Rehashed, "a lease was taken")
 
 				cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
 				cmd.Env = append(os.Environ(), "MODELGATE_WRITER_PATH="+p, "MODELGATE_WRITER_ACTION="+action,

@@ -32,4 +32,20 @@
 // Policy is the YAML file a service and a CI step share (schema in
 // policy.schema.json); it is decoded strictly (unknown and duplicate keys
 // are errors) and refused when empty or contradictory.
+//
+// # Declared lengths and what bounds them
+//
+// Files verification reads, and the cap on each before it is parsed:
+//
+//   - a policy: MaxPolicyBytes (1 MiB), YAML anchors and aliases refused;
+//   - a signature bundle (Sigstore or model_signing): MaxBundleBytes
+//     (16 MiB); its DSSE payload and manifest are parsed from that buffer;
+//   - a Git LFS pointer: MaxLFSPointerBytes; a sha256sum file's lines: 64 KiB
+//     each;
+//   - model files: hashed verify.ChunkSize at a time, never held.
+//
+// Files the operator provides are read whole without a cap: keys and
+// certificates named by a policy or flag (signature.go), a signing key
+// (sign.go), and a checksum file (ReadDigestFile, the CLI's
+// --sha256-file).
 package verify

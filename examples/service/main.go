@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -46,12 +47,15 @@ func main() {
 	outboxMode := flag.Uint("outbox-mode", 0o644, "permissions of files written to the outbox (before the umask), for a worker running as another user")
 	spool := flag.String("spool", filepath.Join(os.TempDir(), "modelgate-spool"), "directory of partial uploads; emptied at start")
 	maxBytes := flag.Int64("max-bytes", 1<<30, "largest upload accepted")
-	maxConcurrent := flag.Int("max-concurrent", 4, "checks run at once; more are answered 503 with Retry-After")
+	maxConcurrent := flag.Int("max-concurrent", 4, "requests served at once; more are answered 503 with Retry-After")
+	maxChecks := flag.Int("max-checks", 1, "models verified and parsed at once (each hashes on every core); other requests wait")
 	uploadTimeout := flag.Duration("upload-timeout", 5*time.Minute, "longest an upload may take to arrive (slow clients are cut off)")
+	memoryLimit := flag.Int64("memory-limit", 192<<20, "soft limit of the Go heap in bytes (runtime/debug.SetMemoryLimit): the collector runs harder near it, so garbage of one check is gone before the next")
 	flag.Parse()
+	debug.SetMemoryLimit(*memoryLimit)
 	cfg := Config{
 		Volume: *volume, Outbox: *outbox, OutboxMode: os.FileMode(*outboxMode), Spool: *spool,
-		MaxBytes: *maxBytes, MaxConcurrent: *maxConcurrent, UploadTimeout: *uploadTimeout, Logger: slog.Default(),
+		MaxBytes: *maxBytes, MaxConcurrent: *maxConcurrent, MaxChecks: *maxChecks, UploadTimeout: *uploadTimeout, Logger: slog.Default(),
 	}
 	if *policyPath != "" {
 		p, err := verify.LoadPolicy(*policyPath)
@@ -96,12 +100,17 @@ type Config struct {
 	OutboxMode    os.FileMode    // permissions of outbox files (0: 0644)
 	Spool         string         // partial uploads live here; Prepare empties it
 	MaxBytes      int64
-	MaxConcurrent int           // checks at once (0: 4); more are answered 503
+	MaxConcurrent int // requests at once (0: 4); more are answered 503
+	// MaxChecks bounds the models verified and parsed at once (0: 1), and
+	// so memory: one check of a hostile file costs up to about 160 MiB
+	// (loader TestCostBudget), and each already hashes on every core.
+	MaxChecks     int
 	UploadTimeout time.Duration // for a whole request to arrive (0: 5 min)
 	Logger        *slog.Logger
 
-	slots chan struct{}
-	umask os.FileMode
+	slots  chan struct{}
+	checks chan struct{}
+	umask  os.FileMode
 }
 
 // Prepare empties the spool of what a crash left (a SIGKILL during an
@@ -135,6 +144,7 @@ func (cfg *Config) Prepare() error {
 		cfg.UploadTimeout = 5 * time.Minute
 	}
 	cfg.slots = make(chan struct{}, cfg.MaxConcurrent)
+	cfg.checks = make(chan struct{}, max(cfg.MaxChecks, 1))
 	cfg.umask = umask.Get() // read once, before serving: reading it means setting it
 	return nil
 }
@@ -255,6 +265,12 @@ func (cfg Config) byPath(w http.ResponseWriter, r *http.Request) {
 // check verifies the model at path and, when accepted, writes its
 // canonical safetensors to the outbox.
 func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string, extra []loader.Option) {
+	select {
+	case cfg.checks <- struct{}{}:
+		defer func() { <-cfg.checks }()
+	case <-ctx.Done():
+		return // the client left
+	}
 	m, err := loader.Open(ctx, path, append(cfg.options(), extra...)...)
 	if err != nil {
 		status := http.StatusUnprocessableEntity

@@ -61,4 +61,19 @@
 // Stored members are checked (CRC-32) in one pass at open and then handed
 // out as sections of the archive, or zero-copy slices when it is in
 // memory; deflated members are inflated into memory once.
+//
+// # Declared lengths and what bounds them
+//
+//   - the header length (16-bit in 1.0, 32-bit in 2.0 and 3.0): at most
+//     Limits.MaxNpyHeaderBytes (default 10,000) and within the file (or
+//     member) before the header is read;
+//   - shape: rank, dimensions and the product times the item size, checked
+//     by formats.DataSize against Limits and int64, and the data must be
+//     exactly that long; it is never read by the parser;
+//   - npz: every zip-level length as strictzip lists them (the central
+//     directory is streamed, never allocated whole); a deflated member is
+//     inflated into memory only after its declared size has been added to
+//     the archive's total and checked against Limits.MaxDecompressedBytes
+//     and its ratio against Limits.MaxCompressionRatio; member count at most
+//     Limits.MaxTensors.
 package npy

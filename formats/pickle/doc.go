@@ -51,4 +51,19 @@
 // that is no known format, formats.KindUnsupported otherwise. An object
 // array inside an npy or npz is found by the npy reader, which refuses it
 // as a pickle too.
+//
+// # Declared lengths and what bounds them
+//
+// Classification reads fixed amounts, whatever the content declares:
+//
+//   - the opcode walk reads at most MaxWalkBytes (1 MiB) of the file into
+//     one buffer; an opcode's declared argument length (BINBYTES8,
+//     BINUNICODE8, FRAME, ...) is only compared with what is left of that
+//     buffer, never allocated; the memo holds at most 65,536 strings, each
+//     a slice of the buffer, and at most MaxImports imports are named;
+//   - compressed streams: at most PeekBytes (64 KiB) are inflated;
+//   - zip archives: members are listed by strictzip.List (the central
+//     directory streamed, at most Limits.MaxTensors entries a reading, at
+//     most 32 readings), and at most PeekBytes of each member are peeked;
+//   - tar archives: headers are walked within the first MaxWalkBytes.
 package pickle

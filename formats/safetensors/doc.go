@@ -54,4 +54,25 @@
 //
 // Write produces canonical files, which NewReader accepts and which parse,
 // write and parse again to the same header bytes.
+//
+// # Declared lengths and what bounds them
+//
+// Nothing is allocated or read from a length the file declares before the
+// length is checked against the file and the limits:
+//
+//   - the 8-byte header length: within the file and at most
+//     Limits.MaxHeaderBytes (default just under 100 MB), then read in one
+//     buffer, which tensor names and metadata strings share (NewReader
+//     does; NewReaderMapped parses the mapping in place);
+//   - the tensor count: the table is allocated for at most the entries
+//     the header's length could hold, or Limits.MaxTensors, and the count
+//     is checked against Limits.MaxTensors as entries are read;
+//   - __metadata__: at most Limits.MaxMetadataEntries entries and
+//     Limits.MaxMetadataBytes bytes, counted before the map is built;
+//   - names and keys: at most Limits.MaxNameBytes each;
+//   - shapes: rank at most Limits.MaxRank, each dimension at most
+//     Limits.MaxDim, products checked for overflow (formats.DataSize);
+//   - data_offsets: within the file and equal to the shape's size, total at
+//     most Limits.MaxTotalBytes; tensor data is never read by the parser,
+//     only handed out as sections or slices.
 package safetensors

@@ -33,20 +33,10 @@ func (z *Reader) init() *formats.Error {
 	if err != nil {
 		return err
 	}
-	if dir.entries > uint64(z.lim.MaxTensors) {
-		return formats.Exceeded(dir.end, "entry count", int64(min(dir.entries, 1<<62)), "MaxTensors", z.lim.MaxTensors)
-	}
 	if dir.offset < 0 || dir.size < 0 || dir.offset > dir.end || dir.size != dir.end-dir.offset {
 		return malformed(dir.end, "central directory [%d, +%d) does not end where the end record starts (%d)", dir.offset, dir.size, dir.end)
 	}
-	if dir.entries*centralLen > uint64(dir.size) {
-		return malformed(dir.end, "%d entries cannot fit in a %d-byte central directory", dir.entries, dir.size)
-	}
-	cd, err := z.readAt(dir.offset, int(dir.size))
-	if err != nil {
-		return err
-	}
-	if err := z.parseCentral(cd, dir, z.strict); err != nil {
+	if err := z.parseCentral(dir, z.strict); err != nil {
 		return err
 	}
 	if !z.strict {

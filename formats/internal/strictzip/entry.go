@@ -1,7 +1,10 @@
 package strictzip
 
 import (
+	"bufio"
 	"encoding/binary"
+	"io"
+	"slices"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -11,17 +14,50 @@ const (
 	maxU32 = 0xFFFFFFFF
 )
 
-func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Error {
+// checkDirectory is the one check of a central directory's declared
+// entry count, before anything is allocated for it: at most MaxTensors
+// entries, each of at least the fixed 46 bytes within the declared size
+// (which the callers have checked lies within the file).
+func (z *Reader) checkDirectory(dir directory) *formats.Error {
+	if dir.entries > uint64(z.lim.MaxTensors) {
+		return formats.Exceeded(dir.end, "entry count", int64(min(dir.entries, 1<<62)), "MaxTensors", z.lim.MaxTensors)
+	}
+	if dir.entries*centralLen > uint64(dir.size) {
+		return malformed(dir.end, "%d entries cannot fit in a %d-byte central directory", dir.entries, dir.size)
+	}
+	return nil
+}
+
+// directoryBuffer is what parseCentral reads the central directory
+// through: the directory is streamed, never allocated whole, so that a
+// declared size costs nothing until entries fill it (archive/zip reads it
+// through bufio the same way).
+const directoryBuffer = 64 << 10
+
+// parseCentral reads the central directory dir declares, one entry at a
+// time. What it allocates is bounded by checked counts: the entries
+// (checkDirectory), and per entry its fixed fields and at most 3 x 65,535
+// bytes of name, extra field and comment.
+func (z *Reader) parseCentral(dir directory, strict bool) *formats.Error {
+	if err := z.checkDirectory(dir); err != nil {
+		return err
+	}
 	seen := make(map[string]bool, dir.entries)
 	var err *formats.Error
 	z.Entries = make([]*Entry, 0, dir.entries)
-	pos := 0
+	src := bufio.NewReaderSize(io.NewSectionReader(z.r, dir.offset, dir.size), int(min(dir.size+1, directoryBuffer)))
+	var fixed [centralLen]byte
+	var v []byte
+	pos := int64(0)
 	for i := uint64(0); i < dir.entries; i++ {
-		at := dir.offset + int64(pos)
-		if len(cd)-pos < centralLen {
+		at := dir.offset + pos
+		if dir.size-pos < centralLen {
 			return malformed(at, "central directory ends inside entry %d", i)
 		}
-		b := le(cd[pos:])
+		if _, rerr := io.ReadFull(src, fixed[:]); rerr != nil {
+			return formats.IOError(at, rerr)
+		}
+		b := le(fixed[:])
 		if b.u32() != sigCentral {
 			return malformed(at, "no central directory header for entry %d", i)
 		}
@@ -35,11 +71,14 @@ func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Er
 		diskStart := b.u16()
 		b.skip(2) // internal attributes
 		external, offset := b.u32(), b.u32()
-		varLen := nameLen + extraLen + commentLen
-		if len(cd)-pos-centralLen < varLen {
+		varLen := nameLen + extraLen + commentLen // at most 3 x 65,535
+		if dir.size-pos-centralLen < int64(varLen) {
 			return malformed(at, "central directory entry %d runs past the directory", i)
 		}
-		v := cd[pos+centralLen : pos+centralLen+varLen]
+		v = slices.Grow(v[:0], varLen)[:varLen]
+		if _, rerr := io.ReadFull(src, v); rerr != nil {
+			return formats.IOError(at, rerr)
+		}
 		e.Raw = string(v[:nameLen])
 		if e.Name, err = z.name(e, at, strict); err != nil {
 			return err
@@ -66,10 +105,10 @@ func (z *Reader) parseCentral(cd []byte, dir directory, strict bool) *formats.Er
 			return err
 		}
 		z.Entries = append(z.Entries, e)
-		pos += centralLen + varLen
+		pos += centralLen + int64(varLen)
 	}
-	if pos != len(cd) {
-		return malformed(dir.offset+int64(pos), "%d bytes after the last central directory entry", len(cd)-pos)
+	if pos != dir.size {
+		return malformed(dir.offset+pos, "%d bytes after the last central directory entry", dir.size-pos)
 	}
 	return nil
 }

@@ -151,19 +151,9 @@ func (z *Reader) end64At(off int64) (directory, bool) {
 func (z *Reader) listDirectory(r reading) ([]*Entry, *formats.Error) {
 	d := r.dir
 	d.offset += r.concat
-	if d.entries > uint64(z.lim.MaxTensors) {
-		return nil, formats.Exceeded(d.end, "entry count", int64(min(d.entries, 1<<62)), "MaxTensors", z.lim.MaxTensors)
-	}
 	d.size = min(d.size, z.size-d.offset)
-	if d.entries*centralLen > uint64(d.size) {
-		return nil, malformed(d.end, "%d entries cannot fit in a %d-byte central directory", d.entries, d.size)
-	}
-	cd, err := z.readAt(d.offset, int(d.size))
-	if err != nil {
-		return nil, err
-	}
 	lz := &Reader{r: z.r, size: z.size, lim: z.lim}
-	perr := lz.parseCentral(cd, d, false)
+	perr := lz.parseCentral(d, false)
 	for _, e := range lz.Entries {
 		e.HeaderOffset += r.concat
 	}

@@ -34,6 +34,33 @@
 // what it returns, and caps what deflate may produce by
 // Limits.MaxDecompressedBytes and Limits.MaxCompressionRatio
 // (KindLimitExceeded) before inflating anything.
+//
+// # Declared lengths and what bounds them
+//
+// Nothing is allocated from a length the archive declares until the
+// length has been checked against the file and the limits:
+//
+//   - the end record's comment: found in the last 22 + 65,535 bytes, the
+//     one fixed read of the tail;
+//   - the central directory's entry count: at most Limits.MaxTensors, and
+//     46 bytes each within the declared directory size (checkDirectory,
+//     the one home of that check); the entry slice and name set are
+//     allocated for that count;
+//   - the central directory's size and offset: within the file; the
+//     directory is streamed through a 64 KiB buffer, entry by entry, never
+//     allocated whole, so a declared size costs only what entries fill;
+//   - an entry's name, extra field and comment: 16-bit lengths (at most
+//     3 x 65,535 bytes, one reused buffer), within the declared directory
+//     (central) or the file (local); extra fields are walked in place,
+//     each sub-field's length checked against what is left of them;
+//   - an entry's sizes and offset: within the file; a data descriptor is
+//     at most 24 bytes;
+//   - an entry's uncompressed size: Open streams it; ReadAll allocates it
+//     only after checkInflate (MaxDecompressedBytes, MaxCompressionRatio)
+//     for deflate (formats/npy calls it for deflated members only; a
+//     stored member is read in place);
+//   - ZIP64 records: fixed 56- and 20-byte reads, whose values are checked
+//     against the file before use.
 package strictzip
 
 import (
