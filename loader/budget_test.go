@@ -267,12 +267,12 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	head, _ := ggufwrite.File{KVs: []ggufwrite.KV{{Key: "blob", VT: gguf.Array, Elem: gguf.Uint8, RawLength: 400 << 20}}}.Header()
 	require.NoError(t, os.WriteFile(arr, head, 0o644))
 	require.NoError(t, os.Truncate(arr, int64(len(head))+400<<20))
-	out = append(out, budgetInput{"gguf uint8 array of 400 MiB", arr, "open", "limit-exceeded"})
+	out = append(out, budgetInput{name: "gguf uint8 array of 400 MiB", path: arr, op: "open", want: "limit-exceeded"})
 	arr64 := filepath.Join(dir, "gguf-uint64-array-of-480-MB")
 	head, _ = ggufwrite.File{KVs: []ggufwrite.KV{{Key: "blob", VT: gguf.Array, Elem: gguf.Uint64, RawLength: 60_000_000}}}.Header()
 	require.NoError(t, os.WriteFile(arr64, head, 0o644))
 	require.NoError(t, os.Truncate(arr64, int64(len(head))+480_000_000))
-	out = append(out, budgetInput{"scan of a gguf uint64 array of 480 MB", arr64, "scan", "limit-exceeded"})
+	out = append(out, budgetInput{name: "scan of a gguf uint64 array of 480 MB", path: arr64, op: "scan", want: "limit-exceeded"})
 	var many ggufwrite.File
 	for i := range 65_536 {
 		many.Tensors = append(many.Tensors, ggufwrite.Tensor{Name: fmt.Sprintf("blk.%d.%050d", i, i), Dims: []uint64{4096, 2}, Type: 1, Size: 4096 * 2 * 2, Offset: -1})
