@@ -521,6 +521,7 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if o.c.mode == ModeMap && mf.h.mem != nil && !mf.h.copied {
 			parsed.file = mf.h.r // reads through the leased file (see guarded)
 		}
+		parsed.verified = mf.h.r
 		parsed.nameNpy(mf.name)
 		if mf.h.copied {
 			m.Verified.Copied = append(m.Verified.Copied, mf.name)
