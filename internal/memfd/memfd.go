@@ -65,7 +65,7 @@ func Seals(f *os.File) (int, error) {
 func Check(f *os.File) error {
 	s, err := Seals(f)
 	if err != nil {
-		return err
+		return fmt.Errorf("the file is not sealed against change (%w: not a memfd)", err)
 	}
 	if s&All != All {
 		return fmt.Errorf("the file is not sealed against change (seals %#x, need %#x)", s, All)
