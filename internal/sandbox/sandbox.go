@@ -49,6 +49,10 @@ var SystemReadPaths = []string{"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbi
 // random sources, which many runtimes open at start.
 var DevicePaths = []string{"/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"}
 
+// abiVersion asks the kernel (a variable so that tests can be a kernel
+// without Landlock).
+var abiVersion = llsys.LandlockGetABIVersion
+
 // Spec says how to contain one consumer.
 type Spec struct {
 	Path      string   `json:"path"`  // absolute path of the executable
@@ -66,7 +70,7 @@ type Spec struct {
 // offers none (not built in, not enabled among the LSMs, or disabled at
 // boot), with the reason.
 func ABI() (int, error) {
-	v, err := llsys.LandlockGetABIVersion()
+	v, err := abiVersion()
 	if err != nil {
 		return 0, err
 	}
