@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/modelgate/modelgate/internal/safetext"
 )
 
@@ -25,9 +23,9 @@ func (e *consumerError) Error() string {
 	case e.start != "":
 		return fmt.Sprintf("consumer %s could not be started: %s", cmd, e.start)
 	case e.signal != 0 && e.limit != "":
-		return fmt.Sprintf("consumer %s killed by %s: %s", cmd, unix.SignalName(e.signal), e.limit)
+		return fmt.Sprintf("consumer %s killed by %s: %s", cmd, signalName(e.signal), e.limit)
 	case e.signal != 0:
-		return fmt.Sprintf("consumer %s killed by signal %s (%s)", cmd, unix.SignalName(e.signal), e.signal)
+		return fmt.Sprintf("consumer %s killed by signal %s (%s)", cmd, signalName(e.signal), e.signal)
 	}
 	return fmt.Sprintf("consumer %s exited with status %d", cmd, e.exit)
 }

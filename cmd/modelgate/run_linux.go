@@ -320,3 +320,6 @@ func (c *cli) newSandboxExec() *cobra.Command {
 		},
 	}
 }
+
+// signalName is the signal's C name (SIGSEGV).
+func signalName(s syscall.Signal) string { return unix.SignalName(s) }

@@ -4,6 +4,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -24,3 +26,6 @@ func (c *cli) newRun() *cobra.Command {
 func (c *cli) newSandboxExec() *cobra.Command {
 	return &cobra.Command{Use: "__sandbox-exec", Hidden: true}
 }
+
+// signalName names a signal by number where run does not exist.
+func signalName(s syscall.Signal) string { return fmt.Sprintf("signal %d", int(s)) }

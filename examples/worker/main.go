@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command worker is an example model worker for Go services: it receives
 // verified models from examples/service over a Unix socket, as sealed
 // memfds (SCM_RIGHTS), and never opens a model path. It refuses a
