@@ -542,6 +542,7 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		if o.c.mode == ModeMap && mf.h.mem != nil {
 			parsed.file = mf.h.r // reads through the leased file (see guarded)
 		}
+		parsed.verified = mf.h.r
 		parsed.nameNpy(mf.name)
 		if _, ok := mf.h.r.(*rehashed); ok {
 			m.Verified.Rehashed = append(m.Verified.Rehashed, mf.name)

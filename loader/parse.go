@@ -35,6 +35,7 @@ type File struct {
 	byName   map[string]int
 	src      source
 	file     io.ReaderAt // the mapped file itself, for Section (see Section)
+	verified io.ReaderAt // the whole file's verified bytes, as held (for Seal)
 	gguf     *gguf.File  // a GGUF file's parsed header: every metadata pair
 }
 

@@ -11,8 +11,10 @@
 //	                  [--key PEM] [--ca PEM] [--trusted-root FILE] [--profile mlx] [--json] PATH
 //	modelgate sign    --key KEY [--ignore-paths a,b] PATH
 //	modelgate convert --to safetensors [--profile mlx] IN OUT
+//	modelgate run     [verify flags] [--allow-read PATH] [--network] MODEL -- CMD [ARGS]
 //
-// Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error. With
+// Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error; run also
+// 4 when its consumer failed, 5 when a signal killed it. With
 // --json, stdout carries exactly one JSON object: {"ok":true,...} or
 // {"ok":false,"error":{"kind":"...","message":"..."}}.
 package main

@@ -25,6 +25,10 @@ const (
 	exitRefused = 1
 	exitUsage   = 2
 	exitIO      = 3
+	// run only: the consumer could not start or exited non-zero (4), or
+	// was killed by a signal (5).
+	exitConsumerFailed = 4
+	exitConsumerSignal = 5
 )
 
 // usageError marks a mistake in how the command was called.
@@ -57,7 +61,8 @@ func (c *cli) newRoot() *cobra.Command {
 load them. It identifies files by content, parses safetensors strictly, and
 refuses everything else, pickles above all.
 
-Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
+Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error; run also
+4 its consumer failed, 5 its consumer was killed by a signal.`,
 		Version:       version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -75,7 +80,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
-	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newVersion())
+	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newRun(), c.newSandboxExec(), c.newVersion())
 	return root
 }
 
@@ -208,6 +213,10 @@ func classify(err error) (int, jsonError) {
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage, jsonError{Kind: "usage", Message: err.Error()}
+	}
+	var ce *consumerError
+	if errors.As(err, &ce) {
+		return ce.exitCode(), jsonError{Kind: "consumer", Message: err.Error()}
 	}
 	je := jsonError{Kind: string(formats.KindOf(err)), Message: err.Error()}
 	var fe *formats.Error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -49,17 +50,11 @@ to check a bundle over a bare digest.`,
 			if alg, hexd, ok := bareDigest(args[0]); ok {
 				return c.verifyDigest(&lf, alg, hexd)
 			}
-			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
-			m, err := lf.open(ctx, args[0])
-			done()
+			m, err := c.verifyModel(cmd.Context(), &lf, args[0])
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if !m.Verified.Allowlisted && m.Verified.Signer == "" {
-				return formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-					"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), args[0])
-			}
 			res := verifyResult{Path: args[0], Files: m.Files, Tensors: len(m.Tensors), Verified: m.Verified}
 			if c.json {
 				return c.emit(res)
@@ -82,6 +77,23 @@ to check a bundle over a bare digest.`,
 	}
 	lf.register(cmd, true)
 	return cmd
+}
+
+// verifyModel opens the model as verify does and requires that something
+// approved it.
+func (c *cli) verifyModel(ctx context.Context, lf *loadFlags, path string) (*loader.Model, error) {
+	ctx, done := c.progressFor(ctx, path, "verifying")
+	m, err := lf.open(ctx, path)
+	done()
+	if err != nil {
+		return nil, err
+	}
+	if !m.Verified.Allowlisted && m.Verified.Signer == "" {
+		m.Close()
+		return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
+			"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
+	}
+	return m, nil
 }
 
 // bareDigest parses "sha256:HEX" or "sha512:HEX".

@@ -95,5 +95,12 @@ echo "== convert: canonical safetensors for MLX"
 expect 0 "npz to safetensors" -- mg convert --to safetensors testdata/npz/positional.npz "$work/out.safetensors"
 expect 0 "the result inspects clean" -- mg inspect "$work/out.safetensors"
 
+echo "== run: the consumer gets the sealed verified bytes, contained"
+if [ "$(uname)" = Linux ]; then
+  expect 0 "the consumer reads {model}, the sealed copy" -- mg run --sha256 "$blob" testdata/safetensors/tiny-mlp.safetensors -- /bin/sh -c 'test -s "$1"' sh '{model}'
+  expect 4 "the consumer exits 3: reported, not passed through" -- mg run --sha256 "$blob" testdata/safetensors/tiny-mlp.safetensors -- /bin/sh -c 'exit 3'
+  expect 5 "the consumer crashes: modelgate names the signal" -- mg run --sha256 "$blob" testdata/safetensors/tiny-mlp.safetensors -- /bin/sh -c 'kill -SEGV $$'
+fi
+
 if [ "$failures" -ne 0 ]; then echo "walkthrough: $failures unexpected exit codes"; exit 1; fi
 echo "walkthrough: every exit code as documented"

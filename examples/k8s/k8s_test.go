@@ -1,12 +1,15 @@
 // Package k8s holds the Kubernetes example; its test checks that the
-// manifest's initContainer runs a modelgate command line the CLI accepts.
+// manifest's server runs under modelgate run on the sealed hand-off, with
+// a command line the CLI accepts.
 package k8s
 
 import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,7 +22,7 @@ import (
 	"github.com/modelgate/modelgate/verify"
 )
 
-func TestInitContainerVerifiesBeforeTheServer(t *testing.T) {
+func TestServerLoadsTheSealedHandOff(t *testing.T) {
 	b, err := os.ReadFile("model-server.yaml")
 	require.NoError(t, err)
 	docs := bytes.Split(b, []byte("\n---\n"))
@@ -51,15 +54,54 @@ func TestInitContainerVerifiesBeforeTheServer(t *testing.T) {
 		Spec struct {
 			Template struct {
 				Spec struct {
-					InitContainers []struct {
-						Args []string `yaml:"args"`
-					} `yaml:"initContainers"`
+					InitContainers []any `yaml:"initContainers"`
+					Containers     []struct {
+						Command []string `yaml:"command"`
+						Args    []string `yaml:"args"`
+					} `yaml:"containers"`
 				} `yaml:"spec"`
 			} `yaml:"template"`
 		} `yaml:"spec"`
 	}
 	require.NoError(t, yaml.Unmarshal(docs[1], &dep))
-	require.Len(t, dep.Spec.Template.Spec.InitContainers, 1)
-	args := strings.Join(dep.Spec.Template.Spec.InitContainers[0].Args, " ")
-	assert.True(t, strings.HasPrefix(args, "verify --json --policy /policy/policy.yaml"), args)
+	pod := dep.Spec.Template.Spec
+	require.Len(t, pod.Containers, 1)
+	assert.Empty(t, pod.InitContainers, "the server's own modelgate run verifies")
+	server := pod.Containers[0]
+	require.Equal(t, []string{"/usr/local/bin/modelgate"}, server.Command)
+	dash := slices.Index(server.Args, "--")
+	require.Greater(t, dash, 0, "run MODEL -- CMD")
+	assert.Equal(t, "run", server.Args[0])
+	assert.Equal(t, "/models/llama", server.Args[dash-1])
+	for _, a := range server.Args[dash+1:] {
+		assert.False(t, strings.Contains(a, "/models"), "the server is handed the sealed bytes, never the verified path: %q", a)
+	}
+	assert.Contains(t, server.Args[dash+1:], "{model}")
+
+	// The container's command line, as modelgate runs it: the model and
+	// policy where the volumes put them, and a server that reads the
+	// sealed file through {model} and fails unless it is the verified model.
+	policyDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(policyDir, "policy.yaml"), []byte(cm.Data["policy.yaml"]), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(policyDir, "model.sums"), []byte(cm.Data["model.sums"]), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(model, "config.json")))
+	bin := filepath.Join(t.TempDir(), "modelgate")
+	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/modelgate").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	args := slices.Clone(server.Args[:dash+1])
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "/policy/"):
+			args[i] = policyDir + strings.TrimPrefix(a, "/policy")
+		case a == "/models/llama":
+			args[i] = model
+		case a == "/app":
+			args[i] = policyDir // something readable
+		}
+	}
+	args = append(args, "/usr/bin/cmp", "{model}", "-")
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = bytes.NewReader(weights) // the canonical rewrite of a canonical file is the file
+	out, err = cmd.CombinedOutput()
+	assert.NoError(t, err, "%s", out)
 }

@@ -10,7 +10,8 @@
 // A refusal is HTTP 422 with {"ok":false,"error":{"kind":...,"message":...}};
 // an upload over -max-bytes is 413. An accepted model is answered with its
 // tensors, digests and signer, and written as <sha256>.safetensors to the
-// outbox, where an MLX worker runs mx.load on it.
+// outbox, where an MLX worker runs mx.load on it, or, with -worker, handed
+// to a worker process as a sealed file (handoff.go, examples/worker).
 package main
 
 import (
@@ -46,6 +47,7 @@ func main() {
 	outbox := flag.String("outbox", "", "directory the MLX worker reads canonical safetensors from")
 	outboxMode := flag.Uint("outbox-mode", 0o644, "permissions of files written to the outbox (before the umask), for a worker running as another user")
 	spool := flag.String("spool", filepath.Join(os.TempDir(), "modelgate-spool"), "directory of partial uploads; emptied at start")
+	worker := flag.String("worker", "", "Unix socket of a worker (examples/worker) to hand accepted models to, sealed")
 	maxBytes := flag.Int64("max-bytes", 1<<30, "largest upload accepted")
 	maxConcurrent := flag.Int("max-concurrent", 4, "requests served at once; more are answered 503 with Retry-After")
 	maxChecks := flag.Int("max-checks", 1, "models verified and parsed at once (each hashes on every core); other requests wait")
@@ -54,7 +56,7 @@ func main() {
 	flag.Parse()
 	debug.SetMemoryLimit(*memoryLimit)
 	cfg := Config{
-		Volume: *volume, Outbox: *outbox, OutboxMode: os.FileMode(*outboxMode), Spool: *spool,
+		Volume: *volume, Outbox: *outbox, Worker: *worker, OutboxMode: os.FileMode(*outboxMode), Spool: *spool,
 		MaxBytes: *maxBytes, MaxConcurrent: *maxConcurrent, MaxChecks: *maxChecks, UploadTimeout: *uploadTimeout, Logger: slog.Default(),
 	}
 	if *policyPath != "" {
@@ -97,6 +99,7 @@ type Config struct {
 	Policy        *verify.Policy // every check, signatures included (verify.Policy.Checks)
 	Volume        string         // models checkable by path live below it ("" disables)
 	Outbox        string         // canonical safetensors go here ("" disables)
+	Worker        string         // Unix socket of the worker accepted models are handed to, sealed ("" disables)
 	OutboxMode    os.FileMode    // permissions of outbox files (0: 0644)
 	Spool         string         // partial uploads live here; Prepare empties it
 	MaxBytes      int64
@@ -168,6 +171,7 @@ type Response struct {
 	Tensors  []loader.ModelTensor `json:"tensors"`
 	Verified loader.Verified      `json:"verified"`
 	Outbox   string               `json:"outbox,omitempty"` // the canonical file written
+	Worker   *WorkerAnswer        `json:"worker,omitempty"` // what the worker loaded
 }
 
 // NewHandler returns the service's HTTP handler. cfg must have been
@@ -285,6 +289,12 @@ func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string,
 	if cfg.Outbox != "" {
 		if resp.Outbox, err = writeOutbox(cfg.Outbox, cfg.OutboxMode&^cfg.umask, m); err != nil {
 			writeError(w, http.StatusInternalServerError, formats.KindIO, err)
+			return
+		}
+	}
+	if cfg.Worker != "" {
+		if resp.Worker, err = handOff(ctx, cfg.Worker, m); err != nil {
+			writeError(w, http.StatusBadGateway, formats.KindIO, err)
 			return
 		}
 	}

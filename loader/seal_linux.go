@@ -1,0 +1,5 @@
+package loader
+
+import "github.com/modelgate/modelgate/internal/memfd"
+
+var createSealed = memfd.Create
