@@ -241,7 +241,7 @@ func hint(err error) string {
 	case errors.Is(err, loader.ErrRawFP8):
 		return "--allow-raw-fp8 accepts them if the caller reinterprets them"
 	case formats.KindOf(err) == formats.KindUnsupported && strings.Contains(err.Error(), "MLX"):
-		return "modelgate convert --to safetensors IN OUT writes a file MLX reads correctly"
+		return "modelgate convert --to safetensors IN OUT, with the same digest or signature flags, writes a file MLX reads correctly"
 	}
 	return kindHint(formats.KindOf(err))
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
@@ -50,16 +49,12 @@ to check a bundle over a bare digest.`,
 				return c.verifyDigest(&lf, alg, hexd)
 			}
 			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
-			m, err := lf.open(ctx, args[0])
+			m, err := lf.openVerified(ctx, args[0])
 			done()
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if !m.Verified.Allowlisted && m.Verified.Signer == "" {
-				return formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-					"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), args[0])
-			}
 			res := verifyResult{Path: args[0], Files: m.Files, Tensors: len(m.Tensors), Verified: m.Verified}
 			if c.json {
 				return c.emit(res)
