@@ -31,7 +31,7 @@ and Q8_0 tensors become the arrays mx.load makes of them (NAME as packed
 uint32, PREFIX.scales and PREFIX.biases as float16).`,
 		Example: `  modelgate hash weights.npz > weights.sums   # where weights.npz is trusted
   modelgate convert --to safetensors --profile mlx --sha256-file weights.sums weights.npz model.safetensors`,
-		Args:    exactArgs(2),
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
 				return usageError{fmt.Errorf("--to is required: --to safetensors")}
