@@ -127,7 +127,7 @@ func summarize(results []loader.ScanResult) (scanSummary, error) {
 			}
 		}
 	}
-	if worst == nil || formats.MoreSevere(r.Kind, worst.Kind) {
+	if worst == nil {
 		return sum, nil
 	}
 	return sum, formats.WithPath(formats.Errorf(worst.Kind, formats.NoOffset, "%d of %d files refused; the most severe: %s", sum.Refused, sum.Files, worst.Reason), worst.Path)
