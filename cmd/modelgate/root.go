@@ -146,12 +146,13 @@ func (c *cli) emit(v any) error {
 	return c.writeJSON(append(obj, b[1:]...))
 }
 
-// marshal encodes v as JSON without escaping <, > and & (a descr is "<f4").
+// marshal encodes v as JSON without escaping <, > and & (a descr is "<f4"),
+// names escaped as in text output (escapeNames).
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := enc.Encode(escapeNames(v)); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
