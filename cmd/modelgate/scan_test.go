@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/loader"
 )
 
 // TestScanNamesTheMostSevereRefusal: scan's headline (the error line) and
@@ -52,4 +54,37 @@ func TestScanNamesTheMostSevereRefusal(t *testing.T) {
 			assert.Equal(t, filepath.Join(dir, tc.path), res.Error.Path)
 		})
 	}
+}
+
+// TestSeveralFormatsSaysWhatToDo: verify refuses a repository that ships
+// model.safetensors beside pytorch_model.bin (a pickle), tf_model.h5 and
+// flax_model.msgpack, with the pickle's kind; its message says what
+// loads and what does not, and the hint what to do: fetch or keep only
+// the files loaded, or convert the verified tensors (issue 22, finding 6).
+func TestSeveralFormatsSaysWhatToDo(t *testing.T) {
+	read := func(rel string) []byte {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", rel))
+		require.NoError(t, err)
+		return b
+	}
+	dir := t.TempDir()
+	for name, b := range map[string][]byte{
+		"model.safetensors":  read("safetensors/tiny-mlp.safetensors"),
+		"pytorch_model.bin":  read("pickle/torch-zip.pt"),
+		"tf_model.h5":        append([]byte("\x89HDF\r\n\x1a\n"), make([]byte, 64)...),
+		"flax_model.msgpack": []byte("\x81\xa6params\x80"),
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), b, 0o644))
+	}
+	code, out, errs := cliRun("verify", "--json", "--sha256", "0000000000000000000000000000000000000000000000000000000000000000", dir)
+	assert.Equal(t, 1, code, errs)
+	assert.Equal(t, "pickle", jsonKind(t, out))
+	assert.Contains(t, errs, "the model ships several formats: model.safetensors, which load, beside flax_model.msgpack, pytorch_model.bin, tf_model.h5, which a consumer may load instead")
+
+	_, err := loader.Open(t.Context(), dir)
+	h := hint(err)
+	assert.Contains(t, h, "hf download REPO --include '*.safetensors' '*.json'")
+	assert.Contains(t, h, "allow_patterns")
+	assert.Contains(t, h, "delete flax_model.msgpack, pytorch_model.bin, tf_model.h5")
+	assert.Contains(t, h, "modelgate convert --to safetensors, with verify's flags, on model.safetensors")
 }
