@@ -259,10 +259,12 @@ func severalFormatsHint(e *loader.SeveralFormatsError) string {
 	patterns := map[string]bool{}
 	for _, name := range e.Loads {
 		if ext := path.Ext(name); ext != "" {
-			patterns["*"+ext] = true
+			patterns["'*"+ext+"'"] = true
+		} else {
+			patterns["'"+name+"'"] = true
 		}
 	}
-	include := "'" + strings.Join(slices.Sorted(maps.Keys(patterns)), "' '") + "' '*.json'"
+	include := strings.Join(append(slices.Sorted(maps.Keys(patterns)), "'*.json'"), " ") // and the configs
 	return fmt.Sprintf("keep only the files your consumer loads: fetch them alone (hf download REPO --include %s; "+
 		"snapshot_download(allow_patterns=[...]) in huggingface_hub) or delete %s; "+
 		"exclusions excuse only files nothing ever loads, never weights or pickles; "+
