@@ -230,10 +230,10 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 			return nil, err
 		}
 		mf, err := o.openFile(m, name)
-		if err != nil {
-			return nil, err
+		var id content.Identity
+		if err == nil {
+			id, err = content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
 		}
-		id, err := content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
 		if err != nil {
 			refused, refusedNames = append(refused, formats.WithPath(err, name)), append(refusedNames, name)
 			continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // TestSeveralFormatsRefusedWholeNamingWhatLoads: a repository that ships
@@ -66,4 +67,21 @@ func TestSeveralFormatsRefusedWholeNamingWhatLoads(t *testing.T) {
 			assert.Contains(t, err.Error(), "the model ships several formats: ")
 		})
 	}
+}
+
+// TestOpenReportsTheMostSevereRefusal: a model is refused for its worst
+// file whatever the order of names, a file over max_file_bytes or a hard
+// link included (formats.KindsBySeverity).
+func TestOpenReportsTheMostSevereRefusal(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.bin"), testdata(t, "safetensors/tiny-mlp.safetensors")) // over the limit below
+	writeFile(t, filepath.Join(dir, "b.dat"), []byte{0, 1, 2, 3, 0xff})                       // unknown-format
+	writeFile(t, filepath.Join(dir, "c.pkl"), testdata(t, "pickle/proto4.pkl"))
+	p, err := verify.ParsePolicy([]byte("limits: {max_file_bytes: 1000}\n"), dir)
+	require.NoError(t, err)
+	_, err = loader.Open(ctx, dir, loader.WithPolicy(p))
+	assert.Equal(t, formats.KindPickle, formats.KindOf(err), "%v", err)
+	var fe *formats.Error
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "c.pkl", fe.Path)
 }
