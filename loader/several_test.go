@@ -75,7 +75,7 @@ func TestSeveralFormatsRefusedWholeNamingWhatLoads(t *testing.T) {
 func TestOpenReportsTheMostSevereRefusal(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a.bin"), testdata(t, "safetensors/tiny-mlp.safetensors")) // over the limit below
-	writeFile(t, filepath.Join(dir, "b.dat"), []byte{0, 1, 2, 3, 0xff})                       // unknown-format
+	writeFile(t, filepath.Join(dir, "b.dat"), []byte{0, 1, 2, 3, 0xff})                        // unknown-format
 	writeFile(t, filepath.Join(dir, "c.pkl"), testdata(t, "pickle/proto4.pkl"))
 	p, err := verify.ParsePolicy([]byte("limits: {max_file_bytes: 1000}\n"), dir)
 	require.NoError(t, err)
