@@ -36,7 +36,10 @@ import (
 //     model, kind unsupported);
 //  2. identify each file by content (formats/content): pickles and
 //     unknown binaries refuse the model, and so does code that runs on
-//     load unless the checks allow it (kind code);
+//     load unless the checks allow it (kind code); every file is
+//     identified, and the most severe refusal is returned
+//     (formats.KindsBySeverity), with a *SeveralFormatsError when weights
+//     that load sit beside files refused for their format;
 //  3. verify everything the model holds, from the same open files:
 //     under an allowlist every file must be approved, and under a
 //     signature every file must be in the signed manifest; exclusions
@@ -222,29 +225,37 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 		}
 	}
 	var files []*modelFile
-	var code []string
+	var code, loads, refusedNames []string
+	var refused []error // every file's content is identified, so that the worst refusal is reported
 	for _, name := range names {
 		if err := o.ctx.Err(); err != nil {
 			return nil, err
 		}
 		mf, err := o.openFile(name)
-		if err != nil {
-			return nil, err
+		var id content.Identity
+		if err == nil {
+			if id, err = content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits); err != nil {
+				mf.close()
+			}
 		}
-		id, err := content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
 		if err != nil {
-			mf.close()
-			return nil, formats.WithPath(err, name)
+			refused, refusedNames = append(refused, formats.WithPath(err, name)), append(refusedNames, name)
+			continue
 		}
 		mf.id = id
 		o.keepOrClose(m, mf)
 		switch {
 		case id.Role == content.Code:
 			code = append(code, name+" ("+id.Why+")")
-		case o.single != "" && id.Role != content.Weights:
+		case id.Role == content.Weights:
+			loads = append(loads, name)
+		case o.single != "":
 			return nil, formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "content is not a recognised model format (%s)", id.Why), name)
 		}
 		files = append(files, mf)
+	}
+	if len(refused) > 0 {
+		return nil, refuseIdentified(loads, refused, refusedNames)
 	}
 	if len(code) > 0 {
 		where := cmp.Or(o.single, o.dir)

@@ -20,7 +20,8 @@ func (c *cli) newConvert() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "convert --to safetensors [--profile mlx] [--policy FILE] IN OUT",
 		Short: "Rewrite a verified model (safetensors, npy, npz, GGUF; file or directory) as one canonical safetensors file",
-		Long: `convert verifies IN as verify does and writes what was verified to OUT as
+		Long: `convert verifies IN as verify does (and refuses what verify refuses, a model
+with nothing to verify it against included) and writes what was verified to OUT as
 one canonical safetensors file: tensors in the reference writer's order, an
 8-byte aligned header, little-endian C-order data. OUT is written to a
 temporary file beside it and renamed, and is never overwritten without
@@ -28,8 +29,9 @@ temporary file beside it and renamed, and is never overwritten without
 quantized ones are refused, except under --profile mlx, where Q4_0, Q4_1
 and Q8_0 tensors become the arrays mx.load makes of them (NAME as packed
 uint32, PREFIX.scales and PREFIX.biases as float16).`,
-		Example: `  modelgate convert --to safetensors --profile mlx weights.npz model.safetensors`,
-		Args:    exactArgs(2),
+		Example: `  modelgate hash weights.npz > weights.sums   # where weights.npz is trusted
+  modelgate convert --to safetensors --profile mlx --sha256-file weights.sums weights.npz model.safetensors`,
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if to == "" {
 				return usageError{fmt.Errorf("--to is required: --to safetensors")}
@@ -38,7 +40,7 @@ uint32, PREFIX.scales and PREFIX.biases as float16).`,
 				return usageError{fmt.Errorf("--to %q: the only target is safetensors", to)}
 			}
 			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
-			m, err := lf.open(ctx, args[0])
+			m, err := lf.openVerified(ctx, args[0])
 			done()
 			if err != nil {
 				return err

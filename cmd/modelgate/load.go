@@ -144,6 +144,22 @@ func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error
 	return loader.Open(ctx, path, opts...)
 }
 
+// openVerified opens the model at path as open does, and refuses it when
+// nothing approved it: no digest allowlisted it and no signature covers it.
+// verify and convert both call it, so that they refuse the same inputs.
+func (f *loadFlags) openVerified(ctx context.Context, path string) (*loader.Model, error) {
+	m, err := f.open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if !m.Verified.Allowlisted && m.Verified.Signer == "" {
+		m.Close()
+		return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
+			"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
+	}
+	return m, nil
+}
+
 // options turns the flags into loader options; what they mean is the
 // loader's and verify's business (verify.Policy.Checks, loader.Open).
 func (f *loadFlags) options(model string) ([]loader.Option, error) {

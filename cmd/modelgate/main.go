@@ -10,7 +10,7 @@
 //	                  [--bundle FILE] [--identity SAN | --identity-regexp RE] [--issuer URL]
 //	                  [--key PEM] [--ca PEM] [--trusted-root FILE] [--profile mlx] [--json] PATH
 //	modelgate sign    --key KEY [--ignore-paths a,b] PATH
-//	modelgate convert --to safetensors [--profile mlx] IN OUT
+//	modelgate convert --to safetensors [--profile mlx] [verify's flags] IN OUT
 //	modelgate run     [verify flags] [--allow-read PATH] [--network] MODEL -- CMD [ARGS]
 //
 // Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error; run also

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/internal/safetext"
 )
 
 // cli runs the CLI in process and returns its exit code and outputs.
@@ -83,4 +87,72 @@ func TestHostileNamesNeverReachTheTerminalRaw(t *testing.T) {
 	code, _, errs = cliRun("inspect", filepath.Join(dir, evil))
 	assert.Equal(t, 1, code)
 	raw(t, "the error line", errs)
+}
+
+// TestJSONKeepsNamesDistinct: names that differ only in bytes that are not
+// UTF-8 stay distinct in every JSON output, escaped as the text output
+// escapes them (safetext: \xNN, a backslash doubled), where encoding/json
+// alone writes both as "w\ufffd.npy" (issue 22, finding 6).
+func TestJSONKeepsNamesDistinct(t *testing.T) {
+	npy, err := os.ReadFile(filepath.Join("..", "..", "testdata", "npy", "fortran.npy"))
+	require.NoError(t, err)
+	pickle, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pickle", "proto4.pkl"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, name := range []string{"w\xff.npy", "w\xfe.npy", `w\xff.npy`} { // the last is valid UTF-8: a backslash, x, f, f
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), npy, 0o644))
+	}
+	want := []string{`w\\xff.npy`, `w\xfe.npy`, `w\xff.npy`} // sorted as the bytes are
+
+	names := func(out, list, member string) []string {
+		var res map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+		var got []string
+		for _, f := range res[list].([]any) {
+			got = append(got, f.(map[string]any)[member].(string))
+		}
+		return got
+	}
+	code, out, errs := cliRun("hash", "--json", dir)
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, want, stripDir(names(out, "files", "name"), dir))
+
+	code, out, errs = cliRun("scan", "--json", dir)
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, want, stripDir(names(out, "files", "path"), dir))
+
+	// verify reads a file alone (the loader refuses a directory holding a
+	// name that is not UTF-8, which the walker's owner decides), approved
+	// by a policy's digest without a name.
+	sum := sha256.Sum256(npy)
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	require.NoError(t, os.WriteFile(policy, []byte("digests: [{sha256: \""+hex.EncodeToString(sum[:])+"\"}]\n"), 0o644))
+	for _, name := range []string{"w\xff.npy", "w\xfe.npy"} {
+		code, out, errs = cliRun("verify", "--json", "--policy", policy, filepath.Join(dir, name))
+		require.Equal(t, 0, code, errs)
+		assert.Equal(t, []string{safetext.Escape(name)}, names(out, "files", "name"))
+	}
+
+	// A refusal's path and message name the file as stderr does.
+	bad := filepath.Join(t.TempDir(), "p\xff.bin")
+	require.NoError(t, os.WriteFile(bad, pickle, 0o644))
+	code, out, errs = cliRun("inspect", "--json", bad)
+	require.Equal(t, 1, code)
+	var res struct {
+		Error struct{ Kind, Path, Message string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	assert.Equal(t, "pickle", res.Error.Kind)
+	assert.Equal(t, `p\xff.bin`, filepath.Base(res.Error.Path))
+	assert.Contains(t, res.Error.Message, `p\xff.bin`)
+	assert.Contains(t, errs, `p\xff.bin`)
+}
+
+// stripDir makes names under dir relative to it.
+func stripDir(names []string, dir string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.TrimPrefix(n, dir+"/")
+	}
+	return out
 }

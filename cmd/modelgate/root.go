@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -151,12 +154,13 @@ func (c *cli) emit(v any) error {
 	return c.writeJSON(append(obj, b[1:]...))
 }
 
-// marshal encodes v as JSON without escaping <, > and & (a descr is "<f4").
+// marshal encodes v as JSON without escaping <, > and & (a descr is "<f4"),
+// names escaped as in text output (escapeNames).
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := enc.Encode(escapeNames(v)); err != nil {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
@@ -236,7 +240,10 @@ func classify(err error) (int, jsonError) {
 // causes and kinds); the CLI maps them to its flags.
 func hint(err error) string {
 	var ns *verify.NoSignerError
+	var several *loader.SeveralFormatsError
 	switch {
+	case errors.As(err, &several):
+		return severalFormatsHint(several)
 	case errors.Is(err, verify.ErrNoTrustedRoot):
 		return "give a trusted_root.json with --trusted-root (offline), or let modelgate fetch the public-good root"
 	case errors.As(err, &ns) && ns.Signer == "key":
@@ -250,9 +257,28 @@ func hint(err error) string {
 	case errors.Is(err, loader.ErrRawFP8):
 		return "--allow-raw-fp8 accepts them if the caller reinterprets them"
 	case formats.KindOf(err) == formats.KindUnsupported && strings.Contains(err.Error(), "MLX"):
-		return "modelgate convert --to safetensors IN OUT writes a file MLX reads correctly"
+		return "modelgate convert --to safetensors IN OUT, with the same digest or signature flags, writes a file MLX reads correctly"
 	}
 	return kindHint(formats.KindOf(err))
+}
+
+// severalFormatsHint says what to do with a repository that ships its
+// weights in several formats: keep only what is loaded.
+func severalFormatsHint(e *loader.SeveralFormatsError) string {
+	patterns := map[string]bool{}
+	for _, name := range e.Loads {
+		if ext := path.Ext(name); ext != "" {
+			patterns["'*"+ext+"'"] = true
+		} else {
+			patterns["'"+name+"'"] = true
+		}
+	}
+	include := strings.Join(append(slices.Sorted(maps.Keys(patterns)), "'*.json'"), " ") // and the configs
+	return fmt.Sprintf("keep only the files your consumer loads: fetch them alone (hf download REPO --include %s; "+
+		"snapshot_download(allow_patterns=[...]) in huggingface_hub) or delete %s; "+
+		"exclusions excuse only files nothing ever loads, never weights or pickles; "+
+		"or hand the consumer only the verified tensors: modelgate convert --to safetensors, with verify's flags, on %s",
+		include, strings.Join(e.Refused, ", "), strings.Join(e.Loads, ", "))
 }
 
 // kindHint says what to do about a refusal of kind k.

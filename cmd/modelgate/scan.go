@@ -47,7 +47,12 @@ resolve into its repository's blobs/.
 --exclude GLOB (repeatable) and a policy's scan section (include and
 exclude patterns) let a repository's images, archives and other files that
 are no model go unrefused; names never excuse weights, code, a pickle or
-another model format.`,
+another model format.
+
+When several files are refused, the summary line and JSON's error.kind
+name the most severe refusal: pickle and code, then path-traversal, then
+digest and signature kinds, then malformed and limit-exceeded, then
+unsupported and unknown-format, then io.`,
 		Example: `  modelgate scan ./models
   modelgate scan --exclude 'docs/*' --exclude '*.png' .
   modelgate scan --json --sarif modelgate.sarif ./models > scan.json`,
@@ -102,12 +107,12 @@ another model format.`,
 	return cmd
 }
 
-// reportScan prints the results and returns the refusal that sets the exit
-// code: the first refused file's kind.
-// summarize counts the verdicts; the error names the first refusal.
+// summarize counts the verdicts; the error, which sets the exit code and
+// JSON's error.kind, names the most severe refusal (formats.KindsBySeverity:
+// a pickle before an unknown format), the first of them on a tie.
 func summarize(results []loader.ScanResult) (scanSummary, error) {
 	var sum scanSummary
-	var first *loader.ScanResult
+	var worst *loader.ScanResult
 	for i, r := range results {
 		sum.Files++
 		switch r.Verdict {
@@ -117,15 +122,15 @@ func summarize(results []loader.ScanResult) (scanSummary, error) {
 			sum.Ignored++
 		default:
 			sum.Refused++
-			if first == nil {
-				first = &results[i]
+			if worst == nil || formats.MoreSevere(r.Kind, worst.Kind) {
+				worst = &results[i]
 			}
 		}
 	}
-	if first == nil {
+	if worst == nil {
 		return sum, nil
 	}
-	return sum, formats.WithPath(formats.Errorf(first.Kind, formats.NoOffset, "%d of %d files refused; first: %s", sum.Refused, sum.Files, first.Reason), first.Path)
+	return sum, formats.WithPath(formats.Errorf(worst.Kind, formats.NoOffset, "%d of %d files refused; the most severe: %s", sum.Refused, sum.Files, worst.Reason), worst.Path)
 }
 
 // scanError is the scan's error, for the exit code, when nothing else is

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 )
@@ -83,17 +82,8 @@ to check a bundle over a bare digest.`,
 // approved it.
 func (c *cli) verifyModel(ctx context.Context, lf *loadFlags, path string) (*loader.Model, error) {
 	ctx, done := c.progressFor(ctx, path, "verifying")
-	m, err := lf.open(ctx, path)
-	done()
-	if err != nil {
-		return nil, err
-	}
-	if !m.Verified.Allowlisted && m.Verified.Signer == "" {
-		m.Close()
-		return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-			"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
-	}
-	return m, nil
+	defer done()
+	return lf.openVerified(ctx, path)
 }
 
 // bareDigest parses "sha256:HEX" or "sha512:HEX".

@@ -92,7 +92,8 @@ expect 1 "a repository with an image" -- mg scan "$work/repo2"
 expect 0 "the image excluded by name (names never excuse a model or pickle)" -- mg scan --exclude 'docs/*' "$work/repo2"
 
 echo "== convert: canonical safetensors for MLX"
-expect 0 "npz to safetensors" -- mg convert --to safetensors testdata/npz/positional.npz "$work/out.safetensors"
+expect 1 "nothing to verify against: convert refuses what verify refuses" -- mg convert --to safetensors testdata/npz/positional.npz "$work/out.safetensors"
+expect 0 "npz to safetensors, its digest approved" -- mg convert --sha256 "$(mg hash testdata/npz/positional.npz | cut -c1-64)" --to safetensors testdata/npz/positional.npz "$work/out.safetensors"
 expect 0 "the result inspects clean" -- mg inspect "$work/out.safetensors"
 
 echo "== run: the consumer gets the sealed verified bytes, contained"

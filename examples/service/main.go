@@ -4,14 +4,26 @@
 //
 //	go run ./examples/service -listen 127.0.0.1:8080 -policy policy.yaml -outbox /srv/mlx-inbox
 //
-//	POST /v1/models         multipart form, field "model": the file to check
+//	POST /v1/models         multipart form: field "model", the file to check (its
+//	                        file name is the name a signature lists), and
+//	                        optionally "bundle", its signature (a Sigstore or
+//	                        model_signing bundle)
 //	POST /v1/models/by-path JSON {"path": "name"}: a file or directory below -volume
+//	GET  /healthz           200 {"ok":true} while the service runs
 //
+// Every model is checked against the -policy given at start (a client never
+// chooses it); with require: [signature] an upload must carry its bundle.
 // A refusal is HTTP 422 with {"ok":false,"error":{"kind":...,"message":...}};
-// an upload over -max-bytes is 413. An accepted model is answered with its
-// tensors, digests and signer, and written as <sha256>.safetensors to the
-// outbox, where an MLX worker runs mx.load on it, or, with -worker, handed
-// to a worker process as a sealed file (handoff.go, examples/worker).
+// a malformed request is 400 (kind usage); an upload over -max-bytes, or a
+// bundle over 8 MiB, is 413. Messages name files as the client knows them,
+// never by their place in the spool or on the volume. An accepted model is
+// answered with its tensors, digests and signer, and written as
+// <sha256>.safetensors to the outbox, where an MLX worker runs mx.load on it,
+// or, with -worker, handed to a worker process as a sealed file (handoff.go,
+// examples/worker).
+//
+// It imports only modelgate's public packages (loader, verify, formats), so
+// it can be copied out of the module as the start of a service.
 package main
 
 import (
@@ -25,17 +37,19 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/internal/umask"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -148,7 +162,7 @@ func (cfg *Config) Prepare() error {
 	}
 	cfg.slots = make(chan struct{}, cfg.MaxConcurrent)
 	cfg.checks = make(chan struct{}, max(cfg.MaxChecks, 1))
-	cfg.umask = umask.Get() // read once, before serving: reading it means setting it
+	cfg.umask = processUmask() // read once, before serving: reading it means setting it
 	return nil
 }
 
@@ -180,6 +194,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/models", cfg.limited(cfg.upload))
 	mux.HandleFunc("POST /v1/models/by-path", cfg.limited(cfg.byPath))
+	mux.HandleFunc("GET /healthz", healthz)
 	return mux
 }
 
@@ -207,8 +222,9 @@ func (cfg Config) options() []loader.Option {
 	return opts
 }
 
-// upload streams the "model" part to a private temporary file, never
-// holding it in memory, then verifies it.
+// upload streams the "model" part (and the "bundle" part, when sent) to
+// a private temporary directory, never holding it in memory, then
+// verifies it.
 func (cfg Config) upload(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, cfg.MaxBytes)
 	mr, err := r.MultipartReader()
@@ -216,36 +232,125 @@ func (cfg Config) upload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "usage", err)
 		return
 	}
-	part, err := mr.NextPart()
-	if err != nil || part.FormName() != "model" {
-		writeError(w, http.StatusBadRequest, "usage", errors.New(`send the model in a multipart field named "model"`))
-		return
-	}
 	dir, err := os.MkdirTemp(cfg.Spool, "upload-")
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, formats.KindIO, err)
+		writeError(w, http.StatusInternalServerError, formats.KindIO, errors.New("cannot spool the upload"))
 		return
 	}
 	defer os.RemoveAll(dir)
-	// The client's file name is never used as a path.
-	path := filepath.Join(dir, "upload")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		_, err = io.Copy(f, part)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
+	up, err := receive(mr, dir)
 	var tooBig *http.MaxBytesError
+	var bad badRequest
 	switch {
 	case errors.As(err, &tooBig):
 		writeError(w, http.StatusRequestEntityTooLarge, formats.KindLimitExceeded, fmt.Errorf("upload is over %d bytes", cfg.MaxBytes))
 		return
+	case errors.Is(err, errBundleTooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, formats.KindLimitExceeded, err)
+		return
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, "usage", err)
+		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, formats.KindIO, err)
+		writeError(w, http.StatusBadRequest, formats.KindIO, errors.New(redact(err.Error(), dir)))
 		return
 	}
-	cfg.check(r.Context(), w, path, nil)
+	var extra []loader.Option
+	if up.bundle != "" {
+		extra = append(extra, loader.WithBundle(up.bundle))
+	}
+	cfg.check(r.Context(), w, up.model, dir, extra)
+}
+
+// maxBundleBytes bounds a signature bundle: a model_signing manifest of
+// tens of thousands of files fits.
+const maxBundleBytes = 8 << 20
+
+var errBundleTooBig = fmt.Errorf(`the "bundle" part is over %d bytes`, maxBundleBytes)
+
+// badRequest is a request the client got wrong: answered 400.
+type badRequest struct{ error }
+
+// spooled is an upload on disk: the model file, and its bundle if sent.
+type spooled struct{ model, bundle string }
+
+// receive writes the parts of an upload into dir: "model" as dir/NAME
+// (NAME the part's file name, when it is one plain file name, since a
+// signature lists the file by name; "model" otherwise) and "bundle" as
+// dir/NAME.sig. Any other part, a part sent twice, or no "model" is a
+// bad request.
+func receive(mr *multipart.Reader, dir string) (spooled, error) {
+	var up spooled
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return up, badRequest{fmt.Errorf("reading the multipart form: %w", err)}
+		}
+		switch part.FormName() {
+		case "model":
+			if up.model != "" {
+				return up, badRequest{errors.New(`send one "model" part`)}
+			}
+			up.model = filepath.Join(dir, uploadName(part.FileName()))
+			err = spool(up.model, part, -1)
+		case "bundle":
+			if up.bundle != "" {
+				return up, badRequest{errors.New(`send at most one "bundle" part`)}
+			}
+			up.bundle = filepath.Join(dir, ".bundle")
+			err = spool(up.bundle, part, maxBundleBytes)
+		default:
+			err = badRequest{fmt.Errorf(`unknown part %q: send the model in "model" and its signature, if any, in "bundle"`, part.FormName())}
+		}
+		if err != nil {
+			return up, err
+		}
+	}
+	if up.model == "" {
+		return up, badRequest{errors.New(`send the model in a multipart field named "model"`)}
+	}
+	if up.bundle != "" { // the name a single file's bundle has beside it
+		sig := up.model + ".sig"
+		if err := os.Rename(up.bundle, sig); err != nil {
+			return up, err
+		}
+		up.bundle = sig
+	}
+	return up, nil
+}
+
+// uploadName is the client's file name when it is one plain file name
+// (multipart already kept only its last element), and "model" otherwise.
+// It names the file inside the upload's own directory, nothing more.
+func uploadName(name string) string {
+	if name == "" || name == "." || name == ".." || name == ".bundle" || len(name) > 255 ||
+		!utf8.ValidString(name) || strings.ContainsAny(name, "/\\\x00") || !filepath.IsLocal(name) {
+		return "model"
+	}
+	return name
+}
+
+// spool copies r to a new file at path, refusing more than max bytes when
+// max >= 0.
+func spool(path string, r io.Reader, max int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if max >= 0 {
+		r = io.LimitReader(r, max+1)
+	}
+	n, err := io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && max >= 0 && n > max {
+		return errBundleTooBig
+	}
+	return err
 }
 
 // byPath checks a model already on a mounted volume, confined to it.
@@ -259,16 +364,21 @@ func (cfg Config) byPath(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || !filepath.IsLocal(req.Path) {
+	if err := dec.Decode(&req); err != nil || dec.More() || req.Path == "" {
+		writeError(w, http.StatusBadRequest, "usage", errors.New(`send one JSON object {"path": "name"}`))
+		return
+	}
+	if !filepath.IsLocal(req.Path) {
 		writeError(w, http.StatusUnprocessableEntity, formats.KindPathTraversal, errors.New(`"path" must be a relative path inside the volume`))
 		return
 	}
-	cfg.check(r.Context(), w, filepath.Join(cfg.Volume, req.Path), []loader.Option{loader.WithRoot(cfg.Volume), loader.WithoutHardLinks()})
+	cfg.check(r.Context(), w, filepath.Join(cfg.Volume, req.Path), cfg.Volume, []loader.Option{loader.WithRoot(cfg.Volume), loader.WithoutHardLinks()})
 }
 
 // check verifies the model at path and, when accepted, writes its
-// canonical safetensors to the outbox.
-func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string, extra []loader.Option) {
+// canonical safetensors to the outbox. Messages name files relative to
+// base (the upload's directory, or the volume), as the client knows them.
+func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path, base string, extra []loader.Option) {
 	select {
 	case cfg.checks <- struct{}{}:
 		defer func() { <-cfg.checks }()
@@ -281,14 +391,15 @@ func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path string,
 		if formats.KindOf(err) == formats.KindIO {
 			status = http.StatusBadRequest
 		}
-		writeError(w, status, formats.KindOf(err), err)
+		writeError(w, status, formats.KindOf(err), errors.New(redact(err.Error(), base)))
 		return
 	}
 	defer m.Close()
 	resp := Response{OK: true, Tensors: m.Tensors, Verified: m.Verified}
 	if cfg.Outbox != "" {
 		if resp.Outbox, err = writeOutbox(cfg.Outbox, cfg.OutboxMode&^cfg.umask, m); err != nil {
-			writeError(w, http.StatusInternalServerError, formats.KindIO, err)
+			cfg.Logger.Error("writing to the outbox", "error", err)
+			writeError(w, http.StatusInternalServerError, formats.KindIO, errors.New("cannot write to the outbox"))
 			return
 		}
 	}
@@ -324,6 +435,22 @@ func writeOutbox(dir string, mode os.FileMode, m *loader.Model) (string, error) 
 	}
 	name := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))+".safetensors")
 	return name, os.Rename(tmp.Name(), name)
+}
+
+// redact removes base, a directory of the server's, from a message: the
+// files in it are named as the client knows them.
+func redact(msg, base string) string {
+	if base == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, base+string(filepath.Separator), "")
+	return strings.ReplaceAll(msg, base, ".")
+}
+
+// healthz answers that the service runs.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = io.WriteString(w, `{"ok":true}`+"\n")
 }
 
 func writeError(w http.ResponseWriter, status int, kind formats.Kind, err error) {
