@@ -33,6 +33,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/onnx"
 	"github.com/modelgate/modelgate/formats/pickle"
 )
 
@@ -100,10 +101,6 @@ var weightExt = map[string]formats.Format{
 	".gguf":        formats.FormatGGUF,
 }
 
-// knownBinaries are non-weight binary files that ship beside models. Only a
-// file whose content is no known format is inert for its name.
-var knownBinaries = map[string]bool{"tokenizer.model": true, "spiece.model": true, "sentencepiece.bpe.model": true}
-
 // maxConfigBytes bounds the JSON read to look for remote code; a larger
 // JSON file that cannot be proven free of it is code.
 const maxConfigBytes = 64 << 20
@@ -122,6 +119,15 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	}
 	refusal := v.Refusal()
 	base := path.Base(filepath.ToSlash(name))
+	if ExcusableRefusal(refusal.Kind, v.Format) {
+		// A name may excuse this content: prove it is no ONNX model first,
+		// whose fields may come in any order (and so start like anything).
+		if ok, err := onnx.Is(r, size); err != nil {
+			return Identity{}, err
+		} else if ok {
+			return Identity{Format: formats.FormatONNX}, pickle.Verdict{Format: formats.FormatONNX, Detail: "a protobuf ModelProto with a graph, which onnx.load reads, external data included"}.Refusal()
+		}
+	}
 	if refusal.Kind != formats.KindUnknownFormat {
 		return Identity{Format: v.Format}, refusal
 	}
@@ -133,6 +139,12 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	}
 	if strings.HasSuffix(base, ".py") {
 		return Identity{Role: Code, Why: "Python source"}, nil
+	}
+	if err := secondReading(r, size, lim); err != nil {
+		return Identity{}, err
+	}
+	if id, ok, err := inertBinary(r, size); ok || err != nil {
+		return id, err
 	}
 	why := inertWhy(r, size, base)
 	switch {
@@ -164,13 +176,10 @@ func lfsPointer(r io.ReaderAt, size int64) bool {
 	return err == nil && string(b) == lfsPointerPrefix
 }
 
-// inert says why a file of unknown content may stay unloaded, or "".
+// inertWhy says why a file of unknown content may stay unloaded, or "".
 func inertWhy(r io.ReaderAt, size int64, base string) string {
-	switch {
-	case size == 0:
+	if size == 0 {
 		return "empty file"
-	case knownBinaries[base] || strings.HasSuffix(base, ".tiktoken"):
-		return "tokenizer file (unknown content under a known tokenizer name)"
 	}
 	head := make([]byte, min(size, 8<<10))
 	n, _ := r.ReadAt(head, 0)
