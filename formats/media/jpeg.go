@@ -46,7 +46,7 @@ func parseJPEG(r io.ReaderAt, size int64) (int64, error) {
 					return 0, errNot
 				}
 				return s.pos, nil
-			case m == markerSOI || m == 0x00:
+			case m == markerSOI || m < 0xc0 && m != markerTEM: // 02-BF are reserved
 				return 0, errNot
 			case m == markerTEM || m >= 0xd0 && m <= 0xd7:
 			default:

@@ -23,7 +23,7 @@ func parseWebP(r io.ReaderAt, size int64) (int64, error) {
 	}
 	riff := int64(binary.LittleEndian.Uint32(hdr[4:8]))
 	end := 8 + riff
-	if end > size || riff%2 != 0 {
+	if end > size || riff%2 != 0 || riff < 4+8 {
 		return 0, errNot
 	}
 	for first := true; s.pos < end; first = false {
