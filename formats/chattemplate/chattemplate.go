@@ -40,6 +40,8 @@
 //
 // A template that does not tokenize (an unclosed string or block) is
 // refused too: renderers would fail on it, and nothing is proven about it.
+// So is one over MaxBytes (real templates are a few KB; the largest known
+// are about 30 KB), which bounds the work.
 package chattemplate
 
 import (
@@ -68,9 +70,15 @@ func Forbidden(name string) bool {
 	return strings.HasPrefix(name, "_") || internal[name]
 }
 
+// MaxBytes bounds the templates Check reads.
+const MaxBytes = 1 << 20
+
 // Check returns why the template reaches what a sandboxed renderer
 // forbids, or "" if it does not.
 func Check(template string) string {
+	if len(template) > MaxBytes {
+		return fmt.Sprintf("a template of %d bytes (MaxBytes=%d)", len(template), MaxBytes)
+	}
 	toks, err := lex(template)
 	if err != "" {
 		return err
