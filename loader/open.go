@@ -234,9 +234,9 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 			return nil, formats.WithPath(err, name)
 		}
 		mf.id = id
-		switch {
-		case id.Role == content.Code:
-			code = append(code, name+" ("+id.Why+")")
+		switch why := id.Code(o.c.checks.ChatTemplates); {
+		case why != "":
+			code = append(code, name+" ("+why+")")
 		case o.single != "" && id.Role != content.Weights:
 			return nil, formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "content is not a recognised model format (%s)", id.Why), name)
 		}

@@ -246,14 +246,14 @@ func CheckFile(r io.ReaderAt, size int64, name string, lim formats.Limits) ScanR
 	res.Format = cmp.Or(id.Format, formats.FormatUnknown)
 	switch {
 	case err != nil:
+	case id.Code(nil) != "":
+		err = formats.Errorf(formats.KindCode, formats.NoOffset, "code that runs on load: %s", id.Code(nil))
 	case id.Role == content.Inert:
 		res.Verdict, res.Reason = Ignored, id.Why
 		return res
 	case id.Role == content.Index:
 		res.Verdict, res.Reason = Ignored, "sharded-checkpoint index; checked against its shards when the model is opened"
 		return res
-	case id.Role == content.Code:
-		err = formats.Errorf(formats.KindCode, formats.NoOffset, "code that runs on load: %s", id.Why)
 	default:
 		var f *File
 		if f, err = parseAs(&held{r: r, size: size}, id, lim); err == nil {

@@ -362,3 +362,14 @@ func buildsString(toks []token) bool {
 	}
 	return false
 }
+
+// ValidDigest reports whether s is spelt as Digest spells a digest:
+// "sha256:" and 64 lowercase hex digits.
+func ValidDigest(s string) bool {
+	h, ok := strings.CutPrefix(s, "sha256:")
+	if !ok || len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil && strings.ToLower(h) == h
+}

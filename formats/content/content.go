@@ -57,6 +57,10 @@ type Identity struct {
 	// file's name: the parser the name asks for says what is wrong, once
 	// the file has been verified.
 	Diagnose bool
+	// Templates are the chat templates the file carries (a .jinja file,
+	// a JSON chat_template, GGUF metadata). One that is unsafe makes the
+	// file code unless a policy approves its digest (Code).
+	Templates []Template
 }
 
 // Excusable reports whether an exclusion pattern may excuse a file so
@@ -66,7 +70,7 @@ type Identity struct {
 // that were looked inside and carry no pickle.
 func Excusable(id Identity, err error) bool {
 	if err == nil {
-		return id.Role == Inert
+		return id.Role == Inert && id.Code(nil) == ""
 	}
 	return ExcusableRefusal(formats.KindOf(err), id.Format)
 }
@@ -115,7 +119,11 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 		return Identity{}, err
 	}
 	if v.Accepted() {
-		return Identity{Role: Weights, Format: v.Format}, nil
+		id := Identity{Role: Weights, Format: v.Format}
+		if v.Format == formats.FormatGGUF {
+			id.Templates = ggufTemplates(r, size, lim)
+		}
+		return id, nil
 	}
 	refusal := v.Refusal()
 	base := path.Base(filepath.ToSlash(name))
@@ -153,13 +161,19 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	case strings.HasSuffix(base, ".safetensors.index.json"):
 		return Identity{Role: Index}, nil
 	case strings.HasSuffix(base, ".json"):
-		if key, err := remoteCode(r, size); err != nil {
+		key, templates, err := remoteCode(r, size)
+		if err != nil {
 			return Identity{}, err
 		} else if key != "" {
 			return Identity{Role: Code, Why: "a JSON config naming " + key + " (transformers runs the Python files it names with trust_remote_code)"}, nil
 		}
+		return Identity{Role: Inert, Why: why, Templates: templates}, nil
 	}
-	return Identity{Role: Inert, Why: why}, nil
+	templates, err := jinjaTemplate(r, size, base)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Role: Inert, Why: why, Templates: templates}, nil
 }
 
 // lfsPointerPrefix starts every Git LFS pointer file.
@@ -214,35 +228,40 @@ var remoteCodeKeys = []string{"auto_map", "custom_pipelines"}
 // duplicate counts). JSON Go cannot read (Python accepts NaN and
 // Infinity) is searched as bytes; if it mentions a key or holds an
 // escape that could spell one, it is code, since nothing proves otherwise.
-func remoteCode(r io.ReaderAt, size int64) (string, error) {
+func remoteCode(r io.ReaderAt, size int64) (string, []Template, error) {
 	if size > maxConfigBytes {
-		return "", formats.Exceeded(formats.NoOffset, "JSON file size (read to look for auto_map)", size, "maxConfigBytes", maxConfigBytes)
+		return "", nil, formats.Exceeded(formats.NoOffset, "JSON file size (read to look for auto_map)", size, "maxConfigBytes", maxConfigBytes)
 	}
 	b := make([]byte, size)
 	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return "", formats.IOError(0, err)
+		return "", nil, formats.IOError(0, err)
 	}
+	return remoteCodeKey(b), jsonTemplates(b), nil
+}
+
+// remoteCodeKey is remoteCode's key, from the JSON's bytes.
+func remoteCodeKey(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return rawRemoteCode(b), nil
+		return rawRemoteCode(b)
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return rawRemoteCode(b), nil
+			return rawRemoteCode(b)
 		}
 		key, _ := tok.(string)
 		for _, k := range remoteCodeKeys {
 			if key == k {
-				return k, nil
+				return k
 			}
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return rawRemoteCode(b), nil
+			return rawRemoteCode(b)
 		}
 	}
-	return "", nil
+	return ""
 }
 
 func rawRemoteCode(b []byte) string {
