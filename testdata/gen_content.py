@@ -13,11 +13,13 @@ keras.saving.saving_lib writes (Keras itself is not packaged by Debian),
 PIL (PNG, JPEG, GIF, WebP, PDF). Hostile files are real files with bytes
 added, as a polyglot's author would add them. EXPECT lists the verdicts.
 """
+import time
 import io
 import os
 import random
 import struct
 import zipfile
+import json
 
 import numpy as np
 import onnx
@@ -32,6 +34,15 @@ def path(*parts):
     p = os.path.join(HERE, *parts)
     os.makedirs(os.path.dirname(p), exist_ok=True)
     return p
+
+
+def zipped(members):
+    """A zip archive of members (name -> bytes), with a fixed timestamp."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data)
+    return buf.getvalue()
 
 
 def write(rel, data):
@@ -67,10 +78,7 @@ train("spm/tokenizer.model", vocab_size=300, model_type="bpe", byte_fallback=Tru
 # The same model under a name no tokenizer uses: content decides.
 write("spm/vocab.bin", read("spm/spm.model"))
 # A model with a zip behind it: zipfile opens the file.
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("payload.txt", "second reading")
-write("spm/hostile/zip-behind.model", read("spm/spm.model") + buf.getvalue())
+write("spm/hostile/zip-behind.model", read("spm/spm.model") + zipped({"payload.txt": b"second reading"}))
 
 
 # ONNX: a one-node model whose initializer names external data outside
@@ -132,16 +140,12 @@ config = {"module": "keras", "class_name": "Sequential", "config": {"name": "seq
     {"module": "keras.layers", "class_name": "InputLayer", "config": {"batch_shape": [None, 2], "name": "input"}},
     {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "lambda", "function": {
         "class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}}}}]}}
-import json
 weights = io.BytesIO()
 np.savez(weights, **{"layers/dense/vars/0": np.zeros((2, 2), np.float32)})
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("metadata.json", json.dumps({"keras_version": "3.6.0", "date_saved": "2024-01-01@00:00:00"}))
-    z.writestr("config.json", json.dumps(config))
-    z.writestr("model.weights.npz", weights.getvalue())
-write("keras/npz-weights.keras", buf.getvalue())
-write("keras/npz-weights.zip", buf.getvalue())
+keras_zip = zipped({"metadata.json": json.dumps({"keras_version": "3.6.0", "date_saved": "2024-01-01@00:00:00"}).encode(),
+                    "config.json": json.dumps(config).encode(), "model.weights.npz": weights.getvalue()})
+write("keras/npz-weights.keras", keras_zip)
+write("keras/npz-weights.zip", keras_zip)
 
 
 # Images and documents, by PIL.
@@ -164,14 +168,13 @@ save("media/progressive.jpg", "JPEG", progressive=True)
 save("media/anim.gif", "GIF", im=img.convert("P"), save_all=True, append_images=[img.convert("P").rotate(90)], loop=0)
 save("media/lossy.webp", "WEBP", quality=80)
 save("media/lossless.webp", "WEBP", lossless=True)
-save("media/paper.pdf", "PDF")
+when = time.gmtime(1704067200)  # 2024-01-01, so that the PDF is the same on every run
+save("media/paper.pdf", "PDF", creationDate=when, modDate=when)
 # A zip behind a PNG, named as torch.load's file: zipfile opens it
 # (prepended data), and its member is a pickle.
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, "w") as z:
-    z.writestr("archive/data.pkl", b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.")
-    z.writestr("archive/version", "3\n")
-write("media/hostile/pytorch_model.bin", png + buf.getvalue())
+write("media/hostile/pytorch_model.bin", png + zipped({
+    "archive/data.pkl": b"\x80\x02cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.",
+    "archive/version": b"3\n"}))
 write("media/hostile/trailing.png", png + b"junk")
 write("media/hostile/trailing.jpg", read("media/photo.jpg") + b"\x00" * 8)
 write("media/hostile/trailing.pdf", read("media/paper.pdf") + b"PK")
@@ -181,3 +184,24 @@ import zlib
 data = b"\0" * (1024 - 41) + b"\x89HDF\r\n\x1a\n" + b"\0" * 8
 chunk = struct.pack(">I", len(data)) + b"prVt" + data + struct.pack(">I", zlib.crc32(b"prVt" + data))
 write("media/hostile/hdf5-at-1024.png", png[:33] + chunk + png[33:])
+
+
+# Chat templates: tokenizer_config.json as transformers' save_pretrained
+# writes it (json, indent 2, ensure_ascii False), with a real template
+# (testdata/chattemplate) and with CVE-2024-34359's payload.
+CVE = ('{% for x in ().__class__.__base__.__subclasses__() %}{% if "warning" in x.__name__ %}'
+       '{{x()._module.__builtins__[\'__import__\'](\'os\').popen("touch /tmp/retr0reg")}}{%endif%}{% endfor %}')
+with open(os.path.join(os.path.dirname(HERE), "chattemplate", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja"), encoding="utf-8") as f:
+    REAL = f.read()
+
+
+def tokenizer_config(template):
+    return (json.dumps({"add_bos_token": True, "bos_token": "<｜begin▁of▁sentence｜>", "chat_template": template,
+                        "model_max_length": 16384, "tokenizer_class": "LlamaTokenizerFast"},
+                       indent=2, ensure_ascii=False) + "\n").encode()
+
+
+write("templates/real/tokenizer_config.json", tokenizer_config(REAL))
+write("templates/real/chat_template.jinja", REAL.encode())
+write("templates/hostile/tokenizer_config.json", tokenizer_config(CVE))
+write("templates/hostile/chat_template.jinja", CVE.encode())

@@ -17,7 +17,8 @@ import (
 var roles = map[content.Role]string{content.Weights: "weights", content.Index: "index", content.Code: "code", content.Inert: "inert"}
 
 // identity is what Identify says of a file as an EXPECT line spells it:
-// role/format, or the refusal's kind.
+// role/format, code for a file that runs code (a chat template no policy
+// approves included), or the refusal's kind.
 func identity(t *testing.T, p string) string {
 	f, err := os.Open(p)
 	require.NoError(t, err)
@@ -25,8 +26,11 @@ func identity(t *testing.T, p string) string {
 	st, err := f.Stat()
 	require.NoError(t, err)
 	id, err := content.Identify(f, st.Size(), filepath.Base(p), formats.Limits{})
-	if err != nil {
+	switch {
+	case err != nil:
 		return string(formats.KindOf(err))
+	case id.Code(nil) != "":
+		return "code"
 	}
 	return roles[id.Role] + "/" + string(id.Format)
 }
