@@ -112,3 +112,20 @@ func TestWithChatTemplatesRefusesAMalformedDigest(t *testing.T) {
 	_, err := loader.Open(ctx, modelWith(t, nil), loader.WithChatTemplates("sha256:ABC"))
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
 }
+
+// TestScanHonoursApprovedChatTemplates: scan approves what Open approves.
+func TestScanHonoursApprovedChatTemplates(t *testing.T) {
+	dir := modelWith(t, map[string]string{"chat_template.jinja": cveTemplate})
+	verdict := func(opts loader.ScanOptions) string {
+		res, err := loader.Scan(ctx, []string{dir}, opts)
+		require.NoError(t, err)
+		for _, r := range res {
+			if filepath.Base(r.Path) == "chat_template.jinja" {
+				return r.Verdict
+			}
+		}
+		return ""
+	}
+	assert.Equal(t, loader.Refused, verdict(loader.ScanOptions{}))
+	assert.Equal(t, loader.Ignored, verdict(loader.ScanOptions{ChatTemplates: []string{chattemplate.Digest(cveTemplate)}}))
+}

@@ -16,10 +16,22 @@
 //     is code if its bytes could spell such a key;
 //   - a Git LFS pointer (a clone made without git lfs pull) is refused:
 //     the file it stands for was never downloaded;
-//   - other unknown content is inert if it is empty, text (UTF-8 with no
-//     NUL in its first 8 KiB) or a tokenizer (tokenizer.model,
-//     spiece.model, sentencepiece.bpe.model, *.tiktoken); anything else
-//     is refused as unknown-format.
+//   - content a name could excuse (unknown, an archive, a compressed
+//     stream) that parses as an ONNX model (formats/onnx: its protobuf,
+//     whatever the field order) is ONNX, refused as unsupported;
+//   - unknown content with a second reading is refused: a zip end record
+//     in its last 64 KiB (as a pickle if the archive carries one, as code
+//     if it is a Keras archive, else malformed), an HDF5 superblock where
+//     h5py looks (unsupported);
+//   - other unknown content is inert if it is a SentencePiece model
+//     (formats/sentencepiece), an image or document (formats/media: PNG,
+//     JPEG, GIF, WebP, PDF, refused as malformed when bytes follow its
+//     end), empty, or text (UTF-8 with no NUL in its first 8 KiB);
+//     anything else is refused as unknown-format, whatever its name;
+//   - chat templates are read where renderers find them (a .jinja file,
+//     a JSON file's chat_template, a GGUF file's tokenizer.chat_template*):
+//     one that reaches what jinja2's sandbox forbids (formats/chattemplate)
+//     makes the file code (Identity.Code) unless its digest is approved.
 package content
 
 import (
