@@ -10,7 +10,9 @@
 // and refuses:
 //
 //   - anything that is not one well-formed protobuf message ending at
-//     the file's end (pbwire.Walk);
+//     the file's end (pbwire.Walk), or does not start with a piece (the
+//     trainer's serializer writes fields in number order; Is reads 512
+//     bytes to decide that before it reads the file);
 //   - a top-level field other than pieces (1), trainer_spec (2),
 //     normalizer_spec (3), self_test_data (4) and denormalizer_spec (5),
 //     or one of those that is not length-delimited (extensions 200 and up
@@ -59,6 +61,16 @@ func Is(r io.ReaderAt, size int64) (bool, error) {
 	if size <= 0 || size > MaxBytes {
 		return false, nil
 	}
+	head := make([]byte, min(size, headBytes))
+	if n, err := r.ReadAt(head, 0); n < len(head) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return false, formats.IOError(0, err)
+	}
+	if !firstPiece(head) {
+		return false, nil
+	}
 	b := make([]byte, size)
 	if n, err := r.ReadAt(b, 0); int64(n) < size {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -69,8 +81,34 @@ func Is(r io.ReaderAt, size int64) (bool, error) {
 	return IsBytes(b), nil
 }
 
+// headBytes is how much Is reads before it reads a whole file: enough for
+// the first piece.
+const headBytes = 512
+
+// firstPiece reports whether head starts as every model the trainer
+// writes does (its serializer writes fields in number order, and a model
+// has pieces): with field 1, length-delimited, holding a valid piece when
+// head holds all of it.
+func firstPiece(head []byte) bool {
+	num, typ, n := protowire.ConsumeTag(head)
+	if n < 0 || num != fieldPieces || typ != protowire.BytesType {
+		return false
+	}
+	l, m := protowire.ConsumeVarint(head[n:])
+	if m < 0 {
+		return len(head) == headBytes // the length may be cut by the window
+	}
+	if rest := head[n+m:]; uint64(len(rest)) >= l {
+		return piece(rest[:l]) == nil
+	}
+	return true
+}
+
 // IsBytes is Is for a model held in memory.
 func IsBytes(b []byte) bool {
+	if num, typ, n := protowire.ConsumeTag(b); n < 0 || num != fieldPieces || typ != protowire.BytesType {
+		return false
+	}
 	pieces := 0
 	seen := map[protowire.Number]bool{}
 	err := pbwire.Bytes(b, func(f pbwire.Field) error {

@@ -67,22 +67,30 @@ func (b bytesReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // cursor reads through a window, so that a walk over a large message
-// costs one read per window, not per field.
+// costs one read per window, not per field. The window starts small and
+// doubles on each refill: content that is no protobuf fails within its
+// first bytes, and costs no more than them.
 type cursor struct {
 	r        io.ReaderAt
 	pos, end int64
 	win      []byte
 	winOff   int64
+	next     int // the next window's size
 }
 
-const window = 64 << 10
+// The window's first and largest sizes.
+const (
+	firstWindow = 512
+	maxWindow   = 64 << 10
+)
 
 // peek returns up to n bytes at pos (fewer only at end).
 func (c *cursor) peek(n int) ([]byte, error) {
 	if c.pos >= c.winOff && c.pos+int64(n) <= c.winOff+int64(len(c.win)) {
 		return c.win[c.pos-c.winOff:][:n], nil
 	}
-	want := min(int64(max(n, window)), c.end-c.pos)
+	c.next = min(max(c.next*2, firstWindow), maxWindow)
+	want := min(int64(max(n, c.next)), c.end-c.pos)
 	if cap(c.win) < int(want) {
 		c.win = make([]byte, want)
 	}
