@@ -16,9 +16,10 @@
 //     is code if its bytes could spell such a key;
 //   - a Git LFS pointer (a clone made without git lfs pull) is refused:
 //     the file it stands for was never downloaded;
-//   - content a name could excuse (unknown, an archive, a compressed
-//     stream) that parses as an ONNX model (formats/onnx: its protobuf,
-//     whatever the field order) is ONNX, refused as unsupported;
+//   - weights, and content a name could excuse (unknown, an archive, a
+//     compressed stream), that parse as an ONNX model (formats/onnx: its
+//     protobuf, whatever the field order) are ONNX, refused as
+//     unsupported: onnx.load would read them;
 //   - unknown content with a second reading is refused: a zip end record
 //     in its last 64 KiB (as a pickle if the archive carries one, as code
 //     if it is a Keras archive, else malformed), an HDF5 superblock where
@@ -130,6 +131,17 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	if err != nil {
 		return Identity{}, err
 	}
+	refusal := v.Refusal()
+	if refusal == nil || ExcusableRefusal(refusal.Kind, v.Format) {
+		// Weights, or content a name may excuse: prove it is no ONNX model
+		// first, whose fields may come in any order (and so start like
+		// anything; a safetensors header can be a protobuf too).
+		if ok, err := onnx.Is(r, size); err != nil {
+			return Identity{}, err
+		} else if ok {
+			return Identity{Format: formats.FormatONNX}, pickle.Verdict{Format: formats.FormatONNX, Detail: "a protobuf ModelProto with a graph, which onnx.load reads, external data included"}.Refusal()
+		}
+	}
 	if v.Accepted() {
 		id := Identity{Role: Weights, Format: v.Format}
 		if v.Format == formats.FormatGGUF {
@@ -137,17 +149,7 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 		}
 		return id, nil
 	}
-	refusal := v.Refusal()
 	base := path.Base(filepath.ToSlash(name))
-	if ExcusableRefusal(refusal.Kind, v.Format) {
-		// A name may excuse this content: prove it is no ONNX model first,
-		// whose fields may come in any order (and so start like anything).
-		if ok, err := onnx.Is(r, size); err != nil {
-			return Identity{}, err
-		} else if ok {
-			return Identity{Format: formats.FormatONNX}, pickle.Verdict{Format: formats.FormatONNX, Detail: "a protobuf ModelProto with a graph, which onnx.load reads, external data included"}.Refusal()
-		}
-	}
 	if refusal.Kind != formats.KindUnknownFormat {
 		return Identity{Format: v.Format}, refusal
 	}

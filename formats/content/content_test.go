@@ -12,6 +12,8 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/formats/onnx"
+	"github.com/modelgate/modelgate/formats/safetensors"
 )
 
 // TestIdentify: content decides; a name only chooses the diagnosis or
@@ -93,4 +95,36 @@ func testPNG(t *testing.T) []byte {
 	var b bytes.Buffer
 	require.NoError(t, png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1))))
 	return b.Bytes()
+}
+
+// safetensorsONNXPolyglot is a valid safetensors file (no tensors, one
+// metadata string) whose bytes are also a protobuf ModelProto with a
+// graph: the length's low byte 0x09 is a fixed64 field covering the rest
+// of the length and '{'; '"' starts a length-delimited field the key's
+// '_' (95) measures; ':' is the graph field (7), a space its length, and
+// spaces pairs are varint fields; the value's first byte measures the
+// rest of the file.
+func safetensorsONNXPolyglot(t *testing.T) []byte {
+	const n = 265 // header length: 0x09 is its low byte
+	key := strings.Repeat("k", 79)
+	h := `{"__metadata__":{"` + key + `": ` + strings.Repeat(" ", 32+10) + `"y`
+	h += strings.Repeat("v", n-len(h)-3) + `"}}`
+	require.Len(t, h, n)
+	require.Equal(t, byte(':'), h[98])
+	return append([]byte{n & 0xff, n >> 8, 0, 0, 0, 0, 0, 0}, h...)
+}
+
+// TestWeightsThatAreAlsoONNXRefused: a safetensors file that onnx.load
+// reads as a model with a graph is refused as ONNX, not accepted.
+func TestWeightsThatAreAlsoONNXRefused(t *testing.T) {
+	b := safetensorsONNXPolyglot(t)
+	st, err := safetensors.NewReader(bytes.NewReader(b), int64(len(b)), formats.Limits{})
+	require.NoError(t, err, "it is valid safetensors")
+	assert.Empty(t, st.Tensors())
+	ok, err := onnx.Is(bytes.NewReader(b), int64(len(b)))
+	require.NoError(t, err)
+	require.True(t, ok, "it is ONNX too")
+	id, err := content.Identify(bytes.NewReader(b), int64(len(b)), "model.safetensors", formats.Limits{})
+	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
+	assert.Equal(t, formats.FormatONNX, id.Format)
 }
