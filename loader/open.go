@@ -244,9 +244,9 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 		}
 		mf.id = id
 		o.keepOrClose(m, mf)
-		switch {
-		case id.Role == content.Code:
-			code = append(code, name+" ("+id.Why+")")
+		switch why := id.Code(o.c.checks.ChatTemplates); {
+		case why != "":
+			code = append(code, name+" ("+why+")")
 		case id.Role == content.Weights:
 			loads = append(loads, name)
 		case o.single != "":

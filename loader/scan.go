@@ -57,6 +57,9 @@ type ScanOptions struct {
 	// not match the same way. Names never excuse weights, code, pickles or
 	// other model formats: those are checked wherever they lie.
 	Exclude, Include []string
+	// ChatTemplates are the digests of approved chat templates
+	// (loader.WithChatTemplates).
+	ChatTemplates []string
 }
 
 // excuse ignores a refused file the patterns leave out, when its refusal
@@ -112,7 +115,7 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 				return out, err
 			}
 		default:
-			res := scanOpen(func() (*os.File, error) { f, _, err := regular.Open(p); return f, err }, p, opts.Limits)
+			res := scanOpen(func() (*os.File, error) { f, _, err := regular.Open(p); return f, err }, p, opts)
 			res.rel = filepath.Base(p)
 			out = append(out, res)
 		}
@@ -170,7 +173,7 @@ func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, e
 		case !d.Type().IsRegular():
 			add(ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
 		default:
-			res := scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
+			res := scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
 			add(savedModel(root, rel, res))
 		}
 		return nil
@@ -205,7 +208,7 @@ func scanCacheLink(root *os.Root, rel, display string, opts ScanOptions) ScanRes
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,
 			Reason: fmt.Sprintf("a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target)}
 	}
-	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
+	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
 }
 
 func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
@@ -216,10 +219,10 @@ func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
 	if !opts.FollowSymlinks {
 		return ScanResult{Path: display, Verdict: Ignored, Reason: "symbolic link inside the scanned directory; its target is scanned where it lies"}
 	}
-	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts.Limits)
+	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
 }
 
-func scanOpen(open func() (*os.File, error), display string, lim formats.Limits) ScanResult {
+func scanOpen(open func() (*os.File, error), display string, opts ScanOptions) ScanResult {
 	f, err := open()
 	if errors.Is(err, regular.ErrNotRegular) {
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: err.Error()}
@@ -234,26 +237,31 @@ func scanOpen(open func() (*os.File, error), display string, lim formats.Limits)
 	if !st.Mode().IsRegular() {
 		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, st.Mode()).Error()}
 	}
-	return CheckFile(f, st.Size(), display, lim)
+	return checkFile(f, st.Size(), display, opts.Limits, opts.ChatTemplates)
 }
 
 // CheckFile identifies one file (formats/content) and parses it if it is
 // weights: accepted, ignored when inert, refused otherwise (a pickle,
 // code, unknown binary content, or weights that do not parse).
 func CheckFile(r io.ReaderAt, size int64, name string, lim formats.Limits) ScanResult {
+	return checkFile(r, size, name, lim, nil)
+}
+
+// checkFile is CheckFile with the digests of approved chat templates.
+func checkFile(r io.ReaderAt, size int64, name string, lim formats.Limits, templates []string) ScanResult {
 	res := ScanResult{Path: name, Size: size}
 	id, err := content.Identify(r, size, name, lim)
 	res.Format = cmp.Or(id.Format, formats.FormatUnknown)
 	switch {
 	case err != nil:
+	case id.Code(templates) != "":
+		err = formats.Errorf(formats.KindCode, formats.NoOffset, "code that runs on load: %s", id.Code(templates))
 	case id.Role == content.Inert:
 		res.Verdict, res.Reason = Ignored, id.Why
 		return res
 	case id.Role == content.Index:
 		res.Verdict, res.Reason = Ignored, "sharded-checkpoint index; checked against its shards when the model is opened"
 		return res
-	case id.Role == content.Code:
-		err = formats.Errorf(formats.KindCode, formats.NoOffset, "code that runs on load: %s", id.Why)
 	default:
 		var f *File
 		if f, err = parseAs(&held{r: r, size: size}, id, lim); err == nil {

@@ -27,7 +27,8 @@ func tree(t *testing.T) (dir, outside string) {
 	write("config.json", []byte(`{"architectures": ["MLP"]}`))
 	write("README.md", []byte("# model\n"))
 	write("empty", nil)
-	write("tokenizer.model", []byte("\x0a\x00\xff\xfe binary sentencepiece"))
+	write("tokenizer.model", testdata(t, "content/spm/tokenizer.model"))       // by sentencepiece's trainer
+	write("spiece.model", []byte("\x0a\x00\xff\xfe binary, no sentencepiece")) // a tokenizer's name excuses nothing
 	write("blob.bin", []byte("\x00\x01\x02\xff\xfe"))
 	write("docs/notes.md", testdata(t, "pickle/proto4.pkl")) // a pickle named .md
 	write("pytorch_model.bin", testdata(t, "pickle/torch-zip.pt"))
@@ -61,6 +62,7 @@ func TestScan(t *testing.T) {
 		"README.md":                    {loader.Ignored, ""},
 		"empty":                        {loader.Ignored, ""},
 		"tokenizer.model":              {loader.Ignored, ""},
+		"spiece.model":                 {loader.Refused, "unknown-format"},
 		"blob.bin":                     {loader.Refused, string(formats.KindUnknownFormat)},
 		"docs/notes.md":                {loader.Refused, string(formats.KindPickle)},
 		"pytorch_model.bin":            {loader.Refused, string(formats.KindPickle)},

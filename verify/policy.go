@@ -17,6 +17,7 @@ import (
 	"github.com/goccy/go-yaml/token"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/chattemplate"
 )
 
 // Policy is the one file a service and a CI step share: which formats may
@@ -52,6 +53,10 @@ type Policy struct {
 	// AllowCode lets a model hold code that runs on load (*.py files, a
 	// config naming auto_map), provided digests or a signature cover it.
 	AllowCode bool `yaml:"allow_code" json:"allow_code,omitempty"`
+	// ChatTemplates approves chat templates by digest ("sha256:" and the
+	// hex sha256 of the template's text): a template that reaches what a
+	// sandboxed renderer forbids is code, and refused unless listed here.
+	ChatTemplates []string `yaml:"chat_templates" json:"chat_templates,omitempty"`
 	// Scan is what modelgate scan looks at in a repository.
 	Scan *ScanSection `yaml:"scan" json:"scan,omitempty"`
 
@@ -304,6 +309,11 @@ func (p *Policy) validate() error {
 	if p.Requires(RequireSignature) && (p.Signatures == nil || p.Signatures.empty()) {
 		return fmt.Errorf("require: signature, but the signatures section names no identity, key or CA")
 	}
+	for _, d := range p.ChatTemplates {
+		if !chattemplate.ValidDigest(d) {
+			return fmt.Errorf("chat_templates: %q is not sha256: and 64 lowercase hex digits", d)
+		}
+	}
 	pats := slices.Clone(p.Exclude)
 	if p.Scan != nil {
 		pats = append(append(pats, p.Scan.Include...), p.Scan.Exclude...)
@@ -340,6 +350,9 @@ type Checks struct {
 	Exclude      []string           // patterns that excuse inert files
 	Evidence     []string           // absolute paths of digest files, which are not part of a model
 	AllowCode    bool
+	// ChatTemplates are the digests of approved chat templates
+	// (formats/content Identity.Code).
+	ChatTemplates []string
 }
 
 // Checks builds the policy's complete checks once, its signature verifier
@@ -355,12 +368,13 @@ func (p *Policy) Checks() (*Checks, error) {
 func (p *Policy) buildChecks() (*Checks, error) {
 	l := p.Limits
 	c := &Checks{
-		Formats:      slices.Clone(p.Formats),
-		Limits:       p.FormatLimits(),
-		MaxFileBytes: int64(l.MaxFileBytes),
-		Exclude:      slices.Clone(p.Exclude),
-		Evidence:     slices.Clone(p.evidence),
-		AllowCode:    p.AllowCode,
+		Formats:       slices.Clone(p.Formats),
+		Limits:        p.FormatLimits(),
+		MaxFileBytes:  int64(l.MaxFileBytes),
+		Exclude:       slices.Clone(p.Exclude),
+		Evidence:      slices.Clone(p.evidence),
+		AllowCode:     p.AllowCode,
+		ChatTemplates: slices.Clone(p.ChatTemplates),
 	}
 	if p.allowlist.Len() > 0 {
 		c.Allowlist = p.allowlist
@@ -380,7 +394,7 @@ func (p *Policy) buildChecks() (*Checks, error) {
 
 func (p *Policy) isEmpty() bool {
 	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
-		len(p.Require) == 0 && len(p.DigestAlgorithms) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil
+		len(p.Require) == 0 && len(p.DigestAlgorithms) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil && len(p.ChatTemplates) == 0
 }
 
 func (s *Signatures) empty() bool {

@@ -131,7 +131,7 @@ func describe(root *os.Root, names, paths []string) ([]FileDigest, error) {
 		}
 		id, err := content.Identify(f, st.Size(), n, formats.Limits{})
 		f.Close()
-		files[i] = FileDigest{Name: n, Size: st.Size(), Inert: err == nil && id.Role == content.Inert}
+		files[i] = FileDigest{Name: n, Size: st.Size(), Inert: content.Excusable(id, err) && err == nil}
 	}
 	return files, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/chattemplate"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
 )
@@ -29,6 +30,7 @@ type loadFlags struct {
 	root        string
 	exclude     []string
 	allowCode   bool
+	templates   []string // --allow-chat-template
 	sig         sigFlags
 }
 
@@ -127,6 +129,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
+	fl.StringArrayVar(&f.templates, "allow-chat-template", nil, "approve a chat template that reaches what a sandboxed renderer forbids, by the sha256 of its text (sha256:HEX; repeatable)")
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
@@ -212,6 +215,14 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	opts = append(opts, loader.WithExclude(f.sig.ignorePaths...), loader.WithExclude(f.exclude...))
 	if f.allowCode {
 		opts = append(opts, loader.WithAllowCodeUnsafe())
+	}
+	for _, d := range f.templates {
+		if !chattemplate.ValidDigest(d) {
+			return nil, usageError{fmt.Errorf("--allow-chat-template: %q is not sha256: and 64 lowercase hex digits", d)}
+		}
+	}
+	if len(f.templates) > 0 {
+		opts = append(opts, loader.WithChatTemplates(f.templates...))
 	}
 	a, err := f.allowlist(model)
 	if err != nil || a == nil {

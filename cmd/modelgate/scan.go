@@ -35,9 +35,10 @@ only if no file is refused.
 
 Ignored, and listed as such: directories .git, .hg and .svn; files whose
 content is no known format and that are text (UTF-8 without NUL in the first
-8 KiB), empty, or named tokenizer.model, spiece.model,
-sentencepiece.bpe.model or *.tiktoken. A file of any known format (a pickle
-above all) is checked whatever its name.
+8 KiB), empty, a SentencePiece model, or a PNG, JPEG, GIF, WebP or PDF that
+ends where its structure ends. A file of any known format (a pickle above
+all) is checked whatever its name. A chat template that reaches what jinja2's
+sandbox forbids is code unless the policy's chat_templates approves it.
 
 Symbolic links inside a scanned directory are never followed out of it: a
 link that leaves is refused (path-traversal); one that stays is ignored, or
@@ -68,7 +69,7 @@ unsupported and unknown-format, then io.`,
 				if err != nil {
 					return usageError{fmt.Errorf("--policy: %w", err)}
 				}
-				opts.Limits = p.FormatLimits()
+				opts.Limits, opts.ChatTemplates = p.FormatLimits(), p.ChatTemplates
 				if s := p.Scan; s != nil {
 					opts.Include = append(opts.Include, s.Include...)
 					opts.Exclude = append(opts.Exclude, s.Exclude...)

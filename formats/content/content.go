@@ -16,10 +16,23 @@
 //     is code if its bytes could spell such a key;
 //   - a Git LFS pointer (a clone made without git lfs pull) is refused:
 //     the file it stands for was never downloaded;
-//   - other unknown content is inert if it is empty, text (UTF-8 with no
-//     NUL in its first 8 KiB) or a tokenizer (tokenizer.model,
-//     spiece.model, sentencepiece.bpe.model, *.tiktoken); anything else
-//     is refused as unknown-format.
+//   - weights, and content a name could excuse (unknown, an archive, a
+//     compressed stream), that parse as an ONNX model (formats/onnx: its
+//     protobuf, whatever the field order) are ONNX, refused as
+//     unsupported: onnx.load would read them;
+//   - unknown content with a second reading is refused: a zip end record
+//     in its last 64 KiB (as a pickle if the archive carries one, as code
+//     if it is a Keras archive, else malformed), an HDF5 superblock where
+//     h5py looks (unsupported);
+//   - other unknown content is inert if it is a SentencePiece model
+//     (formats/sentencepiece), an image or document (formats/media: PNG,
+//     JPEG, GIF, WebP, PDF, refused as malformed when bytes follow its
+//     end), empty, or text (UTF-8 with no NUL in its first 8 KiB);
+//     anything else is refused as unknown-format, whatever its name;
+//   - chat templates are read where renderers find them (a .jinja file,
+//     a JSON file's chat_template, a GGUF file's tokenizer.chat_template*):
+//     one that reaches what jinja2's sandbox forbids (formats/chattemplate)
+//     makes the file code (Identity.Code) unless its digest is approved.
 package content
 
 import (
@@ -33,6 +46,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/formats/onnx"
 	"github.com/modelgate/modelgate/formats/pickle"
 )
 
@@ -56,6 +70,10 @@ type Identity struct {
 	// file's name: the parser the name asks for says what is wrong, once
 	// the file has been verified.
 	Diagnose bool
+	// Templates are the chat templates the file carries (a .jinja file,
+	// a JSON chat_template, GGUF metadata). One that is unsafe makes the
+	// file code unless a policy approves its digest (Code).
+	Templates []Template
 }
 
 // Excusable reports whether an exclusion pattern may excuse a file so
@@ -65,7 +83,7 @@ type Identity struct {
 // that were looked inside and carry no pickle.
 func Excusable(id Identity, err error) bool {
 	if err == nil {
-		return id.Role == Inert
+		return id.Role == Inert && id.Code(nil) == ""
 	}
 	return ExcusableRefusal(formats.KindOf(err), id.Format)
 }
@@ -100,10 +118,6 @@ var weightExt = map[string]formats.Format{
 	".gguf":        formats.FormatGGUF,
 }
 
-// knownBinaries are non-weight binary files that ship beside models. Only a
-// file whose content is no known format is inert for its name.
-var knownBinaries = map[string]bool{"tokenizer.model": true, "spiece.model": true, "sentencepiece.bpe.model": true}
-
 // maxConfigBytes bounds the JSON read to look for remote code; a larger
 // JSON file that cannot be proven free of it is code.
 const maxConfigBytes = 64 << 20
@@ -117,10 +131,24 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	if err != nil {
 		return Identity{}, err
 	}
-	if v.Accepted() {
-		return Identity{Role: Weights, Format: v.Format}, nil
-	}
 	refusal := v.Refusal()
+	if refusal == nil || ExcusableRefusal(refusal.Kind, v.Format) {
+		// Weights, or content a name may excuse: prove it is no ONNX model
+		// first, whose fields may come in any order (and so start like
+		// anything; a safetensors header can be a protobuf too).
+		if ok, err := onnx.Is(r, size); err != nil {
+			return Identity{}, err
+		} else if ok {
+			return Identity{Format: formats.FormatONNX}, pickle.Verdict{Format: formats.FormatONNX, Detail: "a protobuf ModelProto with a graph, which onnx.load reads, external data included"}.Refusal()
+		}
+	}
+	if v.Accepted() {
+		id := Identity{Role: Weights, Format: v.Format}
+		if v.Format == formats.FormatGGUF {
+			id.Templates = ggufTemplates(r, size, lim)
+		}
+		return id, nil
+	}
 	base := path.Base(filepath.ToSlash(name))
 	if refusal.Kind != formats.KindUnknownFormat {
 		return Identity{Format: v.Format}, refusal
@@ -134,6 +162,12 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	if strings.HasSuffix(base, ".py") {
 		return Identity{Role: Code, Why: "Python source"}, nil
 	}
+	if err := secondReading(r, size, lim); err != nil {
+		return Identity{}, err
+	}
+	if id, ok, err := inertBinary(r, size); ok || err != nil {
+		return id, err
+	}
 	why := inertWhy(r, size, base)
 	switch {
 	case why == "":
@@ -141,13 +175,19 @@ func Identify(r io.ReaderAt, size int64, name string, lim formats.Limits) (Ident
 	case strings.HasSuffix(base, ".safetensors.index.json"):
 		return Identity{Role: Index}, nil
 	case strings.HasSuffix(base, ".json"):
-		if key, err := remoteCode(r, size); err != nil {
+		key, templates, err := remoteCode(r, size)
+		if err != nil {
 			return Identity{}, err
 		} else if key != "" {
 			return Identity{Role: Code, Why: "a JSON config naming " + key + " (transformers runs the Python files it names with trust_remote_code)"}, nil
 		}
+		return Identity{Role: Inert, Why: why, Templates: templates}, nil
 	}
-	return Identity{Role: Inert, Why: why}, nil
+	templates, err := jinjaTemplate(r, size, base)
+	if err != nil {
+		return Identity{}, err
+	}
+	return Identity{Role: Inert, Why: why, Templates: templates}, nil
 }
 
 // lfsPointerPrefix starts every Git LFS pointer file.
@@ -164,13 +204,10 @@ func lfsPointer(r io.ReaderAt, size int64) bool {
 	return err == nil && string(b) == lfsPointerPrefix
 }
 
-// inert says why a file of unknown content may stay unloaded, or "".
+// inertWhy says why a file of unknown content may stay unloaded, or "".
 func inertWhy(r io.ReaderAt, size int64, base string) string {
-	switch {
-	case size == 0:
+	if size == 0 {
 		return "empty file"
-	case knownBinaries[base] || strings.HasSuffix(base, ".tiktoken"):
-		return "tokenizer file (unknown content under a known tokenizer name)"
 	}
 	head := make([]byte, min(size, 8<<10))
 	n, _ := r.ReadAt(head, 0)
@@ -205,35 +242,40 @@ var remoteCodeKeys = []string{"auto_map", "custom_pipelines"}
 // duplicate counts). JSON Go cannot read (Python accepts NaN and
 // Infinity) is searched as bytes; if it mentions a key or holds an
 // escape that could spell one, it is code, since nothing proves otherwise.
-func remoteCode(r io.ReaderAt, size int64) (string, error) {
+func remoteCode(r io.ReaderAt, size int64) (string, []Template, error) {
 	if size > maxConfigBytes {
-		return "", formats.Exceeded(formats.NoOffset, "JSON file size (read to look for auto_map)", size, "maxConfigBytes", maxConfigBytes)
+		return "", nil, formats.Exceeded(formats.NoOffset, "JSON file size (read to look for auto_map)", size, "maxConfigBytes", maxConfigBytes)
 	}
 	b := make([]byte, size)
 	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return "", formats.IOError(0, err)
+		return "", nil, formats.IOError(0, err)
 	}
+	return remoteCodeKey(b), jsonTemplates(b), nil
+}
+
+// remoteCodeKey is remoteCode's key, from the JSON's bytes.
+func remoteCodeKey(b []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return rawRemoteCode(b), nil
+		return rawRemoteCode(b)
 	}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return rawRemoteCode(b), nil
+			return rawRemoteCode(b)
 		}
 		key, _ := tok.(string)
 		for _, k := range remoteCodeKeys {
 			if key == k {
-				return k, nil
+				return k
 			}
 		}
 		var skip json.RawMessage
 		if err := dec.Decode(&skip); err != nil {
-			return rawRemoteCode(b), nil
+			return rawRemoteCode(b)
 		}
 	}
-	return "", nil
+	return ""
 }
 
 func rawRemoteCode(b []byte) string {

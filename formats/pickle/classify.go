@@ -190,10 +190,11 @@ func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 		return Verdict{Format: formats.FormatZip, Broken: true, Detail: "its directory cannot be read: " + err.Error()}
 	}
 	names := map[string]bool{}
-	allNpy := true
+	allNpy, keras := true, false
 	for _, e := range entries {
 		names[strings.ToLower(path.Base(e.Name))] = true
 		allNpy = allNpy && strings.HasSuffix(e.Name, ".npy")
+		keras = keras || isKerasMember(e.Name)
 	}
 	var blind []string
 	for _, e := range entries {
@@ -206,12 +207,12 @@ func classifyZip(r io.ReaderAt, size int64, lim formats.Limits) Verdict {
 		}
 	}
 	switch {
+	case keras: // zipfile reads bzip2 and lzma members too: no blind member hides it
+		return Verdict{Format: formats.FormatKeras, Detail: "Keras builds the model from its config.json, Lambda layers and registered Python objects included, before it reads the weights"}
 	case len(blind) > 0:
 		return Verdict{Format: formats.FormatZip, Detail: fmt.Sprintf("members modelgate cannot look inside (method other than stored or deflate): %s", strings.Join(blind, ", "))}
 	case allNpy:
 		return Verdict{Format: formats.FormatNpz}
-	case names["config.json"] && names["model.weights.h5"]:
-		return Verdict{Format: formats.FormatKeras}
 	}
 	return Verdict{Format: formats.FormatZip, Detail: fmt.Sprintf("%d members, not all .npy", len(entries))}
 }
@@ -312,7 +313,8 @@ func (v Verdict) Accepted() bool {
 }
 
 // Refusal returns the refusal for a verdict that is not Accepted, and nil
-// for one that is: kind pickle for anything carrying a pickle,
+// for one that is: kind pickle for anything carrying a pickle, code for a
+// Keras archive (its config builds Python objects),
 // unknown-format for unrecognised content, unsupported for the rest.
 func (v Verdict) Refusal() *formats.Error {
 	if v.Accepted() {
@@ -329,6 +331,8 @@ func (v Verdict) Refusal() *formats.Error {
 			msg += "; it would import " + strings.Join(v.Imports, ", ")
 		}
 		return formats.Errorf(formats.KindPickle, 0, "%s", msg)
+	case v.Format == formats.FormatKeras:
+		return formats.Errorf(formats.KindCode, 0, "content is a Keras archive%s", detail)
 	case v.Format == formats.FormatUnknown:
 		return formats.Errorf(formats.KindUnknownFormat, 0, "content is not a recognised model format")
 	case v.Broken:

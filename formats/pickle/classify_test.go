@@ -110,7 +110,11 @@ func TestAcceptedAndOtherFormats(t *testing.T) {
 		"gzip text":   {gz(t, []byte("hello world")), formats.FormatGzip, formats.KindUnsupported},
 		"broken gzip": {[]byte("\x1f\x8b\x08\x00garbage"), formats.FormatGzip, formats.KindUnsupported},
 		"keras zip": {ziptest.Archive{Entries: []ziptest.Entry{{Name: "config.json", Data: []byte("{}")},
-			{Name: "model.weights.h5", Data: []byte("\x89HDF\r\n\x1a\n")}}}.Build(), formats.FormatKeras, formats.KindUnsupported},
+			{Name: "model.weights.h5", Data: []byte("\x89HDF\r\n\x1a\n")}}}.Build(), formats.FormatKeras, formats.KindCode},
+		"keras zip, npz weights": {ziptest.Archive{Entries: []ziptest.Entry{{Name: "metadata.json", Data: []byte("{}")}, {Name: "config.json", Data: []byte("{}")},
+			{Name: "model.weights.npz", Data: []byte("PK\x05\x06" + strings.Repeat("\x00", 18))}}}.Build(), formats.FormatKeras, formats.KindCode},
+		"keras zip, metadata only":                       {ziptest.Archive{Entries: []ziptest.Entry{{Name: "metadata.json", Data: []byte("{}")}}}.Build(), formats.FormatKeras, formats.KindCode},
+		"config.json below the root is no Keras archive": {ziptest.Archive{Entries: []ziptest.Entry{{Name: "m/config.json", Data: []byte("{}")}}}.Build(), formats.FormatZip, formats.KindUnsupported},
 		"plain zip": {ziptest.Archive{Entries: []ziptest.Entry{{Name: "a.txt", Data: []byte("x")}}}.Build(), formats.FormatZip, formats.KindUnsupported},
 	} {
 		t.Run(name, func(t *testing.T) {
