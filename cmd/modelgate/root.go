@@ -74,6 +74,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetGlobalNormalizationFunc(underscoresAsDashes)
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
 	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newVersion())
 	return root
