@@ -4,21 +4,27 @@ modelgate's interop test (verify/interop_test.go) runs this to sign and
 verify with the reference. model_signing's package __init__ imports
 sigstore-python, which needs a compiled extension (rfc3161_client) that
 cannot be built offline, so the package is registered bare and the keyless
-module it imports is replaced by a stub: only key and certificate signing
-run, which need no network.
+module its signing and verifying modules import is replaced by a stub: only
+the key and certificate methods run, and they need no network.
 
-  sign   --model M --signature S (--private-key K | --private-key K
-         --signing-certificate C [--certificate-chain F ...])
-         [--hash sha256|blake2|blake3] [--shard-size N] [--ignore-paths P ...]
-  verify --model M --signature S (--public-key K | --certificate-chain F ...)
+stdin: a JSON list of jobs; stdout: a JSON list of {"ok", "error"}, one per
+job, in order. A job is
 
-verify hashes the model as the signature's manifest says (the library's
-guess; model_signing's CLI would hash by SHA-256 files whatever was signed).
+  {"op": "sign", "model": M, "signature": S, "private_key": K,
+   ["signing_certificate": C, "certificate_chain": [F, ...]],
+   "hash": "sha256"|"blake2"|"blake3", "shard_size": N (0: files),
+   "ignore_paths": [P, ...]}
+  {"op": "verify", "model": M, "signature": S,
+   "public_key": K | "certificate_chain": [F, ...],
+   "hash": ..., "shard_size": ..., "guess": bool}
 
-Exit 0 on success; 1 with the reference's message on stderr when it refuses.
+verify hashes the model as hash and shard_size say (as a caller that
+knows how the model was signed configures it), or, with "guess", as the
+library guesses from the signature's manifest; either way it adds the
+manifest's ignore_paths, as model_signing's verifier does.
 """
 
-import argparse
+import json
 import importlib.util
 import pathlib
 import sys
@@ -33,76 +39,67 @@ def _register():
     pkg.__path__ = list(spec.submodule_search_locations)
     pkg.__version__ = "source"
     sys.modules["model_signing"] = pkg
-    # The keyless method needs sigstore-python; key and certificate
-    # signing never touch it.
     stub = types.ModuleType("model_signing._signing.sign_sigstore")
     for name in ("Signature", "Signer", "Verifier"):
         setattr(stub, name, type(name, (), {}))
     sys.modules["model_signing._signing.sign_sigstore"] = stub
 
 
-def _hashing(args):
+def _hashing(job, ignored):
     from model_signing import hashing
 
-    cfg = hashing.Config()
-    ignored = [pathlib.Path(p) for p in args.ignore_paths or []]
-    sig = pathlib.Path(args.signature).resolve()
-    model = pathlib.Path(args.model).resolve()
-    if sig.is_relative_to(model):
-        ignored.append(sig.relative_to(model))  # as its CLI does
-    cfg.set_ignored_paths(paths=ignored)
-    if args.shard_size:
-        cfg.use_shard_serialization(hashing_algorithm=args.hash, shard_size=args.shard_size)
+    cfg = hashing.Config().set_ignored_paths(paths=ignored)
+    if job.get("shard_size"):
+        cfg.use_shard_serialization(hashing_algorithm=job["hash"], shard_size=job["shard_size"])
     else:
-        cfg.use_file_serialization(hashing_algorithm=args.hash)
+        cfg.use_file_serialization(hashing_algorithm=job.get("hash", "sha256"))
     return cfg
 
 
-def sign(args):
+def sign(job):
     from model_signing import signing
 
+    model = pathlib.Path(job["model"])
+    ignored = [pathlib.Path(p) for p in job.get("ignore_paths", [])]
+    sig = pathlib.Path(job["signature"]).resolve()
+    if sig.is_relative_to(model.resolve()):
+        ignored.append(sig.relative_to(model.resolve()))  # as its CLI does
     cfg = signing.Config()
-    if args.signing_certificate:
+    if job.get("signing_certificate"):
         cfg.use_certificate_signer(
-            private_key=args.private_key,
-            signing_certificate=args.signing_certificate,
-            certificate_chain=args.certificate_chain or [],
+            private_key=job["private_key"],
+            signing_certificate=job["signing_certificate"],
+            certificate_chain=job.get("certificate_chain", []),
         )
     else:
-        cfg.use_elliptic_key_signer(private_key=args.private_key)
-    cfg.set_hashing_config(_hashing(args)).sign(args.model, args.signature)
+        cfg.use_elliptic_key_signer(private_key=job["private_key"])
+    cfg.set_hashing_config(_hashing(job, ignored)).sign(model, sig)
 
 
-def verify(args):
+def verify(job):
     from model_signing import verifying
 
     cfg = verifying.Config()
-    if args.public_key:
-        cfg.use_elliptic_key_verifier(public_key=args.public_key)
+    if job.get("public_key"):
+        cfg.use_elliptic_key_verifier(public_key=job["public_key"])
     else:
-        cfg.use_certificate_verifier(certificate_chain=args.certificate_chain or [])
-    cfg.verify(args.model, args.signature)
+        cfg.use_certificate_verifier(certificate_chain=job.get("certificate_chain", []))
+    if not job.get("guess"):
+        cfg.set_hashing_config(_hashing(job, []))
+    cfg.verify(job["model"], job["signature"])
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("op", choices=["sign", "verify"])
-    p.add_argument("--model", required=True)
-    p.add_argument("--signature", required=True)
-    p.add_argument("--private-key")
-    p.add_argument("--public-key")
-    p.add_argument("--signing-certificate")
-    p.add_argument("--certificate-chain", action="append")
-    p.add_argument("--hash", default="sha256")
-    p.add_argument("--shard-size", type=int, default=0)
-    p.add_argument("--ignore-paths", action="append")
-    args = p.parse_args()
+    jobs = json.load(sys.stdin)
     _register()
-    try:
-        sign(args) if args.op == "sign" else verify(args)
-    except Exception as e:  # the reference refuses by raising
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
-        sys.exit(1)
+    out = []
+    for job in jobs:
+        try:
+            sign(job) if job["op"] == "sign" else verify(job)
+            out.append({"ok": True, "error": ""})
+        except Exception as e:  # the reference refuses by raising
+            out.append({"ok": False, "error": f"{type(e).__name__}: {e}"})
+    json.dump(out, sys.stdout)
 
 
 if __name__ == "__main__":
