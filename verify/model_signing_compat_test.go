@@ -115,6 +115,21 @@ func TestIgnoredWeightsRefusedByCoverage(t *testing.T) {
 			assert.Contains(t, err.Error(), "every file that loads must be signed")
 		}
 	}
+
+	// Weights the manifest signs are checked against it, whatever a
+	// verifier's ignore paths say.
+	dir := t.TempDir()
+	interopModel(t, dir)
+	b, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
+	require.NoError(t, err)
+	writeT(t, filepath.Join(dir, "model.sig"), b)
+	ig, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey), verify.WithIgnorePaths("w.bin"))
+	require.NoError(t, err)
+	_, err = ig.VerifyPath(context.Background(), dir)
+	require.NoError(t, err)
+	flip(t, filepath.Join(dir, "w.bin"), 10)
+	_, err = ig.VerifyPath(context.Background(), dir)
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
 }
 
 // TestBackslashNamesVerify: a file name holding a backslash is an

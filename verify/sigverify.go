@@ -302,8 +302,9 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 // itself, inert files under model_signing's default ignore paths, and
 // inert files under the signature's ignore_paths or the verifier's. A
 // file those ignore paths name that is not inert (weights, code, a
-// pickle) would be loaded unsigned: it is refused (not-allowlisted), as
-// every file that loads must be covered.
+// pickle) and that the manifest does not sign would be loaded unsigned:
+// it is refused (not-allowlisted), as every file that loads must be
+// covered. One the manifest signs is checked against it.
 func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath string) (func(FileDigest) bool, error) {
 	bundle := ""
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
@@ -315,8 +316,15 @@ func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath st
 			named = append(named, p)
 		}
 	}
+	signed := map[string]bool{}
+	for _, n := range m.order {
+		if m.method == "shards" {
+			n, _, _, _ = parseShard(n)
+		}
+		signed[n] = true
+	}
 	for _, f := range md.Files {
-		if !md.Single && !f.Inert && f.Name != bundle && ignored(f.Name, named) {
+		if !md.Single && !f.Inert && f.Name != bundle && !signed[f.Name] && ignored(f.Name, named) {
 			return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
 				"the signature's ignore paths %q leave out this file, which is not inert (weights, code or a pickle): every file that loads must be signed", named), f.Name)
 		}
