@@ -87,7 +87,7 @@ func runReference(t *testing.T, jobs []refJob) []refResult {
 // pki is the keys and certificates the matrix signs with, as PEM files.
 type pki struct {
 	dir                             string
-	p256, p384                      *ecdsa.PrivateKey
+	p256, p384, p521                *ecdsa.PrivateKey
 	root, inter                     *x509.Certificate
 	rootKey, interKey               *ecdsa.PrivateKey
 	rootPEM, interPEM, interAndRoot string
@@ -124,7 +124,7 @@ func newPKI(t *testing.T) *pki {
 		require.NoError(t, err)
 		return k
 	}
-	p.p256, p.p384, p.rootKey, p.interKey = gen(elliptic.P256()), gen(elliptic.P384()), gen(elliptic.P256()), gen(elliptic.P256())
+	p.p256, p.p384, p.p521, p.rootKey, p.interKey = gen(elliptic.P256()), gen(elliptic.P384()), gen(elliptic.P521()), gen(elliptic.P256()), gen(elliptic.P256())
 	now := time.Now()
 	ca := func(serial int64, cn string) *x509.Certificate {
 		return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn}, NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -181,9 +181,14 @@ func interopModel(t *testing.T, dir string) {
 
 // interopTampers change a signed model (or its bundle) after signing.
 var interopTampers = map[string]func(t *testing.T, model, sig string){
-	"none":      func(*testing.T, string, string) {},
-	"flip byte": func(t *testing.T, m, _ string) { flip(t, filepath.Join(m, "w.bin"), 1500) },
-	"add file":  func(t *testing.T, m, _ string) { writeT(t, filepath.Join(m, "new.txt"), []byte("x")) },
+	"none": func(*testing.T, string, string) {},
+	"flip byte": func(t *testing.T, m, _ string) {
+		if filepath.Base(m) != "w.bin" {
+			m = filepath.Join(m, "w.bin")
+		}
+		flip(t, m, 1500)
+	},
+	"add file": func(t *testing.T, m, _ string) { writeT(t, filepath.Join(m, "new.txt"), []byte("x")) },
 	"remove file": func(t *testing.T, m, _ string) {
 		require.NoError(t, os.Remove(filepath.Join(m, "a.txt")))
 	},
@@ -258,7 +263,7 @@ func TestModelSigningInterop(t *testing.T) {
 	for _, k := range []struct {
 		name string
 		key  *ecdsa.PrivateKey
-	}{{"key P-256", p.p256}, {"key P-384", p.p384}} {
+	}{{"key P-256", p.p256}, {"key P-384", p.p384}, {"key P-521", p.p521}} {
 		priv, pub := keyFiles(t, p.dir, strings.ReplaceAll(k.name, " ", "-"), k.key)
 		methods = append(methods, &method{name: k.name, key: k.key, priv: priv, pub: pub, refOK: true, modelgateOK: true})
 	}
@@ -287,13 +292,14 @@ func TestModelSigningInterop(t *testing.T) {
 
 	work := t.TempDir()
 	var cells []*cell
-	add := func(signer, hash string, shards int64, m *method, ignore []string, tamper string) {
+	add := func(signer, hash string, shards int64, m *method, ignore []string, tamper string) *cell {
 		c := &cell{signer: signer, hash: hash, shards: shards, m: m, ignore: ignore, tamper: tamper}
 		c.name = fmt.Sprintf("%s signs/%s/shards %d/%s/ignore %v/%s", signer, hash, shards, m.name, ignore, tamper)
 		d := filepath.Join(work, fmt.Sprint(len(cells)))
 		c.model, c.sig = filepath.Join(d, "model"), filepath.Join(d, "model.sig")
 		interopModel(t, c.model)
 		cells = append(cells, c)
+		return c
 	}
 	for _, signer := range []string{"ref", "modelgate"} {
 		for _, hash := range []string{"sha256", "blake2", "blake3"} {
@@ -310,6 +316,16 @@ func TestModelSigningInterop(t *testing.T) {
 		}
 		for _, m := range certCases {
 			add(signer, "sha256", 0, m, nil, "none")
+		}
+		// A model that is one file: model_signing names its resource ".".
+		for _, hash := range []string{"sha256", "blake2", "blake3"} {
+			for _, shards := range []int64{0, 1000} {
+				for _, tamper := range []string{"none", "flip byte"} {
+					c := add(signer, hash, shards, methods[0], nil, tamper)
+					c.name += "/single file"
+					c.model = filepath.Join(c.model, "w.bin")
+				}
+			}
 		}
 	}
 
