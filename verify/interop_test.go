@@ -197,6 +197,18 @@ var interopTampers = map[string]func(t *testing.T, model, sig string){
 	},
 	"add empty file":    func(t *testing.T, m, _ string) { writeT(t, filepath.Join(m, "sub", "__init__.py"), nil) },
 	"edit ignore_paths": func(t *testing.T, _, sig string) { editIgnorePaths(t, sig, "w.bin") },
+	// The verifier's own ignore paths (model_signing's verify
+	// --ignore-paths, modelgate's WithIgnorePaths) over signed files.
+	"verifier ignores a.txt": func(*testing.T, string, string) {},
+	"verifier ignores w.bin": func(*testing.T, string, string) {},
+}
+
+// verifierIgnores is what a tamper case asks the verifiers to ignore.
+func verifierIgnores(tamper string) []string {
+	if p, ok := strings.CutPrefix(tamper, "verifier ignores "); ok {
+		return []string{p}
+	}
+	return nil
 }
 
 // editIgnorePaths adds a path to the signed statement's ignore_paths,
@@ -248,6 +260,7 @@ func deliberateDifference(c *cell) string {
 			return "a signature whose ignore_paths leave out weights is refused: every file that loads must be signed"
 		}
 	}
+
 	return ""
 }
 
@@ -364,7 +377,7 @@ func TestModelSigningInterop(t *testing.T) {
 	jobs = jobs[:0]
 	for _, c := range cells {
 		interopTampers[c.tamper](t, c.model, c.sig)
-		j := refJob{Op: "verify", Model: c.model, Signature: c.sig, Hash: c.hash, ShardSize: c.shards, CertificateChain: c.m.anchors}
+		j := refJob{Op: "verify", Model: c.model, Signature: c.sig, Hash: c.hash, ShardSize: c.shards, CertificateChain: c.m.anchors, IgnorePaths: verifierIgnores(c.tamper)}
 		if c.m.cert == "" {
 			j.PublicKey = c.m.pub
 		}
@@ -375,7 +388,7 @@ func TestModelSigningInterop(t *testing.T) {
 		} else {
 			opt = verify.WithCAFile(c.m.anchors[0])
 		}
-		v, err := verify.NewSignatureVerifier(opt)
+		v, err := verify.NewSignatureVerifier(opt, verify.WithIgnorePaths(verifierIgnores(c.tamper)...))
 		require.NoError(t, err)
 		md, err := verify.ListModel(c.model)
 		require.NoError(t, err)

@@ -304,7 +304,10 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 // file those ignore paths name that is not inert (weights, code, a
 // pickle) and that the manifest does not sign would be loaded unsigned:
 // it is refused (not-allowlisted), as every file that loads must be
-// covered. One the manifest signs is checked against it.
+// covered. A signed file the verifier's own ignore paths name is left out
+// whatever it holds, so that the manifest finds it missing, as
+// model_signing does; one the manifest's ignore_paths name and also signs
+// (modelgate wrote "__init__.py:0:0" so) is checked against it.
 func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath string) (func(FileDigest) bool, error) {
 	bundle := ""
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
@@ -330,7 +333,8 @@ func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath st
 		}
 	}
 	return func(f FileDigest) bool {
-		return f.Name == bundle || f.Inert && (ignored(f.Name, DefaultIgnorePaths) || ignored(f.Name, named))
+		return f.Name == bundle || f.Inert && (ignored(f.Name, DefaultIgnorePaths) || ignored(f.Name, named)) ||
+			signed[f.Name] && ignored(f.Name, v.ignore)
 	}, nil
 }
 

@@ -102,6 +102,10 @@ func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 	if s.bundle != "" {
 		opts = append(opts, verify.WithBundleFile(s.bundle))
 	}
+	// As the policy's signatures.ignore_paths: the signature check leaves
+	// them out too (a signed file so named is missing, as model_signing
+	// finds it).
+	opts = append(opts, verify.WithIgnorePaths(s.ignorePaths...))
 	v, err := verify.NewSignatureVerifier(opts...)
 	if err != nil && formats.KindOf(err) != formats.KindIO || err != nil && errors.Is(err, fs.ErrNotExist) {
 		return nil, usageError{err} // a key, CA or root that does not read: the flags are wrong

@@ -16,12 +16,13 @@ job, in order. A job is
    "ignore_paths": [P, ...]}
   {"op": "verify", "model": M, "signature": S,
    "public_key": K | "certificate_chain": [F, ...],
-   "hash": ..., "shard_size": ..., "guess": bool}
+   "hash": ..., "shard_size": ..., "ignore_paths": [P, ...], "guess": bool}
 
 verify hashes the model as hash and shard_size say (as a caller that
 knows how the model was signed configures it), or, with "guess", as the
 library guesses from the signature's manifest; either way it adds the
-manifest's ignore_paths, as model_signing's verifier does.
+manifest's ignore_paths, as model_signing's verifier does, and the
+job's, as its CLI's --ignore-paths does.
 """
 
 import json
@@ -85,7 +86,8 @@ def verify(job):
     else:
         cfg.use_certificate_verifier(certificate_chain=job.get("certificate_chain", []))
     if not job.get("guess"):
-        cfg.set_hashing_config(_hashing(job, []))
+        ignored = [pathlib.Path(p) for p in job.get("ignore_paths", [])]
+        cfg.set_hashing_config(_hashing(job, ignored))  # as its CLI's --ignore-paths
     cfg.verify(job["model"], job["signature"])
 
 
