@@ -330,6 +330,16 @@ func TestModelSigningInterop(t *testing.T) {
 		for _, m := range certCases {
 			add(signer, "sha256", 0, m, nil, "none")
 		}
+		// The bundle inside the model, as both write it by default.
+		for _, hash := range []string{"sha256", "blake2", "blake3"} {
+			for _, shards := range []int64{0, 1000} {
+				for _, tamper := range []string{"none", "flip byte", "add file"} {
+					c := add(signer, hash, shards, methods[0], nil, tamper)
+					c.name += "/bundle inside"
+					c.sig = filepath.Join(c.model, "model.sig")
+				}
+			}
+		}
 		// A model that is one file: model_signing names its resource ".".
 		for _, hash := range []string{"sha256", "blake2", "blake3"} {
 			for _, shards := range []int64{0, 1000} {
