@@ -20,9 +20,16 @@
 // whose algorithm name is not the serialization's, a resource name
 // outside the model (path-traversal), a hash type or serialization it
 // does not know (unsupported), a model whose files or shards differ from
-// the manifest (digest-mismatch; an empty file under shards included,
-// since model_signing records none), and an algorithm the policy's
-// digest_algorithms does not allow (not-allowlisted). model_signing's
+// the manifest (digest-mismatch; under shards an empty file needs no
+// resource, as model_signing records none), ignore paths that leave out
+// an unsigned file that loads (weights, code, a pickle: not-allowlisted),
+// and an algorithm the policy's digest_algorithms does not allow
+// (not-allowlisted). A certificate chain without log evidence
+// (model_signing's certificate method) is refused when it reaches no
+// allowed CA or an allowed CA that is not a root (not-allowlisted), when a
+// certificate is invalid at the leaf's notBefore or now, or the leaf has
+// neither the digitalSignature key usage nor the codeSigning extended key
+// usage (signature-invalid). model_signing's
 // ML-DSA bundles (mldsa.go) are refused when no ML-DSA key is allowed or
 // the hint names another (not-allowlisted), and when the hint's variant
 // is not the key's, the payload type is not in-toto, the bundle carries

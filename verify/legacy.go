@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,10 +28,13 @@ import (
 //     https://model_signing/Digests/v0.1) are signed over a mistaken PAE:
 //     "DSSEV1", and the payload as a Python bytes repr, hashed with SHA-256
 //     whatever the key's curve.
-//   - Certificate chains from a private CA whose leaf has no subject
-//     alternative name (model_signing's certificate method): sigstore-go
-//     refuses to summarise such a certificate ("no Subject Alternative
-//     Name found") and so to verify the bundle.
+//   - Certificate chains without log evidence (model_signing's
+//     certificate method): sigstore-go refuses a leaf without a subject
+//     alternative name ("no Subject Alternative Name found") and a chain
+//     that carries its root ("self-signed certificate found in
+//     certificate chain"), both of which model_signing writes, and checks
+//     neither the key usage model_signing requires nor that the chain
+//     ends at a root. verifyLegacyChain checks them as model_signing does.
 
 // legacyForm says why rb is one of those forms, or "".
 func (rb *rawBundle) legacyForm(m *manifest) string {
@@ -40,22 +44,9 @@ func (rb *rawBundle) legacyForm(m *manifest) string {
 	case m != nil && m.legacy:
 		return "model_signing 0.2 PAE"
 	case rb.VerificationMaterial.X509CertificateChain != nil && !rb.hasLogEvidence():
-		if chain, err := rb.chain(); err == nil && !hasSANExtension(chain[0]) {
-			return "certificate without a subject alternative name"
-		}
+		return "certificate chain without log evidence"
 	}
 	return ""
-}
-
-// hasSANExtension reports whether c has a subject alternative name
-// extension (Fulcio's otherName SANs are not among x509's parsed fields).
-func hasSANExtension(c *x509.Certificate) bool {
-	for _, e := range c.Extensions {
-		if e.Id.Equal([]int{2, 5, 29, 17}) {
-			return true
-		}
-	}
-	return false
 }
 
 // verifyLegacy verifies a legacy-form bundle signed by a key or a
@@ -172,12 +163,27 @@ func (v *SignatureVerifier) verifyLegacyKey(rb *rawBundle, alg string, digest []
 	return "", sigErr("signature does not verify with the allowed key: %v", last)
 }
 
-// verifyLegacyChain checks a certificate-chain bundle: the chain must
-// reach an allowed CA for code signing, valid now (such bundles carry no
-// log or timestamp proving an earlier signing time), and the leaf's key
-// must verify the signature.
+// verifyLegacyChain checks a certificate-chain bundle as model_signing's
+// certificate verifier does, and where it is laxer, more strictly:
+//
+//   - the chain (the bundle's certificates after the leaf, its root
+//     included or not) must reach an allowed CA that is a root
+//     (self-signed): model_signing's OpenSSL store trusts no partial chain,
+//     so an intermediate given as the only CA is refused (not-allowlisted);
+//   - every certificate must be valid at the leaf's notBefore, the time
+//     model_signing checks at, and also now (stricter: such bundles carry
+//     no log or timestamp proving when they were signed, so an expired
+//     leaf is refused);
+//   - the leaf must allow signing: the digitalSignature key usage or the
+//     codeSigning extended key usage (model_signing's rule), and, as
+//     crypto/x509 checks for code signing, an extended key usage list
+//     that names codeSigning if it names any;
+//   - the leaf's key must verify the signature.
 func (v *SignatureVerifier) verifyLegacyChain(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
-	if v.nCAs == 0 {
+	switch {
+	case v.nCAs == 0 && len(v.identities) > 0:
+		return "", sigErr("the bundle's certificate comes with no transparency-log entry or timestamp proving when it was signed, and %w", &NoSignerError{"CA"})
+	case v.nCAs == 0:
 		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a certificate chain, and %w", &NoSignerError{"CA"})
 	}
 	chain, err := rb.chain()
@@ -189,16 +195,26 @@ func (v *SignatureVerifier) verifyLegacyChain(rb *rawBundle, alg string, digest 
 		inter.AddCert(c)
 	}
 	leaf := chain[0]
-	_, err = leaf.Verify(x509.VerifyOptions{Roots: v.cas, Intermediates: inter, CurrentTime: time.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
-	if err != nil {
-		var ua x509.UnknownAuthorityError
-		if errors.As(err, &ua) {
-			return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "certificate chain does not reach an allowed CA: %v", err)
+	rooted := false
+	for _, at := range []time.Time{leaf.NotBefore, time.Now()} {
+		chains, err := leaf.Verify(x509.VerifyOptions{Roots: v.cas, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+		if err != nil {
+			var ua x509.UnknownAuthorityError
+			if errors.As(err, &ua) {
+				return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "certificate chain does not reach an allowed CA: %v", err)
+			}
+			return "", sigErr("certificate chain at %s: %v", at.UTC().Format(time.RFC3339), err)
 		}
-		return "", sigErr("certificate chain: %v", err)
+		for _, c := range chains {
+			top := c[len(c)-1]
+			rooted = rooted || bytes.Equal(top.RawIssuer, top.RawSubject) && top.CheckSignatureFrom(top) == nil
+		}
 	}
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return "", sigErr("leaf certificate may not sign (no digitalSignature key usage)")
+	if !rooted {
+		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "certificate chain reaches an allowed CA that is not a root (self-signed); a chain is trusted only up to a root, as model_signing trusts it")
+	}
+	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) {
+		return "", sigErr("signing certificate cannot be used for signing: it has neither the digitalSignature key usage nor the codeSigning extended key usage")
 	}
 	if err := checkSignature(rb, leaf.PublicKey, alg, digest, m); err != nil {
 		if formats.KindOf(err) == formats.KindDigestMismatch {

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -157,6 +159,17 @@ func (m *manifest) resourceAlgorithm() string {
 	return m.alg.String()
 }
 
+// hashType is the serialization's hash_type as modelgate writes it: the
+// name model_signing's configuration takes ("blake2" for BLAKE2b, whose
+// resources it names "blake2b"), so that its verifier, which rebuilds its
+// configuration from this field, can read it.
+func (m *manifest) hashType() string {
+	if m.alg == BLAKE2b {
+		return "blake2"
+	}
+	return m.alg.String()
+}
+
 func (m *manifest) add(name, algorithm, digest string) error {
 	file := name
 	if m.method == "shards" {
@@ -165,7 +178,7 @@ func (m *manifest) add(name, algorithm, digest string) error {
 			return sigErr("signed resource %q is not a shard \"path:start:end\"", name)
 		}
 	}
-	if file != "." && (!cleanName(file) || strings.HasPrefix(file, "/")) {
+	if file != "." && !signedName(file) {
 		return formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "signed resource %q is not a clean path inside the model", name)
 	}
 	if _, dup := m.resources[name]; dup {
@@ -180,6 +193,18 @@ func (m *manifest) add(name, algorithm, digest string) error {
 	m.resources[name] = strings.ToLower(digest)
 	m.order = append(m.order, name)
 	return nil
+}
+
+// signedName reports whether a manifest's file name is a clean relative
+// path: slash-separated, no "." or ".." element, no empty element. A
+// backslash is an ordinary character of a POSIX name (model_signing signs
+// `a\b.txt` as it finds it); on Windows, where it would separate
+// names, it is refused.
+func signedName(name string) bool {
+	if runtime.GOOS == "windows" && strings.Contains(name, `\`) {
+		return false
+	}
+	return fs.ValidPath(name) && name != "." && path.Clean(name) == name
 }
 
 // parseShard splits "path:start:end" (decimal offsets without signs or
@@ -258,21 +283,18 @@ func ignored(name string, paths []string) bool {
 	return false
 }
 
-// emptyShardNote is added to a refusal that names an empty file in a
-// shards manifest: model_signing records no shard for an empty file
-// (sigstore/model-transparency PR #653 proposes "name:0:0"), so a signature
-// cannot tell an empty file that was signed from one added later.
-const emptyShardNote = "; a shards manifest does not record empty files, so they are not covered: sign with the files serialization, or ignore them (--ignore-paths)"
-
 // actualResources computes the manifest the model has, in the signature's
 // serialization and algorithm, from the bytes md gives: every file, or
-// every shard, hashed in parallel across the cores. An ignore path leaves
-// out only inert files: one that covers weights, code or a pickle leaves
-// them in, so that they must be signed. Under shards an empty file of a
-// directory has no shard, and is given the resource "name:0:0" so that it
-// is covered only by a manifest that lists it so (a single empty file is
-// the whole model, and its empty manifest says all there is).
-func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore []string) (map[string]string, error) {
+// every shard, hashed in parallel across the cores. Files under skip are
+// left out (the signer's and verifier's ignore paths, each checked by the
+// caller).
+//
+// Under shards an empty file has no shard, as model_signing records none:
+// it is covered by nothing, and none is needed, for it has no byte to
+// sign. A manifest that lists "name:0:0" (modelgate before it matched
+// model_signing, and model_signing's PR #653) is honoured for an empty
+// file it names.
+func actualResources(ctx context.Context, md *ModelDigests, m *manifest, skip func(FileDigest) bool) (map[string]string, error) {
 	type job struct {
 		file   int
 		name   string
@@ -280,7 +302,7 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 	}
 	var jobs []job
 	for i, f := range md.Files {
-		if !md.Single && f.Inert && ignored(f.Name, ignore) {
+		if !md.Single && skip(f) {
 			continue
 		}
 		name := f.Name
@@ -291,7 +313,7 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 			jobs = append(jobs, job{i, name, 0, f.Size})
 			continue
 		}
-		if f.Size == 0 && !md.Single {
+		if _, listed := m.resources[name+":0:0"]; f.Size == 0 && listed {
 			jobs = append(jobs, job{i, name + ":0:0", 0, 0})
 		}
 		for off := int64(0); off < f.Size; off += m.shardSize {
@@ -327,13 +349,9 @@ func compareResources(signed, actual map[string]string) error {
 			changed = append(changed, n)
 		}
 	}
-	note := ""
 	for n := range actual {
 		if _, ok := signed[n]; !ok {
 			extra = append(extra, n)
-			if strings.HasSuffix(n, ":0:0") {
-				note = emptyShardNote
-			}
 		}
 	}
 	if len(missing)+len(extra)+len(changed) == 0 {
@@ -351,5 +369,5 @@ func compareResources(signed, actual map[string]string) error {
 			parts = append(parts, fmt.Sprintf("%s: %s", p.what, strings.Join(p.names, ", ")))
 		}
 	}
-	return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "model differs from its signed manifest: %s%s", strings.Join(parts, "; "), note)
+	return formats.Errorf(formats.KindDigestMismatch, formats.NoOffset, "model differs from its signed manifest: %s", strings.Join(parts, "; "))
 }

@@ -66,7 +66,7 @@ func TestSignedManifestsRefuseTampering(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
-	for _, opts := range []verify.SignOptions{{}, {Hash: verify.BLAKE3}, {ShardSize: 1024}, {ShardSize: 3}} {
+	for _, opts := range []verify.SignOptions{{}, {Hash: verify.BLAKE3}, {Hash: verify.BLAKE2b}, {ShardSize: 1024}, {ShardSize: 3}, {Hash: verify.BLAKE2b, ShardSize: 1024}, {Hash: verify.BLAKE3, ShardSize: 1024}} {
 		name := fmt.Sprintf("%s-shards-%d", opts.Hash, opts.ShardSize)
 		t.Run(name, func(t *testing.T) {
 			for what, tamper := range tamperCases {
@@ -78,6 +78,12 @@ func TestSignedManifestsRefuseTampering(t *testing.T) {
 				require.NoError(t, err)
 				tamper(t, dir)
 				_, err = v.VerifyPath(context.Background(), dir)
+				if what == "an added empty file" && opts.ShardSize > 0 && opts.Hash != verify.BLAKE3 {
+					// model_signing's shards record no empty file: one added
+					// has no byte to check, and both verifiers accept it.
+					assert.NoError(t, err, what)
+					continue
+				}
 				assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%s: %v", what, err)
 			}
 		})
@@ -300,10 +306,8 @@ func TestSignOptionsRefused(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dir := tamperModel(t)
 	for name, opts := range map[string]verify.SignOptions{
-		"blake2b":            {Hash: verify.BLAKE2b},
-		"unknown algorithm":  {Hash: "md5"},
-		"negative shards":    {ShardSize: -1},
-		"blake3 with shards": {Hash: verify.BLAKE3, ShardSize: 8},
+		"unknown algorithm": {Hash: "md5"},
+		"negative shards":   {ShardSize: -1},
 	} {
 		_, err := verify.SignModel(context.Background(), dir, key, opts)
 		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%s: %v", name, err)

@@ -55,38 +55,51 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 	}
 }
 
-// SignOptions say how SignModel hashes a model.
+// SignOptions say how SignModel hashes a model and names its signer.
 type SignOptions struct {
-	// Hash is SHA256 (the default) or BLAKE3.
+	// Hash is SHA256 (the default), BLAKE2b or BLAKE3.
 	Hash Algorithm
 	// ShardSize, when positive, selects model_signing's "shards"
 	// serialization: each file hashed in pieces of ShardSize bytes, in
-	// parallel (SHA-256 only: BLAKE3 splits a file across cores itself).
+	// parallel. With BLAKE3 the files serialization is written whatever
+	// the size, as model_signing writes it (BLAKE3 splits a file across
+	// the cores itself).
 	ShardSize int64
-	// IgnorePaths are left out of the manifest, beside DefaultIgnorePaths.
+	// IgnorePaths are left out of the manifest, whatever they hold, and
+	// listed in its ignore_paths, beside DefaultIgnorePaths.
 	IgnorePaths []string
+	// Certificate, when set, is the signing key's certificate: the bundle
+	// then carries it and Chain (model_signing's certificate method)
+	// instead of naming the key.
+	Certificate *x509.Certificate
+	// Chain are the certificates between Certificate and its root (the
+	// root may be included), in order.
+	Chain []*x509.Certificate
 }
 
 // SignModel signs the model at path (a directory or a file) in the OpenSSF
-// Model Signing v1.0 format with a local key, as model_signing's key
-// method does: a DSSE envelope over an in-toto statement listing the
-// digest of every file (or shard), the key named by the hint
-// sha256(PEM of its public key). It returns the bundle JSON, to be written
-// to model.sig.
+// Model Signing v1.0 format with a local key, as model_signing's key and
+// certificate methods do: a DSSE envelope over an in-toto statement
+// listing the digest of every file (or shard), the key named by the hint
+// sha256(PEM of its public key), or by its certificate and chain. It
+// returns the bundle JSON, to be written to model.sig.
 //
-// Under shards, model_signing records no resource for an empty file; such
-// files are added to the manifest's ignore_paths, so that the signature
-// says they were left out and a verifier ignores exactly them.
+// What it writes, model_signing's verifier reads: shard_size is an
+// integer (model_signing writes a float, which its own verifier cannot
+// use), BLAKE2b's hash_type is "blake2" (the name its configuration
+// takes), and under shards an empty file has no resource, as
+// model_signing records none.
 func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOptions) ([]byte, error) {
 	m := &manifest{method: "files", alg: cmp.Or(opts.Hash, SHA256)}
 	switch {
-	case m.alg != SHA256 && m.alg != BLAKE3:
-		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "modelgate signs with sha256 or blake3, not %s", m.alg)
+	case m.alg != SHA256 && m.alg != BLAKE2b && m.alg != BLAKE3:
+		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "modelgate signs with sha256, blake2 or blake3, not %s", m.alg)
 	case opts.ShardSize < 0:
 		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "shard size %d is negative", opts.ShardSize)
-	case opts.ShardSize > 0 && m.alg == BLAKE3:
-		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "the shards serialization hashes with sha256; blake3 already splits each file across the cores")
-	case opts.ShardSize > 0:
+	case opts.ShardSize > 0 && m.alg != BLAKE3:
+		// model_signing hashes BLAKE3 by files whatever the shard size
+		// (BLAKE3 splits each file across the cores itself), and so does
+		// modelgate.
 		m.method, m.shardSize = "shards", opts.ShardSize
 	}
 	md, err := ListModel(path)
@@ -94,21 +107,20 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 		return nil, err
 	}
 	ignore := append(slices.Clone(DefaultIgnorePaths), opts.IgnorePaths...)
-	if m.method == "shards" && !md.Single {
-		for _, f := range md.Files {
-			if f.Size == 0 && !ignored(f.Name, ignore) {
-				ignore = append(ignore, f.Name)
-			}
-		}
+	// What the signer names is left out whatever it holds, as
+	// model_signing leaves it out (a verifier refuses a model whose
+	// ignore paths leave out weights); the default paths only when inert.
+	skip := func(f FileDigest) bool {
+		return ignored(f.Name, opts.IgnorePaths) || f.Inert && ignored(f.Name, DefaultIgnorePaths)
 	}
 	if m.method == "shards" {
 		for _, f := range md.Files {
-			if strings.Contains(f.Name, ":") && !ignored(f.Name, ignore) {
+			if strings.Contains(f.Name, ":") && !skip(f) {
 				return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a shard of a file whose name holds a colon cannot be named so that model_signing reads it back"), f.Name)
 			}
 		}
 	}
-	res, err := actualResources(ctx, md, m, ignore)
+	res, err := actualResources(ctx, md, m, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -120,18 +132,32 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 	if err != nil {
 		return nil, err
 	}
+	material := map[string]any{"publicKey": map[string]string{"hint": hint}, "tlogEntries": []any{}}
+	if c := opts.Certificate; c != nil {
+		if !publicKeysEqual(c.PublicKey, key.Public()) {
+			return nil, formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "the signing certificate is not the key's (its public key differs)")
+		}
+		var chain []map[string]string
+		for _, c := range append([]*x509.Certificate{c}, opts.Chain...) {
+			chain = append(chain, map[string]string{"rawBytes": b64(c.Raw)})
+		}
+		material = map[string]any{"x509CertificateChain": map[string]any{"certificates": chain}, "tlogEntries": []any{}}
+	}
 	return json.MarshalIndent(map[string]any{
-		"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-		"verificationMaterial": map[string]any{
-			"publicKey":   map[string]string{"hint": hint},
-			"tlogEntries": []any{},
-		},
+		"mediaType":            "application/vnd.dev.sigstore.bundle.v0.3+json",
+		"verificationMaterial": material,
 		"dsseEnvelope": map[string]any{
 			"payload":     b64(payload),
 			"payloadType": inTotoPayloadType,
 			"signatures":  []map[string]string{{"sig": b64(sig), "keyid": ""}},
 		},
 	}, "", "  ")
+}
+
+// publicKeysEqual reports whether two public keys are the same key.
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
 }
 
 // statementFor writes the in-toto statement model_signing signs: the
@@ -147,7 +173,7 @@ func statementFor(subject string, m *manifest, res map[string]string, ignore []s
 	for i, n := range names {
 		resources[i] = resource{Name: n, Algorithm: m.resourceAlgorithm(), Digest: res[n]}
 	}
-	serialization := map[string]any{"method": m.method, "hash_type": m.alg.String(), "allow_symlinks": false, "ignore_paths": ignore}
+	serialization := map[string]any{"method": m.method, "hash_type": m.hashType(), "allow_symlinks": false, "ignore_paths": ignore}
 	if m.method == "shards" {
 		serialization["shard_size"] = m.shardSize
 	}

@@ -195,33 +195,45 @@ func keyHints(der []byte) []string {
 // certificate in the PEM file at path, for code signing.
 func WithCAFile(path string) SignatureOption {
 	return func(v *SignatureVerifier) error {
-		b, err := os.ReadFile(path)
+		certs, err := LoadCertificatesFile(path)
 		if err != nil {
-			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+			return err
 		}
-		n := 0
-		for rest := b; ; {
-			var blk *pem.Block
-			if blk, rest = pem.Decode(rest); blk == nil {
-				break
-			}
-			if blk.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "CA certificate: %v", err), path)
-			}
+		for _, c := range certs {
 			v.cas.AddCert(c)
 			v.caCerts = append(v.caCerts, c)
-			n++
 		}
-		if n == 0 {
-			return formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "no CERTIFICATE in the file"), path)
-		}
-		v.nCAs += n
+		v.nCAs += len(certs)
 		return nil
 	}
+}
+
+// LoadCertificatesFile reads every CERTIFICATE block of a PEM file (a CA,
+// a signing certificate, or a chain); a file without one is malformed.
+func LoadCertificatesFile(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
+	var out []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "certificate: %v", err), path)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "no CERTIFICATE in the file"), path)
+	}
+	return out, nil
 }
 
 // WithIgnorePaths leaves paths (relative to the model directory) out of

@@ -269,9 +269,9 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err := v.allowsAlgorithm(m.alg); err != nil {
 		return "", err
 	}
-	ignore := append(append(append([]string{}, DefaultIgnorePaths...), m.ignore...), v.ignore...)
-	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
-		ignore = append(ignore, filepath.ToSlash(rel))
+	skip, err := v.leftOut(md, m, bundlePath)
+	if err != nil {
+		return "", err
 	}
 	// The signature is verified over the statement as signed (its own
 	// root digest); then the signed manifest is compared with the model,
@@ -286,7 +286,7 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err != nil {
 		return "", err
 	}
-	actual, err := actualResources(ctx, md, m, ignore)
+	actual, err := actualResources(ctx, md, m, skip)
 	if err != nil {
 		return "", err
 	}
@@ -296,6 +296,46 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 		return "", err
 	}
 	return signer, nil
+}
+
+// leftOut says which files of md the signature need not cover: the bundle
+// itself, inert files under model_signing's default ignore paths, and
+// inert files under the signature's ignore_paths or the verifier's. A
+// file those ignore paths name that is not inert (weights, code, a
+// pickle) and that the manifest does not sign would be loaded unsigned:
+// it is refused (not-allowlisted), as every file that loads must be
+// covered. A signed file the verifier's own ignore paths name is left out
+// whatever it holds, so that the manifest finds it missing, as
+// model_signing does; one the manifest's ignore_paths name and also signs
+// (modelgate wrote "__init__.py:0:0" so) is checked against it.
+func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath string) (func(FileDigest) bool, error) {
+	bundle := ""
+	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
+		bundle = filepath.ToSlash(rel)
+	}
+	var named []string
+	for _, p := range append(slices.Clone(m.ignore), v.ignore...) {
+		if !slices.Contains(DefaultIgnorePaths, strings.Trim(path.Clean(p), "/")) {
+			named = append(named, p)
+		}
+	}
+	signed := map[string]bool{}
+	for _, n := range m.order {
+		if m.method == "shards" {
+			n, _, _, _ = parseShard(n)
+		}
+		signed[n] = true
+	}
+	for _, f := range md.Files {
+		if !md.Single && !f.Inert && f.Name != bundle && !signed[f.Name] && ignored(f.Name, named) {
+			return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
+				"the signature's ignore paths %q leave out this file, which is not inert (weights, code or a pickle): every file that loads must be signed", named), f.Name)
+		}
+	}
+	return func(f FileDigest) bool {
+		return f.Name == bundle || f.Inert && (ignored(f.Name, DefaultIgnorePaths) || ignored(f.Name, named)) ||
+			signed[f.Name] && ignored(f.Name, v.ignore)
+	}, nil
 }
 
 // verifyBundle verifies rb's signature over the artifact digest (for a

@@ -55,10 +55,14 @@ func (s *sigFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&s.identity, "certificate-identity", "", "the same as --identity (cosign's name)")
 	fl.StringVar(&s.identityRegexp, "certificate-identity-regexp", "", "the same as --identity-regexp (cosign's name)")
 	fl.StringVar(&s.issuer, "certificate-oidc-issuer", "", "the same as --issuer (cosign's name)")
-	fl.StringSliceVar(&s.keys, "key", nil, "allow signatures by the PEM public key, or raw ML-DSA public key, in `FILE` (repeatable)")
-	fl.StringSliceVar(&s.cas, "ca", nil, "allow certificate chains to the PEM CA in `FILE` (repeatable)")
+	listVar(fl, &s.keys, "allow signatures by the PEM public key, or raw ML-DSA public key, in `FILE` (repeatable)", "key", "public-key")
+	listVar(fl, &s.cas, "allow certificate chains to the PEM root CA in `FILE` (repeatable)", "ca", "certificate-chain")
 	fl.StringVar(&s.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json `FILE` (offline); default: the public-good instance via TUF")
-	fl.StringSliceVar(&s.ignorePaths, "ignore-paths", nil, "leave `PATHS` out of the model's manifest, as model_signing does")
+	listVar(fl, &s.ignorePaths, "leave `PATHS` out of the model's manifest, as model_signing does", "ignore-paths")
+	// model_signing's names (also with underscores, as its README writes
+	// them); --public-key and --certificate-chain are above.
+	fl.StringVar(&s.bundle, "signature", "", "the same as --bundle (model_signing's name)")
+	fl.StringVar(&s.issuer, "identity-provider", "", "the same as --issuer (model_signing's name)")
 }
 
 // set reports whether any signer was named.
@@ -100,6 +104,10 @@ func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
 	if s.bundle != "" {
 		opts = append(opts, verify.WithBundleFile(s.bundle))
 	}
+	// As the policy's signatures.ignore_paths: the signature check leaves
+	// them out too (a signed file so named is missing, as model_signing
+	// finds it).
+	opts = append(opts, verify.WithIgnorePaths(s.ignorePaths...))
 	v, err := verify.NewSignatureVerifier(opts...)
 	if err != nil && formats.KindOf(err) != formats.KindIO || err != nil && errors.Is(err, fs.ErrNotExist) {
 		return nil, usageError{err} // a key, CA or root that does not read: the flags are wrong

@@ -82,6 +82,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error; run also
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetGlobalNormalizationFunc(underscoresAsDashes)
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
 	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newRun(), c.newSandboxExec(), c.newVersion())
 	return root

@@ -42,10 +42,12 @@ to check a bundle over a bare digest.`,
 		Example: `  modelgate verify --sha256 "$(cut -d' ' -f1 model.sha256)" model.safetensors
   modelgate verify --policy policy.yaml --profile mlx --json ./model-dir
   modelgate verify --key release.pub ./model-dir
+  modelgate verify key ./model-dir --signature model.sig --public-key key.pub   # model_signing's spelling
   modelgate verify --bundle m.sigstore.json --trusted-root trusted_root.json \
       --identity-regexp 'https://github.com/acme/.*' --issuer https://token.actions.githubusercontent.com m.safetensors`,
-		Args: exactArgs(1),
+		Args: modelArg(modelSigningMethods...),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args = []string{modelPath(args)} // "verify key MODEL", as model_signing writes it
 			if alg, hexd, ok := bareDigest(args[0]); ok {
 				return c.verifyDigest(&lf, alg, hexd)
 			}
