@@ -15,7 +15,7 @@ DIR=${BENCH_DIR:-/tmp/modelgate-bench}
 mkdir -p "$DIR"
 BIN="$DIR/modelgate"
 go build -o "$BIN" ./cmd/modelgate
-go build -o "$DIR/benchtool" ./bench/benchtool
+(cd bench && go build -o "$DIR/benchtool" ./benchtool)
 
 # Files: one 2 GiB file and eight of 256 MiB (random, so nothing compresses
 # or short-circuits), in the page cache before timing starts.

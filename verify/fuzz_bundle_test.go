@@ -8,18 +8,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 // FuzzBundle parses bundles and model_signing statements: no input may
 // panic, and every refusal has a known kind.
 func FuzzBundle(f *testing.F) {
 	n := 0
+	root, _ := testvectors.Root()
 	for _, glob := range []string{
-		"../../shared/vectors/model-transparency/scripts/tests/*/model.sig",
-		"../../shared/vectors/model-transparency/oms-spec/test-vectors/v1.0/*/*.json",
-		"../../shared/vectors/sigstore/conformance/*/bundle.sigstore.json",
+		"model-transparency/scripts/tests/*/model.sig",
+		"model-transparency/oms-spec/test-vectors/v1.0/*/*.json",
+		"sigstore/conformance/*/bundle.sigstore.json",
 	} {
-		files, _ := filepath.Glob(glob)
+		files, _ := filepath.Glob(filepath.Join(root, glob))
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {
 				f.Add(b)

@@ -19,6 +19,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/modelgate/modelgate/internal/ggufwrite"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 func TestMain(m *testing.M) {
@@ -36,8 +37,7 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shared, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "vectors"))
-	_, sharedErr := os.Stat(shared)
+	shared, sharedOK := testvectors.Root()
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("testdata", "script"),
 		Setup: func(env *testscript.Env) error {
@@ -47,7 +47,7 @@ func TestScripts(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "shared" {
-				return sharedErr == nil, nil
+				return sharedOK, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -117,13 +117,21 @@ func (c *cli) newVersion() *cobra.Command {
 	}
 }
 
+// releaseVersion is the version a release build stamps in with
+// -ldflags "-X main.releaseVersion=vX.Y.Z" (scripts/release.sh), for builds
+// whose module version go cannot know (a build from a checkout, with
+// -trimpath and no VCS stamp).
+var releaseVersion string
+
 func version() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "(devel)"
 	}
 	v := info.Main.Version
-	if v == "" {
+	if releaseVersion != "" {
+		v = releaseVersion
+	} else if v == "" {
 		v = "(devel)"
 	}
 	for _, s := range info.Settings {

@@ -187,14 +187,9 @@ func TestNpyFixtures(t *testing.T) {
 	}
 }
 
-// sharedDir returns ../shared/vectors/NAME, skipping when absent.
-func sharedDir(t testing.TB, name string) string {
-	return testvectors.Dir(t, name)
-}
-
 // TestSharedNumpyVectors applies the verdicts of numpy's PROVENANCE.md.
 func TestSharedNumpyVectors(t *testing.T) {
-	dir := sharedDir(t, "numpy")
+	dir := testvectors.Dir(t, "numpy")
 	for name, kind := range map[string]formats.Kind{
 		"py2-objarr.npy":     formats.KindPickle,
 		"py2-np0-objarr.npy": formats.KindPickle,

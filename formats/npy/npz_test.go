@@ -13,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/internal/ziptest"
 	"github.com/modelgate/modelgate/formats/npy"
+	"github.com/modelgate/modelgate/internal/testvectors"
 )
 
 var f4 = mkNpy(1, hdr("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }"), 8)
@@ -180,7 +181,7 @@ var positiveControls = map[string]bool{
 // TestSharedPickleNpyVectors refuses the npy and npz files among the
 // picklescan and modelscan vectors, except the positive controls.
 func TestSharedPickleNpyVectors(t *testing.T) {
-	dir := sharedDir(t, "pickle")
+	dir := testvectors.Dir(t, "pickle")
 	n := 0
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

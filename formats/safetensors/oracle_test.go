@@ -71,12 +71,11 @@ func TestOracleAcceptances(t *testing.T) {
 	}
 }
 
-// sharedRoot is where the upstream vectors sit beside the checkout.
-var sharedRoot = filepath.Join("..", "..", "..", "shared", "vectors", "safetensors")
-
-// loadSharedVectors reads the safetensors vectors under ../shared, keyed by
-// their path below it.
+// loadSharedVectors reads the upstream safetensors vectors, keyed by
+// their path below the set.
 func loadSharedVectors() (map[string][]byte, error) {
+	root, _ := testvectors.Root()
+	sharedRoot := filepath.Join(root, "safetensors")
 	out := map[string][]byte{}
 	err := filepath.WalkDir(sharedRoot, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".safetensors" {

@@ -77,7 +77,8 @@ func TestCorruptDeflate(t *testing.T) {
 
 // sharedZips yields the zip archives among the shared pickle vectors.
 func sharedZips(tb testing.TB) map[string][]byte {
-	dir := filepath.Join("..", "..", "..", "..", "shared", "vectors", "pickle")
+	root, _ := testvectors.Root()
+	dir := filepath.Join(root, "pickle")
 	out := map[string][]byte{}
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
