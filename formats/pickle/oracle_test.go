@@ -72,7 +72,9 @@ func TestPickleDifferential(t *testing.T) {
 			default:
 				continue
 			}
-			if r.Unpickler.Result == "error" && r.Unpickler.Pos <= pos+1 {
+			// NulModule: CPython's own find_class refused the module name
+			// of this GLOBAL or INST (it holds a NUL) before any import.
+			if r.Unpickler.Result == "error" && (r.Unpickler.Pos <= pos+1 || r.Unpickler.Error == "NulModule" && (name == "GLOBAL" || name == "INST")) {
 				exempt++
 				break
 			}
@@ -116,7 +118,7 @@ func pickleCorpus(t testing.TB) [][]byte {
 		"F1.5\n.", "F1e5\n.", "Finf\n.", "F-Infinity\n.", "Fnan\n.", "F1_0\n.", "F 1\n.", "F\x00\n.", "F1.5\x00zz\n.", "Fx\n.", "F\n.",
 		"L10L\n.", "L\x00\n.", "L0b1\n.", "L1,\n.", "Np0\n.", "Np00\n.", "Np 0\n.", "Np\x00\n.", "Np0x\n.", "p0\n.", "q\x00.", "\x94.",
 		"Np0\ng0\n.", "Np0\ng00\n.", "g0\n.", "h\x00.", "Sx'\n.", "S'x'\n.", "S\"x\"\n.", "S\n.", "Pid\n.", "PK\x03\x04", "Q.",
-		"X\xff\xff\xff\x00ab.", "c\x00os\nsystem\n.", "Nc\x00x\ny\n.", "i\x00os\nsystem\n.", "(i\x00os\nsystem\n.", "\x82\x00.", "\x83\x00\x00.", "\x84\x00\x00\x00\x00.", "\x84\xff\xff\xff\xff.", "\x82\x01.", "\x8e\xff\xff\xff\xff\x00\x00\x00\x00ab."} {
+		"X\xff\xff\xff\x00ab.", "c\x00os\nsystem\n.", "cos\xff\nsystem\n.", "cos\nsys\xfftem\n.", "cos\nsystem\xc3", "cos\nsystem\xc3\xa9", "ios\xc3\xa9\nx\n.", "(Vé\nios\nsys\xc3\n.", "Nc\x00x\ny\n.", "i\x00os\nsystem\n.", "(i\x00os\nsystem\n.", "\x82\x00.", "\x83\x00\x00.", "\x84\x00\x00\x00\x00.", "\x84\xff\xff\xff\xff.", "\x82\x01.", "\x8e\xff\xff\xff\xff\x00\x00\x00\x00ab."} {
 		out = append(out, []byte(s))
 	}
 	ops := []string{"(", ".", "0", "1", "2", "Fx\n", "I1\n", "J\x01\x00\x00\x00", "K\x01", "L1\n", "M\x01\x00", "N",

@@ -38,9 +38,11 @@ const (
 // was memoized, an extension code <= 0. A text argument that CPython
 // parses as a number (INT, LONG, FLOAT, GET, PUT) fails at the first byte
 // that no number literal holds before its newline or NUL (or when it is
-// empty), and a STRING argument that does not start with a quote fails
-// (a GLOBAL or INST reaches find_class whatever its names hold, and an
-// Unpickler subclass's find_class may map any name: it stays code); an argument whose declared length runs past
+// empty), a STRING argument that does not start with a quote fails, and
+// a GLOBAL or INST whose module or name line is not UTF-8 fails (CPython
+// decodes them strictly before find_class), and so does one whose module
+// line holds a NUL (CPython's find_class cannot import such a name; any
+// other name reaching find_class is code); an argument whose declared length runs past
 // the end of the whole content fails, as a read past the end does.
 type walk struct {
 	ops      int      // opcodes read with well-formed arguments
@@ -247,6 +249,30 @@ func (k *walker) badText(op *opcode) string {
 		if len(rest) > 0 && rest[0] != '\'' && rest[0] != '"' {
 			return "STRING argument is not quoted"
 		}
+	case "GLOBAL", "INST":
+		// load_global and load_inst (and pickle.py) decode the module and
+		// then the name line as strict UTF-8 before find_class.
+		// A last line with no newline at the end of the content loses its
+		// last byte (both drop what they take to be the newline).
+		lines := bytes.SplitN(rest, []byte{'\n'}, 3)
+		module := lines[0]
+		if len(lines) == 1 && k.complete && len(module) > 0 {
+			module = module[:len(module)-1] // the dropped "newline"
+		}
+		if bytes.IndexByte(module, 0) >= 0 {
+			// find_class's __import__ cannot find a module named with a
+			// NUL (ModuleNotFoundError) and runs nothing.
+			return op.name + " module name holds a NUL"
+		}
+		for i, line := range lines[:min(2, len(lines))] {
+			ended := i < len(lines)-1
+			if !ended && k.complete && len(line) > 0 {
+				line = line[:len(line)-1]
+			}
+			if !utf8Prefix(line, ended || k.complete) {
+				return op.name + " argument is not UTF-8"
+			}
+		}
 	case "EXT1", "EXT2", "EXT4":
 		// load_extension and get_extension raise on a code <= 0 before
 		// any lookup.
@@ -257,6 +283,20 @@ func (k *walker) badText(op *opcode) string {
 		}
 	}
 	return ""
+}
+
+// utf8Prefix reports whether b is UTF-8, or, when it may go on past the
+// bytes looked at (!whole), the start of UTF-8 text cut inside a rune.
+func utf8Prefix(b []byte, whole bool) bool {
+	if utf8.Valid(b) {
+		return true
+	}
+	for cut := 1; !whole && cut <= 3 && cut <= len(b); cut++ {
+		if tail := b[len(b)-cut:]; !utf8.FullRune(tail) && utf8.Valid(b[:len(b)-cut]) {
+			return true
+		}
+	}
+	return false
 }
 
 // effect applies op's stack effect; false means the walk failed here.
@@ -501,14 +541,17 @@ func (k *walker) take(rest []byte, w int, l uint64) ([]byte, bool) {
 }
 
 // line returns a text argument: up to '\n' (CPython's readline has no
-// length cap), or to the end of complete content (the C unpickler reads a
-// last line without its newline).
+// length cap), or to the end of complete content less its last byte (the
+// C unpickler reads a last line without its newline, and drops its last
+// byte as if it were one).
 func (k *walker) line(b []byte) (line []byte, n int, ok bool) {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		return b[:i], i + 1, true
 	}
 	if k.complete && len(b) > 0 {
-		return b, len(b), true
+		// readline returns the rest, and every opcode drops its last byte
+		// as the newline (pickle.py's [:-1] too).
+		return b[:len(b)-1], len(b), true
 	}
 	k.endOfBuffer("text argument runs past the end")
 	return nil, 0, false

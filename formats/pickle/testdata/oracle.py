@@ -7,7 +7,9 @@ pickle machinery does with it, without ever executing anything:
   reads exactly what it consumes, so its failure offset is exact), with
   find_class replaced by one that records the import and stops. "import"
   means it reached an import (GLOBAL, INST, STACK_GLOBAL, EXT), "stop" that
-  load() completed, "error" that it raised first, at "pos".
+  load() completed, "error" that it raised first, at "pos". A module name
+  holding a NUL is handed to CPython's own find_class, which cannot import
+  it: error "NulModule".
 - "genops": pickletools.genops' opcodes up to its first error, as
   (name, pos) pairs, so the test can ask whether genops reached STOP,
   GLOBAL, STACK_GLOBAL, INST or REDUCE.
@@ -23,8 +25,19 @@ class Imported(Exception):
     pass
 
 
+class NulModule(Exception):
+    """CPython's own find_class refused a module name holding a NUL."""
+
+
 class Recorder(pickle._Unpickler):
     def find_class(self, module, name):
+        if "\x00" in module:
+            # No module can have that name: let CPython's find_class show it
+            # fails (ModuleNotFoundError) before anything is imported.
+            try:
+                pickle._Unpickler.find_class(self, module, name)
+            except (ImportError, ValueError):
+                raise NulModule(module + "." + name)
         raise Imported(module + "." + name)
 
 
@@ -35,6 +48,8 @@ def unpickle(data):
         return {"result": "stop"}
     except Imported as e:
         return {"result": "import", "name": str(e)}
+    except NulModule:
+        return {"result": "error", "pos": f.tell(), "error": "NulModule"}
     except BaseException as e:  # noqa: BLE001 - every failure is data here
         return {"result": "error", "pos": f.tell(), "error": type(e).__name__}
 
