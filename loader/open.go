@@ -14,12 +14,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
 	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/lease"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/mmap"
 	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/internal/workpool"
@@ -51,8 +51,11 @@ import (
 // refuses the model (loaders that glob *.safetensors would load it).
 // Otherwise every safetensors, npy, npz and GGUF file in it is loaded (tensor
 // names must be unique). Inert files are listed in Verified.Ignored.
-// Version-control directories (.git, .hg, .svn) are not part of a model:
-// nothing loads from them.
+// Which files make up the model is internal/modeltree's one rule
+// (README, "What a model is"): version-control directories at the top
+// (.git, .hg, .svn) are not part of it, links are refused except a
+// Hugging Face cache snapshot's links into its blobs/, and a cache
+// repository folder is the snapshot its refs/main (or WithRevision) names.
 func Open(ctx context.Context, path string, opts ...Option) (m *Model, err error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -117,44 +120,21 @@ type opener struct {
 	index     *shardIndex // a sharded checkpoint's index, once parsed
 	indexName string
 	cache     bool // the model is a Hugging Face cache snapshot (internal/hfcache)
+	tree      *modeltree.Model
 }
 
-// confine opens the root and places the model in it.
+// confine lists the model (internal/modeltree: the one reading of which
+// files make up a model) and opens the root its files are opened through.
 func confine(ctx context.Context, p string, c *config) (*opener, error) {
-	st, err := os.Stat(p)
+	tree, err := modeltree.List(p, modeltree.Options{Revision: c.revision, Root: c.root})
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), p)
+		return nil, err
 	}
-	o := &opener{ctx: ctx, c: c, dir: p}
-	if !st.IsDir() {
-		o.dir, o.single = filepath.Dir(p), filepath.Base(p)
-	}
-	rootDir := c.root
-	if cache, ok := hfcache.Root(o.dir); ok && (rootDir == "" || sameDir(rootDir, cache)) {
-		// A Hugging Face cache snapshot: confined to its models--… folder,
-		// with every link resolving into that folder's blobs/.
-		rootDir, o.cache = cache, true
-	}
-	if rootDir == "" {
-		rootDir = o.dir
-	}
-	absRoot, err1 := filepath.Abs(rootDir)
-	absDir, err2 := filepath.Abs(o.dir)
-	rel, err3 := filepath.Rel(absRoot, absDir)
-	if err := errors.Join(err1, err2, err3); err != nil || !(rel == "." || filepath.IsLocal(rel)) {
-		return nil, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the model is not inside the root %s", rootDir), p)
-	}
-	o.prefix = filepath.ToSlash(rel)
-	if o.root, err = os.OpenRoot(rootDir); err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), rootDir)
+	o := &opener{ctx: ctx, c: c, dir: tree.Dir, single: tree.Single, prefix: tree.Prefix, cache: tree.Cache, tree: tree}
+	if o.root, err = tree.OpenRoot(); err != nil {
+		return nil, err
 	}
 	return o, nil
-}
-
-func sameDir(a, b string) bool {
-	x, err1 := filepath.Abs(a)
-	y, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && x == y
 }
 
 // rootName turns a name relative to the model directory into one relative
@@ -192,43 +172,23 @@ type modelFile struct {
 	blob     string             // in a cache snapshot, the blob the file links to
 }
 
-// cacheBlob checks that a cache snapshot's file, if a link, resolves into
-// the repository's blobs/, and returns the blob's name.
-func (o *opener) cacheBlob(name string) (string, error) {
-	st, err := o.root.Lstat(o.rootName(name))
-	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
-		return "", nil // a plain file in the snapshot
-	}
-	target, err := o.root.Readlink(o.rootName(name))
-	if err != nil {
-		return "", openErr(err, name)
-	}
-	blob, ok := hfcache.InBlobs(o.rootName(name), target)
-	if !ok {
-		return "", formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), name)
-	}
-	return blob, nil
-}
-
 // identify lists, opens and identifies every file of the model (stage 2).
 func (o *opener) identify(m *Model) ([]*modelFile, error) {
-	names := []string{o.single}
-	if o.single == "" {
-		var err error
-		if names, err = o.listDir(); err != nil {
-			return nil, err
-		}
+	if err := o.tree.Err(); err != nil {
+		return nil, err
 	}
 	var files []*modelFile
 	var code []string
-	for _, name := range names {
+	for _, tf := range o.tree.Files {
 		if err := o.ctx.Err(); err != nil {
 			return nil, err
 		}
+		name := tf.Name
 		mf, err := o.openFile(m, name)
 		if err != nil {
 			return nil, err
 		}
+		mf.blob = tf.Blob
 		id, err := content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits)
 		if err != nil {
 			return nil, formats.WithPath(err, name)
@@ -254,35 +214,6 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 	return files, nil
 }
 
-// listDir lists every file below the model directory, sorted, skipping
-// version-control directories and refusing special files.
-func (o *opener) listDir() ([]string, error) {
-	var names []string
-	err := fs.WalkDir(o.root.FS(), o.rootName("."), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return openErr(err, p)
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, o.prefix), "/")
-		if o.prefix == "." {
-			rel = p
-		}
-		switch {
-		case d.IsDir() && skippedDirs[d.Name()]:
-			return fs.SkipDir
-		case d.IsDir():
-			return nil
-		case d.Type()&fs.ModeSymlink == 0 && !d.Type().IsRegular():
-			return notRegular(rel, d.Type())
-		case !utf8.ValidString(rel):
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "file name is not UTF-8: reports could not keep it apart from others"), rel)
-		}
-		names = append(names, rel)
-		return nil
-	})
-	slices.Sort(names)
-	return names, err
-}
-
 func notRegular(name string, mode fs.FileMode) error {
 	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(mode)), name)
 }
@@ -304,11 +235,6 @@ func (o *opener) openFile(m *Model, name string) (*modelFile, error) {
 		return nil, formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
 	}
 	mf := &modelFile{name: name, f: f, st: st}
-	if o.cache {
-		if mf.blob, err = o.cacheBlob(name); err != nil {
-			return nil, err
-		}
-	}
 	// The lease is taken before anything is read, so that what is
 	// identified, hashed, parsed and handed out are the same bytes.
 	if o.c.mode != ModePrivateCopy {
@@ -356,7 +282,7 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 	if a == nil && sv == nil {
 		return nil
 	}
-	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Bundle: o.c.checks.Bundle}
+	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Bundle: o.c.checks.Bundle, VCS: o.tree.VCS}
 	if md.Single {
 		md.Root = filepath.Join(o.dir, o.single)
 	}

@@ -90,6 +90,7 @@ type config struct {
 	allowRawFP8 bool
 	mode        Mode
 	root        string
+	revision    string
 	singleLink  bool
 	log         *slog.Logger
 }
@@ -196,6 +197,14 @@ func WithMode(m Mode) Option {
 // with the repository's cache directory as root.
 func WithRoot(dir string) Option {
 	return func(c *config) error { c.root = dir; return nil }
+}
+
+// WithRevision opens the snapshot of a Hugging Face cache repository
+// folder (models--ORG--NAME) that revision names: a ref under refs/, or a
+// commit with a snapshot (default main). Given for anything else, Open
+// refuses it (kind usage).
+func WithRevision(revision string) Option {
+	return func(c *config) error { c.revision = revision; return nil }
 }
 
 // WithLogger logs each step at debug level and each refusal at warn

@@ -25,8 +25,13 @@ const (
 )
 
 // DefaultIgnorePaths are left out of a model's manifest as model_signing
-// leaves them out by default: the signature itself and git metadata.
-var DefaultIgnorePaths = []string{"model.sig", ".git", ".gitattributes", ".github", ".gitignore"}
+// leaves them out by default (hashing.Config, ignore_git_paths): git
+// metadata at the model's top. The bundle actually used is left out too,
+// and only it (see SignOptions.Bundle and VerifyModel).
+var DefaultIgnorePaths = []string{".git", ".gitattributes", ".github", ".gitignore"}
+
+// defaultBundleName is where a bundle goes inside a model directory.
+const defaultBundleName = "model.sig"
 
 type statement struct {
 	Type    string `json:"_type"`

@@ -65,6 +65,12 @@ type SignOptions struct {
 	ShardSize int64
 	// IgnorePaths are left out of the manifest, beside DefaultIgnorePaths.
 	IgnorePaths []string
+	// Bundle is where the bundle will be written; when inside the model it
+	// is recorded in ignore_paths, as model_signing's CLI records its
+	// signature. "" means model.sig inside the model directory.
+	Bundle string
+	// Revision picks a Hugging Face cache repository folder's snapshot.
+	Revision string
 }
 
 // SignModel signs the model at path (a directory or a file) in the OpenSSF
@@ -89,11 +95,19 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 	case opts.ShardSize > 0:
 		m.method, m.shardSize = "shards", opts.ShardSize
 	}
-	md, err := ListModel(path)
+	md, err := ListModelRevision(path, opts.Revision)
 	if err != nil {
 		return nil, err
 	}
 	ignore := append(slices.Clone(DefaultIgnorePaths), opts.IgnorePaths...)
+	for _, d := range md.VCS { // left out by the walker: say so, for model_signing
+		if !slices.Contains(ignore, d) {
+			ignore = append(ignore, d)
+		}
+	}
+	if b := signedBundle(md, opts.Bundle); b != "" && !md.Single {
+		ignore = append(ignore, b)
+	}
 	if m.method == "shards" && !md.Single {
 		for _, f := range md.Files {
 			if f.Size == 0 && !ignored(f.Name, ignore) {
@@ -132,6 +146,23 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 			"signatures":  []map[string]string{{"sig": b64(sig), "keyid": ""}},
 		},
 	}, "", "  ")
+}
+
+// signedBundle is the bundle's name relative to the model directory when
+// it lies inside it, else "".
+func signedBundle(md *ModelDigests, bundle string) string {
+	if bundle == "" {
+		return defaultBundleName
+	}
+	absRoot, err1 := filepath.Abs(md.Root)
+	absB, err2 := filepath.Abs(bundle)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if rel, err := filepath.Rel(absRoot, absB); err == nil && filepath.IsLocal(rel) {
+		return filepath.ToSlash(rel)
+	}
+	return ""
 }
 
 // statementFor writes the in-toto statement model_signing signs: the

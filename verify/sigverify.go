@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
-	"github.com/modelgate/modelgate/internal/hfcache"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
 )
 
@@ -85,113 +84,58 @@ func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []
 	return v.verifyBundle(rb, algorithm, digest, nil)
 }
 
-// ListModel lists the files of a model directory (or the one file) for
-// verification, reading each file's first bytes to tell which are inert;
-// digests are computed when a check asks for them (ModelDigests.Sum).
-func ListModel(path string) (*ModelDigests, error) {
-	st, err := os.Stat(path)
+// ListModel lists the files of a model (a file, a directory, or a Hugging
+// Face cache snapshot or repository folder) as every command reads a model
+// (internal/modeltree: top-level .git, .hg and .svn left out; links,
+// special files and names that are not UTF-8 refused), reading each file's
+// first bytes to tell which are inert; digests are computed when a check
+// asks for them (ModelDigests.Sum).
+func ListModel(path string) (*ModelDigests, error) { return ListModelRevision(path, "") }
+
+// ListModelRevision is ListModel for the snapshot of a Hugging Face cache
+// repository folder that revision names (a ref or a commit; "" for main).
+func ListModelRevision(path, revision string) (*ModelDigests, error) {
+	tree, err := modeltree.List(path, modeltree.Options{Revision: revision})
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		return nil, err
 	}
-	if !st.IsDir() {
-		if !st.Mode().IsRegular() {
-			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(st.Mode())), path)
-		}
-		return &ModelDigests{Root: path, Single: true, Files: []FileDigest{{Name: filepath.Base(path), Size: st.Size()}}}, nil
+	if err := tree.Err(); err != nil {
+		return nil, err
 	}
-	if repo, ok := hfcache.Root(path); ok {
-		return listCacheSnapshot(path, repo)
+	md := &ModelDigests{Root: tree.Dir, VCS: tree.VCS}
+	if tree.Single != "" {
+		md.Root, md.Single = filepath.Join(tree.Dir, tree.Single), true
 	}
-	root, err := os.OpenRoot(path)
+	root, err := tree.OpenRoot()
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		return nil, err
 	}
 	defer root.Close()
-	names, err := treeNames(root, nil)
-	if err != nil {
-		return nil, err
-	}
-	files, err := describe(root, names, names)
-	if err != nil {
-		return nil, err
-	}
-	return &ModelDigests{Root: path, Files: files}, nil
-}
-
-// describe returns the size and inertness of each file below root (opened
-// by the matching entry of paths, named by names).
-func describe(root *os.Root, names, paths []string) ([]FileDigest, error) {
-	files := make([]FileDigest, len(names))
-	for i, n := range names {
-		f, st, err := regular.OpenIn(root, paths[i])
+	md.Files = make([]FileDigest, len(tree.Files))
+	for i, tf := range tree.Files {
+		f, st, err := regular.OpenIn(root, tree.RootName(tf.Name))
 		if errors.Is(err, regular.ErrNotRegular) {
-			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), n)
+			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), tf.Name)
 		} else if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), n)
+			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), tf.Name)
 		}
-		id, err := content.Identify(f, st.Size(), n, formats.Limits{})
+		inert := false
+		if !md.Single {
+			id, err := content.Identify(f, st.Size(), tf.Name, formats.Limits{})
+			inert = err == nil && id.Role == content.Inert
+		}
 		f.Close()
-		files[i] = FileDigest{Name: n, Size: st.Size(), Inert: err == nil && id.Role == content.Inert}
+		md.Files[i] = FileDigest{Name: tf.Name, Size: st.Size(), Inert: inert}
 	}
-	return files, nil
-}
-
-// listCacheSnapshot lists a Hugging Face cache snapshot through a root on
-// its repository folder: its links must resolve into blobs/
-// (internal/hfcache), and files are named as the snapshot names them.
-func listCacheSnapshot(snapshot, repo string) (*ModelDigests, error) {
-	root, err := os.OpenRoot(repo)
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), repo)
-	}
-	defer root.Close()
-	rel, err := filepath.Rel(repo, snapshot)
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), snapshot)
-	}
-	start := filepath.ToSlash(rel)
-	var names []string
-	err = fs.WalkDir(root.FS(), start, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := root.Readlink(p)
-			if err != nil {
-				return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
-			}
-			if _, ok := hfcache.InBlobs(p, target); !ok {
-				return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), p)
-			}
-		case d.IsDir():
-			return nil
-		case !d.Type().IsRegular():
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(d.Type())), p)
-		}
-		names = append(names, strings.TrimPrefix(p, start+"/"))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	paths := make([]string, len(names))
-	for i, n := range names {
-		paths[i] = path.Join(start, n)
-	}
-	files, err := describe(root, names, paths)
-	if err != nil {
-		return nil, err
-	}
-	// The snapshot's links resolve through the repository root only.
-	md := &ModelDigests{Root: snapshot, Files: files}
+	// Every file opens through the model's root: a cache snapshot's links
+	// resolve through its repository folder only.
 	md.Open = func(i int) (io.ReaderAt, func(), error) {
-		r, err := os.OpenRoot(repo)
+		r, err := tree.OpenRoot()
 		if err != nil {
-			return nil, nil, formats.IOError(formats.NoOffset, err)
+			return nil, nil, err
 		}
 		defer r.Close()
-		f, _, err := regular.OpenIn(r, paths[i])
+		f, _, err := regular.OpenIn(r, tree.RootName(md.Files[i].Name))
 		if err != nil {
 			return nil, nil, formats.IOError(formats.NoOffset, err)
 		}
@@ -269,10 +213,22 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err := v.allowsAlgorithm(m.alg); err != nil {
 		return "", err
 	}
-	ignore := append(append(append([]string{}, DefaultIgnorePaths...), m.ignore...), v.ignore...)
+	// Left out: git metadata, what the manifest and the verifier name, and
+	// the bundle actually used. A manifest's "model.sig" (signed where the
+	// bundle was written) excuses no other bundle: an unsigned model.sig
+	// beside a bundle given elsewhere must be covered.
+	ignore := append(slices.Clone(DefaultIgnorePaths), v.ignore...)
+	for _, p := range m.ignore {
+		if path.Clean(p) != defaultBundleName {
+			ignore = append(ignore, p)
+		}
+	}
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
 		ignore = append(ignore, filepath.ToSlash(rel))
 	}
+	// A top-level .hg or .svn is not part of the model (internal/modeltree):
+	// what a manifest says of it is not compared, since nothing loads it.
+	m.resources = withoutVCS(m.resources, md.VCS)
 	// The signature is verified over the statement as signed (its own
 	// root digest); then the signed manifest is compared with the model,
 	// file by file, and the signed root with the recomputed one.
@@ -296,6 +252,21 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 		return "", err
 	}
 	return signer, nil
+}
+
+// withoutVCS drops the resources under the version-control directories
+// the walker did not enter.
+func withoutVCS(res map[string]string, vcs []string) map[string]string {
+	if len(vcs) == 0 {
+		return res
+	}
+	out := make(map[string]string, len(res))
+	for n, d := range res {
+		if file, _, _ := strings.Cut(n, ":"); !ignored(file, vcs) {
+			out[n] = d
+		}
+	}
+	return out
 }
 
 // verifyBundle verifies rb's signature over the artifact digest (for a

@@ -12,9 +12,12 @@ package hfcache
 
 import (
 	"encoding/hex"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/modelgate/modelgate/formats"
 )
 
 // Root returns the repository folder (models--ORG--NAME, or datasets--,
@@ -31,13 +34,7 @@ func Root(dir string) (string, bool) {
 		}
 		if filepath.Base(parent) == "snapshots" {
 			repo := filepath.Dir(parent)
-			base := filepath.Base(repo)
-			for _, kind := range []string{"models--", "datasets--", "spaces--"} {
-				if strings.HasPrefix(base, kind) {
-					return repo, true
-				}
-			}
-			return "", false
+			return repo, repoName(filepath.Base(repo))
 		}
 		d = parent
 	}
@@ -64,4 +61,54 @@ func LFSDigest(blob string) ([]byte, bool) {
 	}
 	d, err := hex.DecodeString(blob)
 	return d, err == nil
+}
+
+// Snapshot resolves a repository folder (models--ORG--NAME holding
+// snapshots/) to the snapshot a revision names, as huggingface_hub does:
+// refs/REVISION holds a commit, whose snapshot is snapshots/COMMIT; a
+// revision that names no ref may be a commit with a snapshot. The default
+// revision is main. It reports false for anything that is not a
+// repository folder.
+func Snapshot(dir, revision string) (string, bool, error) {
+	if !isRepo(dir) {
+		return "", false, nil
+	}
+	if revision == "" {
+		revision = "main"
+	}
+	if !filepath.IsLocal(revision) || strings.ContainsAny(revision, `\`) {
+		return "", false, formats.Errorf(formats.KindUsage, formats.NoOffset, "revision %q is not a ref or commit name", revision)
+	}
+	commit := revision
+	if b, err := os.ReadFile(filepath.Join(dir, "refs", filepath.FromSlash(revision))); err == nil {
+		commit = strings.TrimSpace(string(b))
+	}
+	snap := filepath.Join(dir, "snapshots", commit)
+	if !filepath.IsLocal(commit) || strings.Contains(commit, "/") {
+		return "", false, formats.Errorf(formats.KindMalformed, formats.NoOffset, "refs/%s names %q, which is not a commit", revision, commit)
+	}
+	if st, err := os.Stat(snap); err != nil || !st.IsDir() {
+		return "", false, formats.Errorf(formats.KindUsage, formats.NoOffset, "revision %q names no snapshot in this cache repository (no refs/%s, no snapshots/%s)", revision, revision, commit)
+	}
+	return snap, true, nil
+}
+
+// isRepo reports whether dir is a cache repository folder: named
+// models--…, datasets--… or spaces--… and holding snapshots/.
+func isRepo(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil || !repoName(filepath.Base(abs)) {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(abs, "snapshots"))
+	return err == nil && st.IsDir()
+}
+
+func repoName(base string) bool {
+	for _, kind := range []string{"models--", "datasets--", "spaces--"} {
+		if strings.HasPrefix(base, kind) {
+			return true
+		}
+	}
+	return false
 }
