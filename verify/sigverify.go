@@ -112,8 +112,10 @@ func ListModelRevision(path, revision string) (*ModelDigests, error) {
 	}
 	defer root.Close()
 	md.Files = make([]FileDigest, len(tree.Files))
+	names := make([]string, len(tree.Files)) // below the root; callers may rename Files
 	for i, tf := range tree.Files {
-		f, st, err := regular.OpenIn(root, tree.RootName(tf.Name))
+		names[i] = tree.RootName(tf.Name)
+		f, st, err := regular.OpenIn(root, names[i])
 		if errors.Is(err, regular.ErrNotRegular) {
 			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), tf.Name)
 		} else if err != nil {
@@ -135,7 +137,7 @@ func ListModelRevision(path, revision string) (*ModelDigests, error) {
 			return nil, nil, err
 		}
 		defer r.Close()
-		f, _, err := regular.OpenIn(r, tree.RootName(md.Files[i].Name))
+		f, _, err := regular.OpenIn(r, names[i])
 		if err != nil {
 			return nil, nil, formats.IOError(formats.NoOffset, err)
 		}

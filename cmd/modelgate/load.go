@@ -27,6 +27,7 @@ type loadFlags struct {
 	allowRawFP8 bool
 	mode        string
 	root        string
+	revision    string
 	exclude     []string
 	allowCode   bool
 	sig         sigFlags
@@ -124,6 +125,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.BoolVar(&f.allowRawFP8, "allow-raw-fp8", false, "with --profile mlx, accept F8_E4M3/F8_E8M0, which MLX loads as raw uint8")
 	fl.StringVar(&f.mode, "mode", "map", "how verified bytes are held: map, read-at or private-copy")
 	fl.StringVar(&f.root, "root", "", "confine file access to `DIR` (default: the model's directory)")
+	fl.StringVar(&f.revision, "revision", "", revisionUsage)
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
@@ -165,6 +167,9 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	opts = append(opts, loader.WithMode(mode))
 	if f.root != "" {
 		opts = append(opts, loader.WithRoot(f.root))
+	}
+	if f.revision != "" {
+		opts = append(opts, loader.WithRevision(f.revision))
 	}
 	policySigns := false
 	if f.policy != "" {

@@ -8,12 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
 )
 
 func (c *cli) newSign() *cobra.Command {
-	var key, out, hash string
+	var key, out, hash, revision string
 	var shardSize int64
 	var ignore []string
 	var force bool
@@ -22,7 +23,8 @@ func (c *cli) newSign() *cobra.Command {
 		Short: "Sign a model (file or directory) with a local key, writing an OpenSSF Model Signing bundle",
 		Long: `sign writes an OpenSSF Model Signing v1.0 bundle, as model_signing's key
 method writes it: a DSSE envelope over an in-toto statement that lists the
-digest of every file of the model (model.sig and git metadata left out):
+digest of every file of the model (the bundle and top-level .git, .hg
+and .svn left out, and recorded in ignore_paths):
 SHA-256 by default, BLAKE3 with --hash blake3 (each file hashed on every
 core; see the README on what that costs in compatibility), or SHA-256 of
 shards of --shard-size bytes (model_signing's "shards" serialization,
@@ -44,7 +46,7 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 			if err != nil {
 				return err
 			}
-			ctx, done := c.progressFor(cmd.Context(), args[0], "hashing to sign")
+			ctx, done := c.progressFor(cmd.Context(), args[0], revision, "hashing to sign")
 			alg, err := verify.ParseAlgorithm(hash)
 			if err != nil || alg == verify.BLAKE2b {
 				return usageError{fmt.Errorf("--hash %q: choose sha256 or blake3", hash)}
@@ -52,16 +54,16 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 			if shardSize < 0 || shardSize > 0 && alg != verify.SHA256 {
 				return usageError{fmt.Errorf("--shard-size needs a positive size and --hash sha256 (blake3 splits each file across the cores already)")}
 			}
-			b, err := verify.SignModel(ctx, args[0], signer, verify.SignOptions{Hash: alg, ShardSize: shardSize, IgnorePaths: ignore})
+			if out == "" {
+				out, err = defaultBundle(args[0], revision)
+				if err != nil {
+					return err
+				}
+			}
+			b, err := verify.SignModel(ctx, args[0], signer, verify.SignOptions{Hash: alg, ShardSize: shardSize, IgnorePaths: ignore, Bundle: out, Revision: revision})
 			done()
 			if err != nil {
 				return err
-			}
-			if out == "" {
-				out = args[0] + ".sig"
-				if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
-					out = filepath.Join(args[0], "model.sig")
-				}
 			}
 			if _, err := os.Lstat(out); err == nil && !force {
 				return formats.WithPath(formats.Errorf(formats.KindIO, formats.NoOffset, "exists; use --force to replace it"), out)
@@ -84,5 +86,20 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 	cmd.Flags().StringVar(&hash, "hash", "sha256", "hash files with `ALGORITHM`: sha256 or blake3")
 	cmd.Flags().Int64Var(&shardSize, "shard-size", 0, "hash files in shards of `N` bytes (sha256; model_signing's shards serialization)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing bundle")
+	cmd.Flags().StringVar(&revision, "revision", "", revisionUsage)
 	return cmd
+}
+
+// defaultBundle is where verify looks for a model's bundle: model.sig in
+// the model directory (a cache repository folder's snapshot), FILE.sig
+// beside a file.
+func defaultBundle(model, revision string) (string, error) {
+	tree, err := modeltree.List(model, modeltree.Options{Revision: revision})
+	if err != nil {
+		return "", err
+	}
+	if tree.Single != "" {
+		return model + ".sig", nil
+	}
+	return filepath.Join(tree.Dir, "model.sig"), nil
 }

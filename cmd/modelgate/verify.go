@@ -49,7 +49,7 @@ to check a bundle over a bare digest.`,
 			if alg, hexd, ok := bareDigest(args[0]); ok {
 				return c.verifyDigest(&lf, alg, hexd)
 			}
-			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
+			ctx, done := c.progressFor(cmd.Context(), args[0], lf.revision, "verifying")
 			m, err := lf.open(ctx, args[0])
 			done()
 			if err != nil {
