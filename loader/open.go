@@ -300,27 +300,19 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 			return err
 		}
 	}
-	// The files digests and signatures must cover: all but excluded inert
-	// ones, and where they stand in digests.
-	var covered []verify.FileDigest
-	var at []int
-	for i, d := range digests {
-		if !(d.Inert && o.excluded(d.Name)) {
-			covered, at = append(covered, d), append(at, i)
-		}
-	}
+	// Excluded inert files need not be covered: the allowlist skips them,
+	// and the signature check checks them only where the manifest signs
+	// them (an exclusion never means "must be absent").
 	if a != nil {
-		if err := o.checkAllowlist(a, covered); err != nil {
+		if err := o.checkAllowlist(a, digests); err != nil {
 			return err
 		}
 		m.Verified.Allowlisted = true
 	}
 	if sv != nil {
-		md.Files = covered
+		md.Files = digests
+		md.Excused = o.excluded
 		signer, err := sv.VerifyModel(o.ctx, md)
-		for j, i := range at { // keep the digests the check computed
-			digests[i] = covered[j]
-		}
 		if err != nil {
 			return err
 		}
@@ -346,12 +338,16 @@ func checkBlobs(m *Model, files []*modelFile) error {
 	return nil
 }
 
-// checkAllowlist approves every covered file, and for a directory refuses
-// a listed file that is missing, as sha256sum -c would.
-func (o *opener) checkAllowlist(a *verify.Allowlist, covered []verify.FileDigest) error {
+// checkAllowlist approves every file but excluded inert ones, and for a
+// directory refuses a listed file that is missing and not excluded, as
+// sha256sum -c would.
+func (o *opener) checkAllowlist(a *verify.Allowlist, files []verify.FileDigest) error {
 	present := map[string]bool{}
-	for _, d := range covered {
+	for _, d := range files {
 		present[d.Name] = true
+		if d.Inert && o.excluded(d.Name) {
+			continue
+		}
 		if err := a.Check(&d); err != nil {
 			return err
 		}

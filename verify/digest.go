@@ -220,6 +220,10 @@ type ModelDigests struct {
 	// Open returns the bytes of Files[i] and a function to call when done
 	// with them; nil reads the file below Root.
 	Open func(i int) (io.ReaderAt, func(), error)
+	// Excused, when set, reports whether an inert file need not be covered
+	// (the loader's exclusions): it is checked when the manifest signs it,
+	// and may be unsigned or absent.
+	Excused func(name string) bool
 	// VCS names the version-control directories at the model's top that
 	// were not entered (.git, .hg, .svn): not part of the model, they are
 	// recorded in a manifest's ignore_paths so that model_signing leaves

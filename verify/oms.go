@@ -284,8 +284,9 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 		off, n int64
 	}
 	var jobs []job
+	signed := m.signedFiles()
 	for i, f := range md.Files {
-		if !md.Single && f.Inert && ignored(f.Name, ignore) {
+		if md.excused(&f, ignore) && !signed[f.Name] {
 			continue
 		}
 		name := f.Name
@@ -318,6 +319,55 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, ignore 
 		out[j.name] = hex.EncodeToString(sums[k])
 	}
 	return out, nil
+}
+
+// excused reports whether f need not be covered: an inert file of a
+// directory under an ignore path or an exclusion (ModelDigests.Excused).
+// Such a file is left out of the check when the manifest does not sign
+// it, and checked like any other when it does.
+func (md *ModelDigests) excused(f *FileDigest, ignore []string) bool {
+	return !md.Single && f.Inert && (ignored(f.Name, ignore) || md.Excused != nil && md.Excused(f.Name))
+}
+
+// signedFiles is the set of files the manifest's resources name (a shard
+// "name:start:end" names its file).
+func (m *manifest) signedFiles() map[string]bool {
+	out := make(map[string]bool, len(m.resources))
+	for n := range m.resources {
+		out[m.resourceFile(n)] = true
+	}
+	return out
+}
+
+func (m *manifest) resourceFile(n string) string {
+	if m.method == "shards" {
+		for range 2 {
+			if i := strings.LastIndexByte(n, ':'); i >= 0 {
+				n = n[:i]
+			}
+		}
+	}
+	return n
+}
+
+// withoutAbsentExcused drops the signed resources of files that are not
+// in the model and need not be: an excluded or ignored file may be
+// absent (an exclusion says "need not be covered", never "must be
+// absent" nor "must be present").
+func (m *manifest) withoutAbsentExcused(md *ModelDigests, ignore []string) map[string]string {
+	present := make(map[string]bool, len(md.Files))
+	for _, f := range md.Files {
+		present[f.Name] = true
+	}
+	out := make(map[string]string, len(m.resources))
+	for n, d := range m.resources {
+		file := m.resourceFile(n)
+		if !md.Single && !present[file] && (ignored(file, ignore) || md.Excused != nil && md.Excused(file)) {
+			continue
+		}
+		out[n] = d
+	}
+	return out
 }
 
 // compareResources refuses a model whose files differ from the signed

@@ -250,7 +250,7 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	}
 	// The signed root digest is the resources' (parseStatement), so
 	// equal resources give the model's root digest too.
-	if err := compareResources(m.resources, actual); err != nil {
+	if err := compareResources(m.withoutAbsentExcused(md, ignore), actual); err != nil {
 		return "", err
 	}
 	return signer, nil
