@@ -104,7 +104,9 @@ func newConfig(opts []Option) (*config, error) {
 	if c.mode == ModeMap && !mmap.Supported {
 		c.mode = ModeReadAt
 	}
-	c.checks.Limits = c.checks.Limits.WithDefaults()
+	if err := c.build(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
