@@ -133,6 +133,11 @@ func confine(ctx context.Context, p string, c *config) (*opener, error) {
 		return nil, err
 	}
 	o := &opener{ctx: ctx, c: c, dir: tree.Dir, single: tree.Single, prefix: tree.Prefix, cache: tree.Cache, tree: tree}
+	// Digest files name files relative to themselves: rebased onto this
+	// model's directory (verify.DigestFile).
+	if c.checks.Allowlist, err = c.checks.AllowlistFor(tree.Dir); err != nil {
+		return nil, err
+	}
 	if o.root, err = tree.OpenRoot(); err != nil {
 		return nil, err
 	}

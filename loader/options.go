@@ -106,6 +106,7 @@ type config struct {
 type given struct {
 	policy     *verify.Policy
 	allowlists []*verify.Allowlist
+	files      []*verify.DigestFile
 	limits     *formats.Limits
 	exclude    []string
 	evidence   []string
@@ -153,6 +154,10 @@ func (c *config) build() error {
 			return usage("the allowlists given contradict each other: %v", err)
 		}
 		c.checks.Allowlist = merged
+	}
+	c.checks.DigestFiles = append(slices.Clone(c.checks.DigestFiles), g.files...)
+	for _, df := range g.files {
+		g.evidence = append(g.evidence, df.Path)
 	}
 	c.checks.Exclude = append(c.checks.Exclude, g.exclude...)
 	c.checks.Evidence = append(c.checks.Evidence, g.evidence...)
@@ -233,6 +238,22 @@ func WithAllowlist(a *verify.Allowlist) Option {
 			return usage("WithAllowlist: nil allowlist")
 		}
 		c.given.allowlists = append(c.given.allowlists, a)
+		return nil
+	}
+}
+
+// WithDigestFile requires every file of the model to be approved by the
+// checksum file df (verify.ReadDigestFile), its names rebased onto the
+// model's directory as "sha256sum -c" run in df's directory reads them;
+// a file none of whose names lies in the model is refused (kind usage).
+// The file itself, if it lies in the model, is verification material: it
+// need not be covered while inert.
+func WithDigestFile(df *verify.DigestFile) Option {
+	return func(c *config) error {
+		if df == nil {
+			return usage("WithDigestFile: nil digest file")
+		}
+		c.given.files = append(c.given.files, df)
 		return nil
 	}
 }

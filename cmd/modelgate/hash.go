@@ -25,7 +25,7 @@ cache snapshot's; a cache repository folder is its snapshot (--revision). Files 
 in parallel, one per core; BLAKE3 also splits each file across the cores,
 reading it in 512 KiB pieces (memory stays flat whatever the file's size).`,
 		Example: `  modelgate hash model.safetensors > SHA256SUMS && sha256sum -c SHA256SUMS
-  modelgate hash --algorithm blake3 ./model-dir > B3SUMS && modelgate verify --sha256-file B3SUMS ./model-dir
+  modelgate hash --algorithm blake3 ./model-dir > B3SUMS && modelgate verify --blake3-file B3SUMS ./model-dir
   modelgate hash --json ./model-dir`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
