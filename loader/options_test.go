@@ -103,3 +103,16 @@ func TestOptionsCombineInAnyOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAllowlistGivenBeforePolicyIsKept: Open(p, WithAllowlist(a),
+// WithPolicy(pol)) dropped the allowlist (issue 22, finding 3).
+func TestAllowlistGivenBeforePolicyIsKept(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "model.safetensors"), stFile(t, formats.U8, "w"))
+	wrong, err := verify.NewAllowlist(verify.NewEntry("model.safetensors", verify.SHA256, verify.Digest{1}))
+	require.NoError(t, err)
+	pol, err := verify.ParsePolicy([]byte("version: 1\nformats: [safetensors]\n"), dir)
+	require.NoError(t, err)
+	_, err = loader.Open(ctx, dir, loader.WithAllowlist(wrong), loader.WithPolicy(pol))
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
+}
