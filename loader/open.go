@@ -148,19 +148,11 @@ func confine(ctx context.Context, p string, c *config) (*opener, error) {
 // to the root.
 func (o *opener) rootName(name string) string { return path.Join(o.prefix, name) }
 
-// escapes reports whether err from os.Root means the name left the root.
-// os.Root exports no sentinel for an escape: it says "path escapes from
-// parent", and refuses some names with os.ErrInvalid. This is the one
-// place that reads its message.
-func escapes(err error) bool {
-	return strings.Contains(err.Error(), "path escapes") || errors.Is(err, os.ErrInvalid)
-}
-
 // openErr classifies an error from os.Root: leaving the root is
 // path-traversal, anything else I/O.
 func openErr(err error, name string) error {
 	kind := formats.KindIO
-	if escapes(err) {
+	if modeltree.Escapes(err) {
 		kind = formats.KindPathTraversal
 	}
 	return formats.WithPath(formats.Errorf(kind, formats.NoOffset, "%w", err), name)

@@ -214,7 +214,7 @@ func (w *walker) dir(r *os.Root, rel string) {
 	}
 	var dirs []string
 	for _, e := range entries {
-		name := path.Join(rel, e.Name())
+		name := join(rel, e.Name())
 		switch t := e.Type(); {
 		case rel == "." && slices.Contains(VCSDirs, e.Name()):
 			w.m.VCS = append(w.m.VCS, e.Name())
@@ -242,17 +242,28 @@ func (w *walker) dir(r *os.Root, rel string) {
 			r = nil
 		}
 		if err != nil {
-			w.refuse(path.Join(rel, d), formats.KindIO, "%v", err)
+			w.refuse(join(rel, d), formats.KindIO, "%v", err)
 			continue
 		}
-		w.dir(child, path.Join(rel, d))
+		w.dir(child, join(rel, d))
 	}
 }
 
-// escapes reports whether err from os.Root means a name left the root:
-// os.Root exports no sentinel for it, and says "path escapes from parent".
-func escapes(err error) bool {
+// Escapes reports whether err from os.Root means a name left the root.
+// os.Root exports no sentinel for an escape: it says "path escapes from
+// parent", and refuses some names with os.ErrInvalid. This is the one
+// place that reads its message.
+func Escapes(err error) bool {
 	return strings.Contains(err.Error(), "path escapes") || errors.Is(err, os.ErrInvalid)
+}
+
+// join names an entry of the directory rel: rel is clean already, so no
+// path.Clean pass over a name as long as the tree is deep.
+func join(rel, name string) string {
+	if rel == "." {
+		return name
+	}
+	return rel + "/" + name
 }
 
 func readDir(r *os.Root) ([]fs.DirEntry, error) {
@@ -289,7 +300,7 @@ func (w *walker) link(r *os.Root, name, base string) {
 	}
 	st, err := w.top.Stat(at)
 	switch {
-	case err != nil && escapes(err):
+	case err != nil && Escapes(err):
 		w.refuse(name, formats.KindPathTraversal, "symbolic link leaves the root %s: %v", w.m.RootDir, err)
 	case err != nil:
 		w.refuse(name, formats.KindIO, "%v", err)
