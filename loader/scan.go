@@ -9,9 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
+	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/internal/safetext"
@@ -103,6 +105,12 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		switch {
+		case strings.HasPrefix(p, hfcache.Scheme):
+			res, err := scanDir(ctx, p, opts)
+			out = append(out, res...)
+			if err != nil {
+				return out, err
+			}
 		case err != nil:
 			out = append(out, ScanResult{Path: p, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
 		case st.IsDir():

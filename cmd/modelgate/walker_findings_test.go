@@ -146,6 +146,19 @@ func TestWalkerFindings(t *testing.T) {
 			k, c, _ := cliVerdict(t, "inspect", repo)
 			return k, c
 		}, ""},
+		{"1: every command takes hf://ORG/NAME@REV from the hub cache", func(t *testing.T, dir string) (formats.Kind, int) {
+			repo, _ := hfCache(t, dir, map[string][]byte{"model.safetensors": rtWeights(t, "w")})
+			t.Setenv("HF_HUB_CACHE", filepath.Dir(repo))
+			priv, pub := rtKeys(t, dir)
+			rtWrite(t, filepath.Join(dir, "SUMS"), []byte(sh(t, "hash", "hf://org/name")))
+			sh(t, "scan", "hf://org/name")
+			if k, c, msg := cliVerdict(t, "verify", "--sha256-file", filepath.Join(dir, "SUMS"), "hf://org/name"); c != exitOK {
+				t.Errorf("--sha256-file: %s %s", k, msg)
+			}
+			sh(t, "sign", "--key", priv, "hf://org/name@main")
+			k, c, _ := cliVerdict(t, "verify", "--key", pub, "--revision", "main", "hf://org/name")
+			return k, c
+		}, ""},
 		{"1: weights under a nested sub/.git are covered", func(t *testing.T, dir string) (formats.Kind, int) {
 			m := model(t, dir)
 			priv, pub := rtKeys(t, dir)

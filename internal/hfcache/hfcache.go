@@ -112,3 +112,44 @@ func repoName(base string) bool {
 	}
 	return false
 }
+
+// Scheme prefixes a model named by its Hugging Face repository id:
+// hf://ORG/NAME or hf://ORG/NAME@REVISION.
+const Scheme = "hf://"
+
+// Repo resolves hf://ORG/NAME[@REVISION] to the repository folder in the
+// hub cache, found as huggingface_hub finds it: HF_HUB_CACHE, else
+// HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub. It returns the folder and the revision ("" if
+// none is given).
+func Repo(name string) (dir, revision string, err error) {
+	id, ok := strings.CutPrefix(name, Scheme)
+	if !ok {
+		return "", "", formats.Errorf(formats.KindUsage, formats.NoOffset, "%q does not start with %s", name, Scheme)
+	}
+	id, revision, _ = strings.Cut(id, "@")
+	org, repo, ok := strings.Cut(id, "/")
+	if !ok || !validPart(org) || !validPart(repo) {
+		return "", "", formats.Errorf(formats.KindUsage, formats.NoOffset, "%q: a model is named hf://ORG/NAME[@REVISION]", name)
+	}
+	return filepath.Join(hubCache(), "models--"+org+"--"+repo), revision, nil
+}
+
+func validPart(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`) && !strings.Contains(s, "--")
+}
+
+func hubCache() string {
+	if d := os.Getenv("HF_HUB_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("HF_HOME"); d != "" {
+		return filepath.Join(d, "hub")
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "huggingface", "hub")
+}

@@ -23,7 +23,9 @@
 //     manifests and JSON reports could not keep it apart from others;
 //   - a Hugging Face cache repository folder (models--ORG--NAME) is the
 //     snapshot its refs/main names, or the revision Options.Revision names
-//     (a ref or a snapshot's commit).
+//     (a ref or a snapshot's commit); hf://ORG/NAME[@REVISION] names that
+//     folder in the hub cache, found as huggingface_hub finds it
+//     (HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub).
 //
 // Directories are walked each through a handle opened relative to its
 // parent's (os.Root.OpenRoot, openat), so that listing costs time linear in
@@ -118,6 +120,23 @@ func (m *Model) OpenRoot() (*os.Root, error) {
 // revision that does not resolve); entries it refuses are in File.Err.
 func List(p string, o Options) (*Model, error) {
 	m := &Model{Path: p, Dir: p}
+	if strings.HasPrefix(p, hfcache.Scheme) {
+		repo, rev, err := hfcache.Repo(p)
+		if err != nil {
+			return nil, err
+		}
+		if rev != "" && o.Revision != "" && rev != o.Revision {
+			return nil, formats.WithPath(formats.Errorf(formats.KindUsage, formats.NoOffset, "revision %q given twice, the other %q", rev, o.Revision), p)
+		}
+		if rev != "" {
+			o.Revision = rev
+		}
+		m.Dir = repo
+		if _, err := os.Stat(filepath.Join(repo, "snapshots")); err != nil {
+			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), p)
+		}
+		p = repo
+	}
 	if snap, ok, err := hfcache.Snapshot(p, o.Revision); err != nil {
 		return nil, formats.WithPath(err, p)
 	} else if ok {

@@ -119,6 +119,19 @@ func TestHuggingFaceCache(t *testing.T) {
 		_, err := modeltree.List(tc.path, modeltree.Options{Revision: tc.rev})
 		assert.Equal(t, tc.kind, formats.KindOf(err), "%s@%s: %v", tc.path, tc.rev, err)
 	}
+	// hf://ORG/NAME[@REV] finds the repository in the hub cache.
+	t.Setenv("HF_HUB_CACHE", filepath.Dir(repo))
+	for name, snap := range map[string]string{"hf://org/name": "aaaa", "hf://org/name@pr/1": "bbbb", "hf://org/name@bbbb": "bbbb"} {
+		m, err := modeltree.List(name, modeltree.Options{})
+		require.NoError(t, err, name)
+		assert.Equal(t, filepath.Join(repo, "snapshots", snap), m.Dir, name)
+	}
+	for _, name := range []string{"hf://org", "hf://org/../x", "hf://a--b/c", "hf://org/other"} {
+		_, err := modeltree.List(name, modeltree.Options{})
+		assert.Contains(t, []formats.Kind{formats.KindUsage, formats.KindIO}, formats.KindOf(err), "%s: %v", name, err)
+	}
+	_, err := modeltree.List("hf://org/name@main", modeltree.Options{Revision: "pr/1"})
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err), "a revision given twice")
 	// A snapshot's link must resolve into blobs/.
 	snap := filepath.Join(repo, "snapshots", "aaaa")
 	require.NoError(t, os.Symlink("../../refs/main", filepath.Join(snap, "notes.txt")))
