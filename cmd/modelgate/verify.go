@@ -23,7 +23,7 @@ type verifyResult struct {
 func (c *cli) newVerify() *cobra.Command {
 	var lf loadFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--policy FILE] [--sha256 HEX | --blake3 HEX | --sha256-file FILE] [--bundle FILE --identity SAN --issuer URL | --key PEM | --ca PEM] [--profile mlx] [--json] PATH",
+		Use:   "verify [--policy FILE] [--sha256 HEX | --blake3 HEX | --sha256-file FILE | --blake3-file FILE] [--bundle FILE --identity SAN --issuer URL | --key PEM | --ca PEM] [--profile mlx] [--json] PATH",
 		Short: "Check a model's digests (and policy), then parse it strictly: the CI gate for promotion",
 		Long: `verify hashes each weight file of PATH (a file or a model directory), checks
 the digests against --sha256, --sha256-file or the policy's digests, then
@@ -58,7 +58,7 @@ to check a bundle over a bare digest.`,
 			defer m.Close()
 			if !m.Verified.Allowlisted && m.Verified.Signer == "" {
 				return formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-					"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), args[0])
+					"nothing to verify against: give --sha256, --blake3, --sha256-file, --blake3-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), args[0])
 			}
 			res := verifyResult{Path: args[0], Files: m.Files, Tensors: len(m.Tensors), Verified: m.Verified}
 			if c.json {
