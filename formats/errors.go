@@ -28,13 +28,14 @@ const (
 	KindSignatureInvalid Kind = "signature-invalid" // a signature or its evidence does not verify
 	KindIdentityMismatch Kind = "identity-mismatch" // a valid signature by a signer not allowed
 	KindIO               Kind = "io"                // reading or writing failed
+	KindUsage            Kind = "usage"             // the caller's configuration is wrong or contradictory
 )
 
 // Kinds lists every Kind, in documentation order.
 var Kinds = []Kind{
 	KindMalformed, KindLimitExceeded, KindUnsupported, KindPickle, KindCode,
 	KindUnknownFormat, KindPathTraversal, KindDigestMismatch,
-	KindNotAllowlisted, KindSignatureInvalid, KindIdentityMismatch, KindIO,
+	KindNotAllowlisted, KindSignatureInvalid, KindIdentityMismatch, KindIO, KindUsage,
 }
 
 // Error implements the error interface, making each Kind a sentinel for

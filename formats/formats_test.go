@@ -37,7 +37,7 @@ func TestKindOf(t *testing.T) {
 	assert.Equal(t, formats.Kind(""), formats.KindOf(nil))
 	assert.Equal(t, formats.KindIO, formats.KindOf(errors.New("plain")))
 	assert.Equal(t, formats.KindIO, formats.KindOf(formats.IOError(0, io.EOF)))
-	assert.Len(t, formats.Kinds, 12)
+	assert.Len(t, formats.Kinds, 13)
 	for _, k := range formats.Kinds {
 		assert.Equal(t, string(k), k.Error())
 	}

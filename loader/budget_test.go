@@ -251,6 +251,24 @@ func budgetInputs(t *testing.T, dir string) []budgetInput {
 	add("pickle walk to its bound", "open", "pickle", func(w *bufio.Writer) {
 		w.WriteString(strings.Repeat("N", 8<<20))
 	})
+	// 3,000 nested directories, a pickle at the bottom (issue 25, finding
+	// 4): listing re-resolved each directory from the root, quadratic in
+	// depth (10 s here); the walker opens each from its parent. The path
+	// is longer than PATH_MAX, so it is made through handles too.
+	deep := filepath.Join(dir, "deep-3000")
+	require.NoError(t, os.Mkdir(deep, 0o755))
+	r, err := os.OpenRoot(deep)
+	require.NoError(t, err)
+	for range 3000 {
+		require.NoError(t, r.Mkdir("d", 0o755))
+		next, err := r.OpenRoot("d")
+		require.NoError(t, err)
+		r.Close()
+		r = next
+	}
+	require.NoError(t, r.WriteFile("model.pkl", testdata(t, "pickle/proto2.pkl"), 0o644))
+	r.Close()
+	out = append(out, budgetInput{name: "3000 nested directories with a pickle at the bottom", path: deep, op: "open", want: "pickle"})
 	ggufFile := func(name, want string, s ggufwrite.File) {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
 		require.NoError(t, ggufwrite.WriteSparse(p, s))

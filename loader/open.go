@@ -14,13 +14,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
 	"github.com/modelgate/modelgate/internal/hfcache"
 	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/mmap"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/internal/workpool"
 	"github.com/modelgate/modelgate/verify"
@@ -54,8 +54,11 @@ import (
 // refuses the model (loaders that glob *.safetensors would load it).
 // Otherwise every safetensors, npy, npz and GGUF file in it is loaded (tensor
 // names must be unique). Inert files are listed in Verified.Ignored.
-// Version-control directories (.git, .hg, .svn) are not part of a model:
-// nothing loads from them.
+// Which files make up the model is internal/modeltree's one rule
+// (README, "What a model is"): version-control directories at the top
+// (.git, .hg, .svn) are not part of it, links are refused except a
+// Hugging Face cache snapshot's links into its blobs/, and a cache
+// repository folder is the snapshot its refs/main (or WithRevision) names.
 func Open(ctx context.Context, path string, opts ...Option) (m *Model, err error) {
 	c, err := newConfig(opts)
 	if err != nil {
@@ -104,7 +107,9 @@ func newConfig(opts []Option) (*config, error) {
 	if c.mode == ModeMap && !mmap.Supported {
 		c.mode = ModeReadAt
 	}
-	c.checks.Limits = c.checks.Limits.WithDefaults()
+	if err := c.build(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -123,63 +128,37 @@ type opener struct {
 
 	kept   int         // files kept open under a lease (at most maxHeldFiles)
 	chunks *chunkCache // the chunks of rehashed files last read
+	tree   *modeltree.Model
 }
 
-// confine opens the root and places the model in it.
+// confine lists the model (internal/modeltree: the one reading of which
+// files make up a model) and opens the root its files are opened through.
 func confine(ctx context.Context, p string, c *config) (*opener, error) {
-	st, err := os.Stat(p)
+	tree, err := modeltree.List(p, modeltree.Options{Revision: c.revision, Root: c.root})
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), p)
+		return nil, err
 	}
-	o := &opener{ctx: ctx, c: c, dir: p, chunks: &chunkCache{}}
-	if !st.IsDir() {
-		o.dir, o.single = filepath.Dir(p), filepath.Base(p)
+	o := &opener{ctx: ctx, c: c, dir: tree.Dir, single: tree.Single, prefix: tree.Prefix, cache: tree.Cache, tree: tree, chunks: &chunkCache{}}
+	// Digest files name files relative to themselves: rebased onto this
+	// model's directory (verify.DigestFile).
+	if c.checks.Allowlist, err = c.checks.AllowlistFor(tree.Dir); err != nil {
+		return nil, err
 	}
-	rootDir := c.root
-	if cache, ok := hfcache.Root(o.dir); ok && (rootDir == "" || sameDir(rootDir, cache)) {
-		// A Hugging Face cache snapshot: confined to its models--… folder,
-		// with every link resolving into that folder's blobs/.
-		rootDir, o.cache = cache, true
-	}
-	if rootDir == "" {
-		rootDir = o.dir
-	}
-	absRoot, err1 := filepath.Abs(rootDir)
-	absDir, err2 := filepath.Abs(o.dir)
-	rel, err3 := filepath.Rel(absRoot, absDir)
-	if err := errors.Join(err1, err2, err3); err != nil || !(rel == "." || filepath.IsLocal(rel)) {
-		return nil, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "the model is not inside the root %s", rootDir), p)
-	}
-	o.prefix = filepath.ToSlash(rel)
-	if o.root, err = os.OpenRoot(rootDir); err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), rootDir)
+	if o.root, err = tree.OpenRoot(); err != nil {
+		return nil, err
 	}
 	return o, nil
-}
-
-func sameDir(a, b string) bool {
-	x, err1 := filepath.Abs(a)
-	y, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && x == y
 }
 
 // rootName turns a name relative to the model directory into one relative
 // to the root.
 func (o *opener) rootName(name string) string { return path.Join(o.prefix, name) }
 
-// escapes reports whether err from os.Root means the name left the root.
-// os.Root exports no sentinel for an escape: it says "path escapes from
-// parent", and refuses some names with os.ErrInvalid. This is the one
-// place that reads its message.
-func escapes(err error) bool {
-	return strings.Contains(err.Error(), "path escapes") || errors.Is(err, os.ErrInvalid)
-}
-
 // openErr classifies an error from os.Root: leaving the root is
 // path-traversal, anything else I/O.
 func openErr(err error, name string) error {
 	kind := formats.KindIO
-	if escapes(err) {
+	if modeltree.Escapes(err) {
 		kind = formats.KindPathTraversal
 	}
 	return formats.WithPath(formats.Errorf(kind, formats.NoOffset, "%w", err), name)
@@ -197,43 +176,23 @@ type modelFile struct {
 	blob   string             // in a cache snapshot, the blob the file links to
 }
 
-// cacheBlob checks that a cache snapshot's file, if a link, resolves into
-// the repository's blobs/, and returns the blob's name.
-func (o *opener) cacheBlob(name string) (string, error) {
-	st, err := o.root.Lstat(o.rootName(name))
-	if err != nil || st.Mode()&fs.ModeSymlink == 0 {
-		return "", nil // a plain file in the snapshot
-	}
-	target, err := o.root.Readlink(o.rootName(name))
-	if err != nil {
-		return "", openErr(err, name)
-	}
-	blob, ok := hfcache.InBlobs(o.rootName(name), target)
-	if !ok {
-		return "", formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), name)
-	}
-	return blob, nil
-}
-
 // identify lists, opens and identifies every file of the model (stage 2).
 func (o *opener) identify(m *Model) ([]*modelFile, error) {
-	names := []string{o.single}
-	if o.single == "" {
-		var err error
-		if names, err = o.listDir(); err != nil {
-			return nil, err
-		}
+	if err := o.tree.Err(); err != nil {
+		return nil, err
 	}
 	var files []*modelFile
 	var code, loads, refusedNames []string
 	var refused []error // every file's content is identified, so that the worst refusal is reported
-	for _, name := range names {
+	for _, tf := range o.tree.Files {
 		if err := o.ctx.Err(); err != nil {
 			return nil, err
 		}
+		name := tf.Name
 		mf, err := o.openFile(name)
 		var id content.Identity
 		if err == nil {
+			mf.blob = tf.Blob
 			if id, err = content.Identify(mf.f, mf.st.Size(), name, o.c.checks.Limits); err != nil {
 				mf.close()
 			}
@@ -267,35 +226,6 @@ func (o *opener) identify(m *Model) ([]*modelFile, error) {
 		}
 	}
 	return files, nil
-}
-
-// listDir lists every file below the model directory, sorted, skipping
-// version-control directories and refusing special files.
-func (o *opener) listDir() ([]string, error) {
-	var names []string
-	err := fs.WalkDir(o.root.FS(), o.rootName("."), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return openErr(err, p)
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, o.prefix), "/")
-		if o.prefix == "." {
-			rel = p
-		}
-		switch {
-		case d.IsDir() && skippedDirs[d.Name()]:
-			return fs.SkipDir
-		case d.IsDir():
-			return nil
-		case d.Type()&fs.ModeSymlink == 0 && !d.Type().IsRegular():
-			return notRegular(rel, d.Type())
-		case !utf8.ValidString(rel):
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "file name is not UTF-8: reports could not keep it apart from others"), rel)
-		}
-		names = append(names, rel)
-		return nil
-	})
-	slices.Sort(names)
-	return names, err
 }
 
 func notRegular(name string, mode fs.FileMode) error {
@@ -336,7 +266,8 @@ func (o *opener) openRegular(name string) (*os.File, os.FileInfo, error) {
 }
 
 // checkFile refuses a file with other hard links (WithoutHardLinks) or
-// over max_file_bytes, and in a cache snapshot a link out of blobs/.
+// over max_file_bytes (a cache snapshot's links were checked by the
+// walker, internal/modeltree).
 func (o *opener) checkFile(mf *modelFile) error {
 	st, name := mf.st, mf.name
 	if o.c.singleLink && regular.Links(st) > 1 {
@@ -344,12 +275,6 @@ func (o *opener) checkFile(mf *modelFile) error {
 	}
 	if max := o.c.checks.MaxFileBytes; max > 0 && st.Size() > max {
 		return formats.WithPath(formats.Exceeded(formats.NoOffset, "file size", st.Size(), "max_file_bytes", max), name)
-	}
-	if o.cache {
-		var err error
-		if mf.blob, err = o.cacheBlob(name); err != nil {
-			return err
-		}
 	}
 	return nil
 }
@@ -388,7 +313,7 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 	if a == nil && sv == nil {
 		return nil
 	}
-	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Bundle: o.c.checks.Bundle}
+	md := &verify.ModelDigests{Root: o.dir, Single: o.single != "", Bundle: o.c.checks.Bundle, VCS: o.tree.VCS}
 	if md.Single {
 		md.Root = filepath.Join(o.dir, o.single)
 	}
@@ -406,27 +331,19 @@ func (o *opener) verify(m *Model, files []*modelFile) error {
 			return err
 		}
 	}
-	// The files digests and signatures must cover: all but excluded inert
-	// ones, and where they stand in digests.
-	var covered []verify.FileDigest
-	var at []int
-	for i, d := range digests {
-		if !(d.Inert && o.excluded(d.Name)) {
-			covered, at = append(covered, d), append(at, i)
-		}
-	}
+	// Excluded inert files need not be covered: the allowlist skips them,
+	// and the signature check checks them only where the manifest signs
+	// them (an exclusion never means "must be absent").
 	if a != nil {
-		if err := o.checkAllowlist(a, covered); err != nil {
+		if err := o.checkAllowlist(a, digests); err != nil {
 			return err
 		}
 		m.Verified.Allowlisted = true
 	}
 	if sv != nil {
-		md.Files = covered
+		md.Files = digests
+		md.Excused = o.excluded
 		signer, err := sv.VerifyModel(o.ctx, md)
-		for j, i := range at { // keep the digests the check computed
-			digests[i] = covered[j]
-		}
 		if err != nil {
 			return err
 		}
@@ -452,12 +369,16 @@ func checkBlobs(m *Model, files []*modelFile) error {
 	return nil
 }
 
-// checkAllowlist approves every covered file, and for a directory refuses
-// a listed file that is missing, as sha256sum -c would.
-func (o *opener) checkAllowlist(a *verify.Allowlist, covered []verify.FileDigest) error {
+// checkAllowlist approves every file but excluded inert ones, and for a
+// directory refuses a listed file that is missing and not excluded, as
+// sha256sum -c would.
+func (o *opener) checkAllowlist(a *verify.Allowlist, files []verify.FileDigest) error {
 	present := map[string]bool{}
-	for _, d := range covered {
+	for _, d := range files {
 		present[d.Name] = true
+		if d.Inert && o.excluded(d.Name) {
+			continue
+		}
 		if err := a.Check(&d); err != nil {
 			return err
 		}

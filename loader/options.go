@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
@@ -92,15 +95,119 @@ type SignatureVerifier interface {
 	VerifyModel(ctx context.Context, m *verify.ModelDigests) (signer string, err error)
 }
 
+// config is what the options gave, and (after build) the one
+// configuration they make together.
 type config struct {
-	checks      verify.Checks // what the model must pass; signatures as the interface below
-	signatures  SignatureVerifier
+	given       given
+	checks      verify.Checks     // built: what the model must pass (its Signatures is always nil)
+	signatures  SignatureVerifier // built: the one verifier, or nil
 	profile     Profile
 	allowRawFP8 bool
 	mode        Mode
 	root        string
+	revision    string
 	singleLink  bool
 	log         *slog.Logger
+}
+
+// given is what options gave that a policy can also say; build combines
+// them once every option is applied, so that their order does not matter.
+type given struct {
+	policy     *verify.Policy
+	allowlists []*verify.Allowlist
+	files      []*verify.DigestFile
+	limits     *formats.Limits
+	exclude    []string
+	evidence   []string
+	bundle     string
+	allowCode  bool
+	verifiers  []SignatureVerifier
+}
+
+// build combines the policy and the options into one configuration:
+// allowlists are merged, exclusions and evidence added up, and every
+// signature verifier given (the policy's and WithSignatureVerifier's)
+// must accept the model. What cannot be combined is refused with kind
+// usage: two policies, limits from both a policy and WithLimits, two
+// different bundles, or allowlists that approve one name with different
+// digests.
+func (c *config) build() error {
+	g := &c.given
+	var verifiers []SignatureVerifier
+	if p := g.policy; p != nil {
+		ch, err := p.Checks()
+		if err != nil {
+			return err
+		}
+		c.checks = *ch
+		c.checks.Exclude = slices.Clone(ch.Exclude)
+		c.checks.Evidence = slices.Clone(ch.Evidence)
+		c.checks.Signatures = nil
+		if ch.Signatures != nil {
+			verifiers = append(verifiers, ch.Signatures)
+		}
+		switch {
+		case g.limits != nil && p.Limits != (verify.PolicyLimits{}):
+			return usage("limits come from both the policy and WithLimits; give them once")
+		case g.bundle != "" && ch.Bundle != "" && !sameFile(g.bundle, ch.Bundle):
+			return usage("the bundle is %s by WithBundle and %s by the policy; give it once", g.bundle, ch.Bundle)
+		}
+	}
+	if g.limits != nil {
+		c.checks.Limits = *g.limits
+	}
+	c.checks.Limits = c.checks.Limits.WithDefaults()
+	for _, a := range g.allowlists {
+		merged, err := a.Merge(c.checks.Allowlist)
+		if err != nil {
+			return usage("the allowlists given contradict each other: %v", err)
+		}
+		c.checks.Allowlist = merged
+	}
+	c.checks.DigestFiles = append(slices.Clone(c.checks.DigestFiles), g.files...)
+	for _, df := range g.files {
+		g.evidence = append(g.evidence, df.Path)
+	}
+	c.checks.Exclude = append(c.checks.Exclude, g.exclude...)
+	c.checks.Evidence = append(c.checks.Evidence, g.evidence...)
+	if g.bundle != "" {
+		c.checks.Bundle = g.bundle
+	}
+	c.checks.AllowCode = c.checks.AllowCode || g.allowCode
+	verifiers = append(verifiers, g.verifiers...)
+	switch len(verifiers) {
+	case 0:
+	case 1:
+		c.signatures = verifiers[0]
+	default:
+		c.signatures = allOf(verifiers)
+	}
+	return nil
+}
+
+func usage(format string, args ...any) error {
+	return formats.Errorf(formats.KindUsage, formats.NoOffset, format, args...)
+}
+
+func sameFile(a, b string) bool {
+	x, err1 := filepath.Abs(a)
+	y, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && x == y
+}
+
+// allOf requires every verifier to accept the model.
+type allOf []SignatureVerifier
+
+func (vs allOf) VerifyModel(ctx context.Context, m *verify.ModelDigests) (string, error) {
+	var signers []string
+	for _, v := range vs {
+		s, err := v.VerifyModel(ctx, m)
+		if err != nil {
+			return "", err
+		}
+		signers = append(signers, s)
+	}
+	return strings.Join(signers, "; "), nil
 }
 
 // WithoutHardLinks refuses any file of the model with more than one hard
@@ -114,31 +221,49 @@ func WithoutHardLinks() Option {
 
 // WithPolicy applies a policy's complete checks (verify.Policy.Checks):
 // formats, limits, digests, signatures, exclusions and whether code may
-// load. Options after it add to it: another allowlist is merged, another
-// signature verifier replaces the policy's.
+// load. Other options combine with it whatever their order: allowlists
+// are merged, exclusions added, and a signature verifier given as well
+// must accept the model too. One policy per Open (kind usage otherwise).
 func WithPolicy(p *verify.Policy) Option {
 	return func(c *config) error {
-		ch, err := p.Checks()
-		if err != nil {
-			return err
+		if c.given.policy != nil {
+			return usage("two policies given; combine them into one")
 		}
-		c.checks = *ch
-		if ch.Signatures != nil {
-			c.signatures = ch.Signatures
+		if p == nil {
+			return usage("WithPolicy: nil policy")
 		}
+		c.given.policy = p
 		return nil
 	}
 }
 
-// WithAllowlist requires every file of the model to be approved by a (or
-// by an allowlist given before, merged with it): a listed file with
-// another digest is refused (digest-mismatch), an unlisted one too
+// WithAllowlist requires every file of the model to be approved by a
+// (merged with the policy's and any other allowlist given): a listed file
+// with another digest is refused (digest-mismatch), an unlisted one too
 // (not-allowlisted), and for a directory a listed file that is missing.
 func WithAllowlist(a *verify.Allowlist) Option {
 	return func(c *config) error {
-		merged, err := a.Merge(c.checks.Allowlist)
-		c.checks.Allowlist = merged
-		return err
+		if a == nil {
+			return usage("WithAllowlist: nil allowlist")
+		}
+		c.given.allowlists = append(c.given.allowlists, a)
+		return nil
+	}
+}
+
+// WithDigestFile requires every file of the model to be approved by the
+// checksum file df (verify.ReadDigestFile), its names rebased onto the
+// model's directory as "sha256sum -c" run in df's directory reads them;
+// a file none of whose names lies in the model is refused (kind usage).
+// The file itself, if it lies in the model, is verification material: it
+// need not be covered while inert.
+func WithDigestFile(df *verify.DigestFile) Option {
+	return func(c *config) error {
+		if df == nil {
+			return usage("WithDigestFile: nil digest file")
+		}
+		c.given.files = append(c.given.files, df)
+		return nil
 	}
 }
 
@@ -153,7 +278,7 @@ func WithExclude(patterns ...string) Option {
 				return formats.Errorf(formats.KindMalformed, formats.NoOffset, "exclude pattern %q is not a path pattern", p)
 			}
 		}
-		c.checks.Exclude = append(c.checks.Exclude, patterns...)
+		c.given.exclude = append(c.given.exclude, patterns...)
 		return nil
 	}
 }
@@ -162,25 +287,27 @@ func WithExclude(patterns ...string) Option {
 // content (a sha256sum file kept in the model directory): like
 // exclusions, they are excused only while inert.
 func WithEvidence(paths ...string) Option {
-	return func(c *config) error { c.checks.Evidence = append(c.checks.Evidence, paths...); return nil }
+	return func(c *config) error { c.given.evidence = append(c.given.evidence, paths...); return nil }
 }
 
 // WithBundle names the signature file to check (default: model.sig in
-// the model directory, FILE.sig beside a file).
+// the model directory, FILE.sig beside a file); a policy naming another
+// bundle contradicts it (kind usage).
 func WithBundle(path string) Option {
-	return func(c *config) error { c.checks.Bundle = path; return nil }
+	return func(c *config) error { c.given.bundle = path; return nil }
 }
 
 // WithAllowCodeUnsafe lets the model hold code that runs on load (*.py
 // files, a config naming auto_map), provided digests or a signature cover
 // every such file.
 func WithAllowCodeUnsafe() Option {
-	return func(c *config) error { c.checks.AllowCode = true; return nil }
+	return func(c *config) error { c.given.allowCode = true; return nil }
 }
 
-// WithLimits sets the parser limits (a policy's limits override them).
+// WithLimits sets the parser limits; a policy that sets limits too
+// contradicts it (kind usage).
 func WithLimits(l formats.Limits) Option {
-	return func(c *config) error { c.checks.Limits = l; return nil }
+	return func(c *config) error { c.given.limits = &l; return nil }
 }
 
 // WithProfile applies a runtime profile.
@@ -207,6 +334,14 @@ func WithRoot(dir string) Option {
 	return func(c *config) error { c.root = dir; return nil }
 }
 
+// WithRevision opens the snapshot of a Hugging Face cache repository
+// folder (models--ORG--NAME) that revision names: a ref under refs/, or a
+// commit with a snapshot (default main). Given for anything else, Open
+// refuses it (kind usage).
+func WithRevision(revision string) Option {
+	return func(c *config) error { c.revision = revision; return nil }
+}
+
 // WithLogger logs each step at debug level and each refusal at warn
 // (nil: no logging).
 func WithLogger(l *slog.Logger) Option {
@@ -219,7 +354,14 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithSignatureVerifier checks the model's signature (see verify's
-// Sigstore support); a policy that requires a signature needs one.
+// Sigstore support). Beside a policy's signatures, or another verifier,
+// every one of them must accept the model.
 func WithSignatureVerifier(v SignatureVerifier) Option {
-	return func(c *config) error { c.signatures = v; return nil }
+	return func(c *config) error {
+		if v == nil {
+			return usage("WithSignatureVerifier: nil verifier")
+		}
+		c.given.verifiers = append(c.given.verifiers, v)
+		return nil
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
 	"github.com/modelgate/modelgate/internal/hfcache"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
 	"github.com/modelgate/modelgate/internal/safetext"
 )
@@ -46,10 +46,13 @@ type ScanResult struct {
 type ScanOptions struct {
 	// FollowSymlinks checks the target of a symbolic link inside a scanned
 	// directory, through os.Root, so that it cannot leave the directory.
-	// Otherwise a link whose target stays inside is ignored (its target is
-	// scanned where it lies) and one that leaves is refused.
+	// Otherwise a link is refused (kind path-traversal), as Open refuses
+	// it: which files make up a model is internal/modeltree's one rule.
 	FollowSymlinks bool
 	Limits         formats.Limits
+	// Revision picks the snapshot of a Hugging Face cache repository
+	// folder (loader.WithRevision).
+	Revision string
 	// Exclude lists path patterns (path.Match on slash-separated paths
 	// relative to the scanned directory; a matching directory covers what
 	// lies below it) whose files are ignored when content.Excusable says a
@@ -91,21 +94,26 @@ func (o *ScanOptions) excluded(name string) (string, bool) {
 	return "not included by the scan's include patterns", true
 }
 
-// skippedDirs are not entered: version-control metadata is not model data.
-var skippedDirs = map[string]bool{".git": true, ".hg": true, ".svn": true}
-
 // Scan classifies and strictly parses every file under paths (files or
 // directories), and returns one result per file, in a stable order. The
 // ignore rule: a file whose content is no known format is ignored if it is
 // text (UTF-8 with no NUL byte in its first 8 KiB), empty, or named
-// tokenizer.model, spiece.model, sentencepiece.bpe.model or *.tiktoken;
-// directories named .git, .hg and .svn are not entered. A file of any known
+// tokenizer.model, spiece.model, sentencepiece.bpe.model or *.tiktoken.
+// A directory is read as Open reads it (internal/modeltree): .git, .hg and
+// .svn at its top are not entered (reported ignored), links, special files
+// and names that are not UTF-8 are refused. A file of any known
 // format is checked whatever its name. The error is for cancellation only.
 func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, error) {
 	var out []ScanResult
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		switch {
+		case strings.HasPrefix(p, hfcache.Scheme):
+			res, err := scanDir(ctx, p, opts)
+			out = append(out, res...)
+			if err != nil {
+				return out, err
+			}
 		case err != nil:
 			out = append(out, ScanResult{Path: p, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
 		case st.IsDir():
@@ -130,55 +138,46 @@ func Scan(ctx context.Context, paths []string, opts ScanOptions) ([]ScanResult, 
 }
 
 func scanDir(ctx context.Context, dir string, opts ScanOptions) ([]ScanResult, error) {
-	// A Hugging Face cache snapshot is scanned through a root on its
-	// repository folder, its links checked to resolve into blobs/ and
-	// scanned there (they are the snapshot's files).
-	rootDir, start, cache := dir, ".", false
-	if repo, ok := hfcache.Root(dir); ok {
-		if rel, err := filepath.Rel(repo, dir); err == nil {
-			rootDir, start, cache = repo, filepath.ToSlash(rel), true
-		}
+	refused := func(p string, err error) ScanResult {
+		return ScanResult{Path: p, Verdict: Refused, Kind: formats.KindOf(err), Reason: err.Error()}
 	}
-	root, err := os.OpenRoot(rootDir)
+	tree, err := modeltree.List(dir, modeltree.Options{Revision: opts.Revision})
 	if err != nil {
-		return []ScanResult{{Path: dir, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}}, nil
+		return []ScanResult{refused(dir, err)}, nil
+	}
+	root, err := tree.OpenRoot()
+	if err != nil {
+		return []ScanResult{refused(dir, err)}, nil
 	}
 	defer root.Close()
 	var out []ScanResult
-	err = fs.WalkDir(root.FS(), start, func(rel string, d fs.DirEntry, err error) error {
-		if cerr := ctx.Err(); cerr != nil {
-			return cerr
+	for _, v := range tree.VCS {
+		out = append(out, ScanResult{Path: filepath.Join(tree.Dir, v), Verdict: Ignored, Reason: "version-control directory, not entered", rel: v})
+	}
+	for _, f := range tree.Files {
+		if err := ctx.Err(); err != nil {
+			return out, err
 		}
-		name := rel // relative to the scanned directory
-		if start != "." {
-			name = strings.TrimPrefix(strings.TrimPrefix(rel, start), "/")
-		}
-		display := filepath.Join(dir, filepath.FromSlash(name))
-		add := func(r ScanResult) { r.rel = name; out = append(out, r) }
-		if cache && d != nil && d.Type()&fs.ModeSymlink != 0 {
-			add(scanCacheLink(root, rel, display, opts))
-			return nil
-		}
+		display, rel := filepath.Join(tree.Dir, filepath.FromSlash(f.Name)), tree.RootName(f.Name)
+		open := func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }
+		var res ScanResult
 		switch {
-		case err != nil:
-			add(ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()})
-			return nil
-		case d.IsDir() && skippedDirs[d.Name()]:
-			add(ScanResult{Path: display, Verdict: Ignored, Reason: "version-control directory, not entered"})
-			return fs.SkipDir
-		case d.IsDir():
-			return nil
-		case d.Type()&fs.ModeSymlink != 0:
-			add(scanLink(root, rel, display, opts))
-		case !d.Type().IsRegular():
-			add(ScanResult{Path: display, Verdict: Refused, Kind: formats.KindUnsupported, Reason: notRegular(display, d.Type()).Error()})
+		case f.Err != nil && opts.FollowSymlinks && !tree.Cache && isLink(root, rel):
+			res = scanOpen(open, display, opts)
+		case f.Err != nil:
+			res = refused(display, f.Err)
 		default:
-			res := scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
-			add(savedModel(root, rel, res))
+			res = savedModel(root, rel, scanOpen(open, display, opts))
 		}
-		return nil
-	})
-	return out, err
+		res.rel = f.Name
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+func isLink(root *os.Root, name string) bool {
+	st, err := root.Lstat(name)
+	return err == nil && st.Mode()&fs.ModeSymlink != 0
 }
 
 // savedModel names a TensorFlow SavedModel by its layout: a protobuf
@@ -194,32 +193,6 @@ func savedModel(root *os.Root, rel string, res ScanResult) ScanResult {
 	res.Format, res.Kind = formats.FormatSavedModel, formats.KindUnsupported
 	res.Reason = "a TensorFlow SavedModel (saved_model.pb beside variables/); modelgate accepts only safetensors, npy, npz and GGUF"
 	return res
-}
-
-// scanLink handles a symbolic link met inside a scanned directory.
-// scanCacheLink checks a cache snapshot's link: it must resolve into the
-// repository's blobs/, and what it names is scanned as the snapshot's file.
-func scanCacheLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
-	target, err := root.Readlink(rel)
-	if err != nil {
-		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindIO, Reason: err.Error()}
-	}
-	if _, ok := hfcache.InBlobs(rel, target); !ok {
-		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,
-			Reason: fmt.Sprintf("a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target)}
-	}
-	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
-}
-
-func scanLink(root *os.Root, rel, display string, opts ScanOptions) ScanResult {
-	if _, err := root.Stat(rel); err != nil {
-		return ScanResult{Path: display, Verdict: Refused, Kind: formats.KindPathTraversal,
-			Reason: "symbolic link leaves the scanned directory or is dangling: " + err.Error()}
-	}
-	if !opts.FollowSymlinks {
-		return ScanResult{Path: display, Verdict: Ignored, Reason: "symbolic link inside the scanned directory; its target is scanned where it lies"}
-	}
-	return scanOpen(func() (*os.File, error) { f, _, err := regular.OpenIn(root, rel); return f, err }, display, opts)
 }
 
 func scanOpen(open func() (*os.File, error), display string, opts ScanOptions) ScanResult {

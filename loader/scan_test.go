@@ -68,8 +68,8 @@ func TestScan(t *testing.T) {
 		"pytorch_model.bin":            {loader.Refused, string(formats.KindPickle)},
 		".git":                         {loader.Ignored, ""},
 		"escape.safetensors":           {loader.Refused, string(formats.KindPathTraversal)},
-		"alias.safetensors":            {loader.Ignored, ""},
-		"alias.pkl":                    {loader.Ignored, ""},
+		"alias.safetensors":            {loader.Refused, string(formats.KindPathTraversal)},
+		"alias.pkl":                    {loader.Refused, string(formats.KindPathTraversal)},
 		"tf/saved_model.pb":            {loader.Refused, string(formats.KindUnsupported)},
 		"tf/variables/variables.index": {loader.Refused, string(formats.KindUnknownFormat)},
 	}, verdicts(results, dir))

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -116,17 +115,23 @@ func (a *Allowlist) Algorithms() []Algorithm {
 func (a *Allowlist) Merge(b *Allowlist) (*Allowlist, error) {
 	var entries []Entry
 	for _, x := range []*Allowlist{a, b} {
-		if x == nil {
-			continue
-		}
-		for n, p := range x.byName {
-			entries = append(entries, NewEntry(n, p.alg, p.d))
-		}
-		for p := range x.anyName {
-			entries = append(entries, NewEntry("", p.alg, p.d))
+		if x != nil {
+			entries = append(entries, x.entries()...)
 		}
 	}
 	return NewAllowlist(entries...)
+}
+
+// entries lists what the allowlist approves.
+func (a *Allowlist) entries() []Entry {
+	var out []Entry
+	for n, p := range a.byName {
+		out = append(out, NewEntry(n, p.alg, p.d))
+	}
+	for p := range a.anyName {
+		out = append(out, NewEntry("", p.alg, p.d))
+	}
+	return out
 }
 
 // Len returns how many entries the allowlist holds.
@@ -164,18 +169,6 @@ func (a *Allowlist) Check(f *FileDigest) error {
 // bsdLine is the tagged form `sha256sum --tag` and openssl print, which
 // names its algorithm.
 var bsdLine = regexp.MustCompile(`^(SHA256|BLAKE3) \((.*)\) = ([0-9a-fA-F]{64})$`)
-
-// SumsAlgorithm tells the algorithm of a checksum file's untagged lines
-// from its name, which is all that tells a b3sum file from a sha256sum
-// file (both print 64 hex digits): a base name containing "b3" or
-// "blake3" (B3SUMS, model.b3) is BLAKE3, any other SHA-256.
-func SumsAlgorithm(path string) Algorithm {
-	base := strings.ToLower(filepath.Base(path))
-	if strings.Contains(base, "b3") || strings.Contains(base, "blake3") {
-		return BLAKE3
-	}
-	return SHA256
-}
 
 // ParseSums reads a sha256sum or b3sum file whose untagged lines are
 // digests by a: lines "HEX  name" or "HEX *name" (binary marker), GNU's

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -124,43 +123,32 @@ func (f *FileDigest) keep(a Algorithm, b []byte) {
 	}
 }
 
-// HashTree hashes every regular file below root with a, in parallel
-// across the machine's cores, and returns them sorted by name. Names are
-// slash-separated and relative to root; exclude (may be nil) drops names
-// before they are read. Symbolic links are refused (kind path-traversal):
-// a tree's digest must not depend on what lies outside it.
-func HashTree(ctx context.Context, root *os.Root, a Algorithm, exclude func(name string) bool, progress Progress) ([]FileDigest, error) {
-	names, err := treeNames(root, exclude)
+// HashTree lists the model at path as every command does (ListModel) and
+// hashes each of its files with a, in parallel across the machine's
+// cores; it returns them sorted by name, slash-separated and relative to
+// the model directory, with only a's digest computed. progress may be nil
+// (see ContextWithProgress).
+func HashTree(ctx context.Context, path string, a Algorithm, progress Progress) ([]FileDigest, error) {
+	md, err := ListModel(path)
 	if err != nil {
 		return nil, err
 	}
-	return hashAll(ctx, a, names, func(n string) (*os.File, os.FileInfo, error) { return regular.OpenIn(root, n) }, progress)
+	if progress != nil {
+		ctx = ContextWithProgress(ctx, progress)
+	}
+	if err := md.SumAll(ctx, a); err != nil {
+		return nil, err
+	}
+	return md.Files, nil
 }
 
-// treeNames lists the regular files below root in sorted order, refusing
-// symbolic links and special files.
-func treeNames(root *os.Root, exclude func(name string) bool) ([]string, error) {
-	var names []string
-	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
-		case exclude != nil && p != "." && exclude(p):
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		case d.Type()&fs.ModeSymlink != 0:
-			return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "symbolic link in a model tree"), p)
-		case d.Type().IsRegular():
-			names = append(names, p)
-		case !d.IsDir():
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "not a regular file"), p)
-		}
-		return nil
+// SumAll computes every file's whole digest by a, in parallel, keeping
+// it in Files.
+func (md *ModelDigests) SumAll(ctx context.Context, a Algorithm) error {
+	return workpool.Run(ctx, len(md.Files), func(i int) error {
+		_, err := md.Sum(ctx, i, a, 0, md.Files[i].Size)
+		return err
 	})
-	slices.Sort(names)
-	return names, err
 }
 
 // HashFiles hashes the files at paths (named as given) with a, in
@@ -232,6 +220,15 @@ type ModelDigests struct {
 	// Open returns the bytes of Files[i] and a function to call when done
 	// with them; nil reads the file below Root.
 	Open func(i int) (io.ReaderAt, func(), error)
+	// Excused, when set, reports whether an inert file need not be covered
+	// (the loader's exclusions): it is checked when the manifest signs it,
+	// and may be unsigned or absent.
+	Excused func(name string) bool
+	// VCS names the version-control directories at the model's top that
+	// were not entered (.git, .hg, .svn): not part of the model, they are
+	// recorded in a manifest's ignore_paths so that model_signing leaves
+	// them out too.
+	VCS []string
 }
 
 // Sum returns the digest by a of the n bytes at off in Files[i] (the

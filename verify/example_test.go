@@ -18,14 +18,14 @@ func ExampleAllowlist_Check() {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	// A b3sum line: B3SUMS names its algorithm.
+	// A b3sum line: the caller says the algorithm (--blake3-file).
 	b, err := verify.BLAKE3.Sum(context.Background(), f, st.Size(), nil)
 	if err != nil {
 		panic(err)
 	}
 	d := verify.Digest(b)
 	sums := verify.SumLine(d, "tiny-mlp.safetensors")
-	entries, _ := verify.ParseSums(strings.NewReader(sums), verify.SumsAlgorithm("B3SUMS"))
+	entries, _ := verify.ParseSums(strings.NewReader(sums), verify.BLAKE3)
 	allow, _ := verify.NewAllowlist(entries...)
 	file := verify.FileDigest{Name: "tiny-mlp.safetensors", Size: st.Size(), BLAKE3: &d}
 	fmt.Println(allow.Algorithms(), allow.Check(&file))

@@ -28,13 +28,14 @@ func FuzzParsers(f *testing.F) {
 		known := func(err error) {
 			if err != nil {
 				k := formats.KindOf(err)
-				require.Contains(t, []formats.Kind{formats.KindMalformed, formats.KindPathTraversal, formats.KindIO}, k, "%v", err)
+				require.Contains(t, []formats.Kind{formats.KindMalformed, formats.KindPathTraversal, formats.KindIO, formats.KindUsage}, k, "%v", err)
 			}
 		}
 		p, err := verify.ParsePolicy(b, t.TempDir())
 		known(err)
 		if err == nil {
-			require.False(t, p.Requires(verify.RequireDigest) && p.Allowlist().Len() == 0)
+			a, err := p.AllowlistFor(t.TempDir())
+			require.False(t, err == nil && p.Requires(verify.RequireDigest) && a.Len() == 0)
 		}
 		for _, a := range []verify.Algorithm{verify.SHA256, verify.BLAKE3} {
 			_, err = verify.ParseSums(strings.NewReader(string(b)), a)

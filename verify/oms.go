@@ -27,8 +27,13 @@ const (
 )
 
 // DefaultIgnorePaths are left out of a model's manifest as model_signing
-// leaves them out by default: the signature itself and git metadata.
-var DefaultIgnorePaths = []string{"model.sig", ".git", ".gitattributes", ".github", ".gitignore"}
+// leaves them out by default (hashing.Config, ignore_git_paths): git
+// metadata at the model's top. The bundle actually used is left out too,
+// and only it (see SignOptions.Bundle and VerifyModel).
+var DefaultIgnorePaths = []string{".git", ".gitattributes", ".github", ".gitignore"}
+
+// defaultBundleName is where a bundle goes inside a model directory.
+const defaultBundleName = "model.sig"
 
 type statement struct {
 	Type    string `json:"_type"`
@@ -335,6 +340,47 @@ func actualResources(ctx context.Context, md *ModelDigests, m *manifest, skip fu
 		out[j.name] = hex.EncodeToString(sums[k])
 	}
 	return out, nil
+}
+
+// signedFiles is the set of files the manifest's resources name (a shard
+// "name:start:end" names its file).
+func (m *manifest) signedFiles() map[string]bool {
+	out := make(map[string]bool, len(m.resources))
+	for n := range m.resources {
+		out[m.resourceFile(n)] = true
+	}
+	return out
+}
+
+func (m *manifest) resourceFile(n string) string {
+	if m.method == "shards" {
+		for range 2 {
+			if i := strings.LastIndexByte(n, ':'); i >= 0 {
+				n = n[:i]
+			}
+		}
+	}
+	return n
+}
+
+// withoutAbsentExcused drops the signed resources of files that are not
+// in the model and need not be: an excluded or ignored file may be
+// absent (an exclusion says "need not be covered", never "must be
+// absent" nor "must be present").
+func (m *manifest) withoutAbsentExcused(md *ModelDigests, ignore []string) map[string]string {
+	present := make(map[string]bool, len(md.Files))
+	for _, f := range md.Files {
+		present[f.Name] = true
+	}
+	out := make(map[string]string, len(m.resources))
+	for n, d := range m.resources {
+		file := m.resourceFile(n)
+		if !md.Single && !present[file] && (ignored(file, ignore) || md.Excused != nil && md.Excused(file)) {
+			continue
+		}
+		out[n] = d
+	}
+	return out
 }
 
 // compareResources refuses a model whose files differ from the signed

@@ -1,9 +1,7 @@
 package verify
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -33,12 +31,16 @@ import (
 //	require: [digest, signature]
 //	signatures: {…}
 type Policy struct {
-	Version     int              `yaml:"version" json:"version"`
-	Formats     []formats.Format `yaml:"formats" json:"formats,omitempty"`
-	Limits      PolicyLimits     `yaml:"limits" json:"limits"`
-	Digests     []Entry          `yaml:"digests" json:"digests,omitempty"`
-	DigestFiles []string         `yaml:"digest_files" json:"digest_files,omitempty"` // sha256sum files or Git LFS pointers
-	Require     []string         `yaml:"require" json:"require,omitempty"`
+	Version int              `yaml:"version" json:"version"`
+	Formats []formats.Format `yaml:"formats" json:"formats,omitempty"`
+	Limits  PolicyLimits     `yaml:"limits" json:"limits"`
+	Digests []Entry          `yaml:"digests" json:"digests,omitempty"`
+	// DigestFiles are sha256sum files (or Git LFS pointers), and
+	// Blake3Files b3sum files, relative to the policy's directory; the
+	// names in each are relative to that file's own directory (DigestFile).
+	DigestFiles []string `yaml:"digest_files" json:"digest_files,omitempty"`
+	Blake3Files []string `yaml:"blake3_files" json:"blake3_files,omitempty"`
+	Require     []string `yaml:"require" json:"require,omitempty"`
 	// DigestAlgorithms, when set, are the only algorithms digests and
 	// signed manifests may use (sha256, blake3, blake2b): a team that has
 	// moved to blake3 can refuse models still signed with sha256.
@@ -60,9 +62,10 @@ type Policy struct {
 	// Scan is what modelgate scan looks at in a repository.
 	Scan *ScanSection `yaml:"scan" json:"scan,omitempty"`
 
-	allowlist *Allowlist
-	dir       string   // the policy's directory: relative paths resolve here
-	evidence  []string // digest_files, absolute
+	allowlist *Allowlist    // the digests listed inline
+	files     []*DigestFile // digest_files and blake3_files
+	dir       string        // the policy's directory: relative paths resolve here
+	evidence  []string      // digest_files and blake3_files, absolute
 	checks    struct {
 		once sync.Once
 		c    *Checks
@@ -162,8 +165,8 @@ func (d *Digest) UnmarshalText(b []byte) error {
 	return err
 }
 
-// LoadPolicy reads and validates a policy file. digest_files are read
-// relative to the policy file's directory.
+// LoadPolicy reads and validates a policy file. digest_files and
+// blake3_files are read relative to the policy file's directory.
 func LoadPolicy(path string) (*Policy, error) {
 	b, err := readCapped(path, MaxPolicyBytes)
 	if err != nil {
@@ -183,19 +186,20 @@ func ParsePolicy(b []byte, dir string) (*Policy, error) {
 		return nil, err
 	}
 	p.dir = dir
-	entries := slices.Clone(p.Digests)
-	for _, f := range p.DigestFiles {
-		abs := p.rel(filepath.FromSlash(f))
-		fe, err := ReadDigestFile(abs)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, fe...)
-		if a, err := filepath.Abs(abs); err == nil {
-			p.evidence = append(p.evidence, a)
+	for _, f := range []struct {
+		names []string
+		alg   Algorithm
+	}{{p.DigestFiles, SHA256}, {p.Blake3Files, BLAKE3}} {
+		for _, name := range f.names {
+			df, err := ReadDigestFile(p.rel(filepath.FromSlash(name)), f.alg)
+			if err != nil {
+				return nil, err
+			}
+			p.files = append(p.files, df)
+			p.evidence = append(p.evidence, df.absPath())
 		}
 	}
-	a, err := NewAllowlist(entries...)
+	a, err := NewAllowlist(p.Digests...)
 	if err != nil {
 		return nil, err
 	}
@@ -236,29 +240,6 @@ func decodeYAML(b []byte, p *Policy) (err error) {
 	return nil
 }
 
-// ReadDigestFile reads the allowlist entries of a file a user already has:
-// a sha256sum file, or a Git LFS pointer (as a checkout without LFS holds in
-// place of the weights), which approves its oid under the pointer's own
-// base name.
-func ReadDigestFile(path string) ([]Entry, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
-	}
-	if strings.HasPrefix(string(b), "version https://git-lfs.github.com/spec/v1\n") {
-		d, _, err := ParseLFSPointer(bytes.NewReader(b))
-		if err != nil {
-			return nil, formats.WithPath(err, path)
-		}
-		return []Entry{NewEntry(filepath.Base(path), SHA256, d)}, nil
-	}
-	e, err := ParseSums(bytes.NewReader(b), SumsAlgorithm(path))
-	if err != nil {
-		return nil, formats.WithPath(err, path)
-	}
-	return e, nil
-}
-
 // validate refuses an empty or contradictory policy.
 func (p *Policy) validate() error {
 	if p.Version != 0 && p.Version != 1 {
@@ -297,13 +278,17 @@ func (p *Policy) validate() error {
 		}
 	}
 	if len(p.DigestAlgorithms) > 0 {
-		for _, a := range p.allowlist.Algorithms() {
+		algs := p.allowlist.Algorithms()
+		for _, f := range p.files {
+			algs = append(algs, f.Algorithms()...)
+		}
+		for _, a := range algs {
 			if !slices.Contains(p.DigestAlgorithms, a) {
 				return fmt.Errorf("digests: a %s digest, and digest_algorithms allows %v", a, p.DigestAlgorithms)
 			}
 		}
 	}
-	if p.Requires(RequireDigest) && p.allowlist.Len() == 0 {
+	if p.Requires(RequireDigest) && p.approves() == 0 {
 		return fmt.Errorf("require: digest, but no digests or digest_files approve anything")
 	}
 	if p.Requires(RequireSignature) && (p.Signatures == nil || p.Signatures.empty()) {
@@ -344,7 +329,8 @@ type Checks struct {
 	Formats      []formats.Format   // nil: every format modelgate accepts
 	Limits       formats.Limits     // with defaults
 	MaxFileBytes int64              // 0: no limit
-	Allowlist    *Allowlist         // nil: no digests required
+	Allowlist    *Allowlist         // digests named relative to the model; nil: none
+	DigestFiles  []*DigestFile      // checksum files, rebased onto the model by AllowlistFor
 	Signatures   *SignatureVerifier // nil: no signature required
 	Bundle       string             // the signature file, "" to look for it
 	Exclude      []string           // patterns that excuse inert files
@@ -379,6 +365,7 @@ func (p *Policy) buildChecks() (*Checks, error) {
 	if p.allowlist.Len() > 0 {
 		c.Allowlist = p.allowlist
 	}
+	c.DigestFiles = slices.Clone(p.files)
 	if s := p.Signatures; s != nil {
 		v, err := SignaturesFromPolicy(s, p.dir, p.DigestAlgorithms...)
 		if err != nil {
@@ -392,8 +379,23 @@ func (p *Policy) buildChecks() (*Checks, error) {
 	return c, nil
 }
 
+// AllowlistFor is the allowlist for the model directory dir: Allowlist
+// and the DigestFiles' entries named relative to dir; nil when there are
+// none. Digests that contradict each other, or a digest file none of whose
+// names lies in dir, are refused (kind usage).
+func (c *Checks) AllowlistFor(dir string) (*Allowlist, error) {
+	if len(c.DigestFiles) == 0 {
+		return c.Allowlist, nil
+	}
+	var inline []Entry
+	if c.Allowlist != nil {
+		inline = c.Allowlist.entries()
+	}
+	return allowlistFor(dir, inline, c.DigestFiles)
+}
+
 func (p *Policy) isEmpty() bool {
-	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.allowlist.Len() == 0 &&
+	return len(p.Formats) == 0 && p.Limits == (PolicyLimits{}) && p.approves() == 0 &&
 		len(p.Require) == 0 && len(p.DigestAlgorithms) == 0 && p.Signatures == nil && len(p.Exclude) == 0 && !p.AllowCode && p.Scan == nil && len(p.ChatTemplates) == 0
 }
 
@@ -424,8 +426,22 @@ func (s *Signatures) validate() error {
 // Requires reports whether the policy requires r (digest or signature).
 func (p *Policy) Requires(r string) bool { return slices.Contains(p.Require, r) }
 
-// Allowlist returns the approved digests: digests and digest_files.
-func (p *Policy) Allowlist() *Allowlist { return p.allowlist }
+// approves counts the digests the policy lists, inline and in files.
+func (p *Policy) approves() int {
+	n := p.allowlist.Len()
+	for _, f := range p.files {
+		n += f.Len()
+	}
+	return n
+}
+
+// AllowlistFor returns the approved digests for the model directory dir
+// (a single file's directory): the inline digests, and the digest files'
+// names rebased onto dir (DigestFile.For).
+func (p *Policy) AllowlistFor(dir string) (*Allowlist, error) {
+	c := Checks{Allowlist: p.allowlist, DigestFiles: p.files}
+	return c.AllowlistFor(dir)
+}
 
 // AllowsFormat reports whether f may load (any accepted format when the
 // policy lists none).

@@ -75,6 +75,12 @@ type SignOptions struct {
 	// Chain are the certificates between Certificate and its root (the
 	// root may be included), in order.
 	Chain []*x509.Certificate
+	// Bundle is where the bundle will be written; when inside the model it
+	// is recorded in ignore_paths, as model_signing's CLI records its
+	// signature. "" means model.sig inside the model directory.
+	Bundle string
+	// Revision picks a Hugging Face cache repository folder's snapshot.
+	Revision string
 }
 
 // SignModel signs the model at path (a directory or a file) in the OpenSSF
@@ -102,16 +108,26 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 		// modelgate.
 		m.method, m.shardSize = "shards", opts.ShardSize
 	}
-	md, err := ListModel(path)
+	md, err := ListModelRevision(path, opts.Revision)
 	if err != nil {
 		return nil, err
 	}
 	ignore := append(slices.Clone(DefaultIgnorePaths), opts.IgnorePaths...)
+	for _, d := range md.VCS { // left out by the walker: say so, for model_signing
+		if !slices.Contains(ignore, d) {
+			ignore = append(ignore, d)
+		}
+	}
+	bundle := signedBundle(md, opts.Bundle)
+	if bundle != "" && !md.Single {
+		ignore = append(ignore, bundle)
+	}
 	// What the signer names is left out whatever it holds, as
 	// model_signing leaves it out (a verifier refuses a model whose
-	// ignore paths leave out weights); the default paths only when inert.
+	// ignore paths leave out weights); the default paths only when inert;
+	// the bundle being written, always.
 	skip := func(f FileDigest) bool {
-		return ignored(f.Name, opts.IgnorePaths) || f.Inert && ignored(f.Name, DefaultIgnorePaths)
+		return !md.Single && f.Name == bundle || ignored(f.Name, opts.IgnorePaths) || f.Inert && ignored(f.Name, DefaultIgnorePaths)
 	}
 	if m.method == "shards" {
 		for _, f := range md.Files {
@@ -158,6 +174,23 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 func publicKeysEqual(a, b crypto.PublicKey) bool {
 	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && k.Equal(b)
+}
+
+// signedBundle is the bundle's name relative to the model directory when
+// it lies inside it, else "".
+func signedBundle(md *ModelDigests, bundle string) string {
+	if bundle == "" {
+		return defaultBundleName
+	}
+	absRoot, err1 := filepath.Abs(md.Root)
+	absB, err2 := filepath.Abs(bundle)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if rel, err := filepath.Rel(absRoot, absB); err == nil && filepath.IsLocal(rel) {
+		return filepath.ToSlash(rel)
+	}
+	return ""
 }
 
 // statementFor writes the in-toto statement model_signing signs: the

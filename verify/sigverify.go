@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/content"
-	"github.com/modelgate/modelgate/internal/hfcache"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
 )
 
@@ -85,113 +84,60 @@ func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []
 	return v.verifyBundle(rb, algorithm, digest, nil)
 }
 
-// ListModel lists the files of a model directory (or the one file) for
-// verification, reading each file's first bytes to tell which are inert;
-// digests are computed when a check asks for them (ModelDigests.Sum).
-func ListModel(path string) (*ModelDigests, error) {
-	st, err := os.Stat(path)
+// ListModel lists the files of a model (a file, a directory, or a Hugging
+// Face cache snapshot or repository folder) as every command reads a model
+// (internal/modeltree: top-level .git, .hg and .svn left out; links,
+// special files and names that are not UTF-8 refused), reading each file's
+// first bytes to tell which are inert; digests are computed when a check
+// asks for them (ModelDigests.Sum).
+func ListModel(path string) (*ModelDigests, error) { return ListModelRevision(path, "") }
+
+// ListModelRevision is ListModel for the snapshot of a Hugging Face cache
+// repository folder that revision names (a ref or a commit; "" for main).
+func ListModelRevision(path, revision string) (*ModelDigests, error) {
+	tree, err := modeltree.List(path, modeltree.Options{Revision: revision})
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		return nil, err
 	}
-	if !st.IsDir() {
-		if !st.Mode().IsRegular() {
-			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(st.Mode())), path)
-		}
-		return &ModelDigests{Root: path, Single: true, Files: []FileDigest{{Name: filepath.Base(path), Size: st.Size()}}}, nil
+	if err := tree.Err(); err != nil {
+		return nil, err
 	}
-	if repo, ok := hfcache.Root(path); ok {
-		return listCacheSnapshot(path, repo)
+	md := &ModelDigests{Root: tree.Dir, VCS: tree.VCS}
+	if tree.Single != "" {
+		md.Root, md.Single = filepath.Join(tree.Dir, tree.Single), true
 	}
-	root, err := os.OpenRoot(path)
+	root, err := tree.OpenRoot()
 	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+		return nil, err
 	}
 	defer root.Close()
-	names, err := treeNames(root, nil)
-	if err != nil {
-		return nil, err
-	}
-	files, err := describe(root, names, names)
-	if err != nil {
-		return nil, err
-	}
-	return &ModelDigests{Root: path, Files: files}, nil
-}
-
-// describe returns the size and inertness of each file below root (opened
-// by the matching entry of paths, named by names).
-func describe(root *os.Root, names, paths []string) ([]FileDigest, error) {
-	files := make([]FileDigest, len(names))
-	for i, n := range names {
-		f, st, err := regular.OpenIn(root, paths[i])
+	md.Files = make([]FileDigest, len(tree.Files))
+	names := make([]string, len(tree.Files)) // below the root; callers may rename Files
+	for i, tf := range tree.Files {
+		names[i] = tree.RootName(tf.Name)
+		f, st, err := regular.OpenIn(root, names[i])
 		if errors.Is(err, regular.ErrNotRegular) {
-			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), n)
+			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), tf.Name)
 		} else if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), n)
+			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), tf.Name)
 		}
-		id, err := content.Identify(f, st.Size(), n, formats.Limits{})
+		inert := false
+		if !md.Single {
+			id, err := content.Identify(f, st.Size(), tf.Name, formats.Limits{})
+			inert = content.Excusable(id, err) && err == nil
+		}
 		f.Close()
-		files[i] = FileDigest{Name: n, Size: st.Size(), Inert: content.Excusable(id, err) && err == nil}
+		md.Files[i] = FileDigest{Name: tf.Name, Size: st.Size(), Inert: inert}
 	}
-	return files, nil
-}
-
-// listCacheSnapshot lists a Hugging Face cache snapshot through a root on
-// its repository folder: its links must resolve into blobs/
-// (internal/hfcache), and files are named as the snapshot names them.
-func listCacheSnapshot(snapshot, repo string) (*ModelDigests, error) {
-	root, err := os.OpenRoot(repo)
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), repo)
-	}
-	defer root.Close()
-	rel, err := filepath.Rel(repo, snapshot)
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), snapshot)
-	}
-	start := filepath.ToSlash(rel)
-	var names []string
-	err = fs.WalkDir(root.FS(), start, func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := root.Readlink(p)
-			if err != nil {
-				return formats.WithPath(formats.IOError(formats.NoOffset, err), p)
-			}
-			if _, ok := hfcache.InBlobs(p, target); !ok {
-				return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a cache snapshot's link must resolve into the repository's blobs/, and this one points to %q", target), p)
-			}
-		case d.IsDir():
-			return nil
-		case !d.Type().IsRegular():
-			return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", regular.NotRegular(d.Type())), p)
-		}
-		names = append(names, strings.TrimPrefix(p, start+"/"))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(names)
-	paths := make([]string, len(names))
-	for i, n := range names {
-		paths[i] = path.Join(start, n)
-	}
-	files, err := describe(root, names, paths)
-	if err != nil {
-		return nil, err
-	}
-	// The snapshot's links resolve through the repository root only.
-	md := &ModelDigests{Root: snapshot, Files: files}
+	// Every file opens through the model's root: a cache snapshot's links
+	// resolve through its repository folder only.
 	md.Open = func(i int) (io.ReaderAt, func(), error) {
-		r, err := os.OpenRoot(repo)
+		r, err := tree.OpenRoot()
 		if err != nil {
-			return nil, nil, formats.IOError(formats.NoOffset, err)
+			return nil, nil, err
 		}
 		defer r.Close()
-		f, _, err := regular.OpenIn(r, paths[i])
+		f, _, err := regular.OpenIn(r, names[i])
 		if err != nil {
 			return nil, nil, formats.IOError(formats.NoOffset, err)
 		}
@@ -273,6 +219,22 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	if err != nil {
 		return "", err
 	}
+	// A signed file that is absent need not be there when an ignore path
+	// or an exclusion names it (excluding means "need not be covered",
+	// never "must be absent"). A manifest's "model.sig" names only the
+	// bundle it was written as.
+	ignore := append(slices.Clone(DefaultIgnorePaths), v.ignore...)
+	for _, p := range m.ignore {
+		if path.Clean(p) != defaultBundleName {
+			ignore = append(ignore, p)
+		}
+	}
+	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
+		ignore = append(ignore, filepath.ToSlash(rel))
+	}
+	// A top-level .hg or .svn is not part of the model (internal/modeltree):
+	// what a manifest says of it is not compared, since nothing loads it.
+	m.resources = withoutVCS(m.resources, md.VCS)
 	// The signature is verified over the statement as signed (its own
 	// root digest); then the signed manifest is compared with the model,
 	// file by file, and the signed root with the recomputed one.
@@ -292,7 +254,7 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 	}
 	// The signed root digest is the resources' (parseStatement), so
 	// equal resources give the model's root digest too.
-	if err := compareResources(m.resources, actual); err != nil {
+	if err := compareResources(m.withoutAbsentExcused(md, ignore), actual); err != nil {
 		return "", err
 	}
 	return signer, nil
@@ -300,7 +262,9 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 
 // leftOut says which files of md the signature need not cover: the bundle
 // itself, inert files under model_signing's default ignore paths, and
-// inert files under the signature's ignore_paths or the verifier's. A
+// inert files under the signature's ignore_paths or the verifier's, and
+// inert files an exclusion names (ModelDigests.Excused) that the manifest
+// does not sign (an excluded file it signs is checked). A
 // file those ignore paths name that is not inert (weights, code, a
 // pickle) and that the manifest does not sign would be loaded unsigned:
 // it is refused (not-allowlisted), as every file that loads must be
@@ -313,28 +277,31 @@ func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath st
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
 		bundle = filepath.ToSlash(rel)
 	}
+	// A manifest's "model.sig" (signed where its bundle was written)
+	// excuses no other bundle: an unsigned model.sig beside a bundle given
+	// elsewhere must be covered.
 	var named []string
-	for _, p := range append(slices.Clone(m.ignore), v.ignore...) {
-		if !slices.Contains(DefaultIgnorePaths, strings.Trim(path.Clean(p), "/")) {
+	for i, p := range append(slices.Clone(m.ignore), v.ignore...) {
+		c := strings.Trim(path.Clean(p), "/")
+		if i < len(m.ignore) && c == defaultBundleName {
+			continue
+		}
+		if !slices.Contains(DefaultIgnorePaths, c) {
 			named = append(named, p)
 		}
 	}
-	signed := map[string]bool{}
-	for _, n := range m.order {
-		if m.method == "shards" {
-			n, _, _, _ = parseShard(n)
-		}
-		signed[n] = true
-	}
+	signed := m.signedFiles()
 	for _, f := range md.Files {
 		if !md.Single && !f.Inert && f.Name != bundle && !signed[f.Name] && ignored(f.Name, named) {
 			return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
 				"the signature's ignore paths %q leave out this file, which is not inert (weights, code or a pickle): every file that loads must be signed", named), f.Name)
 		}
 	}
+	excluded := func(name string) bool { return md.Excused != nil && md.Excused(name) }
 	return func(f FileDigest) bool {
 		return f.Name == bundle || f.Inert && (ignored(f.Name, DefaultIgnorePaths) || ignored(f.Name, named)) ||
-			signed[f.Name] && ignored(f.Name, v.ignore)
+			signed[f.Name] && ignored(f.Name, v.ignore) ||
+			f.Inert && !signed[f.Name] && excluded(f.Name)
 	}, nil
 }
 
@@ -560,4 +527,19 @@ func (v *SignatureVerifier) verifierOptions(b *bundle.Bundle, keyless bool) ([]s
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// withoutVCS drops the resources under the version-control directories
+// the walker did not enter.
+func withoutVCS(res map[string]string, vcs []string) map[string]string {
+	if len(vcs) == 0 {
+		return res
+	}
+	out := make(map[string]string, len(res))
+	for n, d := range res {
+		if file, _, _ := strings.Cut(n, ":"); !ignored(file, vcs) {
+			out[n] = d
+		}
+	}
+	return out
 }

@@ -70,11 +70,8 @@ func TestHashTree(t *testing.T) {
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 	}
-	root, err := os.OpenRoot(dir)
-	require.NoError(t, err)
-	defer root.Close()
 	var done atomic.Int64
-	got, err := verify.HashTree(context.Background(), root, verify.SHA256, func(n string) bool { return n == "z" }, func(k int64) { done.Add(k) })
+	got, err := verify.HashTree(context.Background(), dir, verify.SHA256, func(k int64) { done.Add(k) })
 	require.NoError(t, err)
 	var names []string
 	for _, fd := range got {
@@ -84,8 +81,8 @@ func TestHashTree(t *testing.T) {
 		assert.Equal(t, verify.Digest(sha256.Sum256(files[fd.Name])), *fd.SHA256, fd.Name)
 		assert.Equal(t, int64(len(files[fd.Name])), fd.Size)
 	}
-	assert.Equal(t, []string{"a.safetensors", "sub/b.npz", "sub/deeper/c"}, names, "sorted, excluded names dropped")
-	assert.Equal(t, int64(3+3<<20), done.Load())
+	assert.Equal(t, []string{"a.safetensors", "sub/b.npz", "sub/deeper/c", "z"}, names, "sorted")
+	assert.Equal(t, int64(3+3<<20+1), done.Load())
 
 	if _, err := exec.LookPath("sha256sum"); err == nil {
 		out, err := exec.Command("sha256sum", filepath.Join(dir, "sub", "b.npz")).Output()
@@ -94,7 +91,7 @@ func TestHashTree(t *testing.T) {
 	}
 
 	require.NoError(t, os.Symlink("a.safetensors", filepath.Join(dir, "link")))
-	_, err = verify.HashTree(context.Background(), root, verify.SHA256, nil, nil)
+	_, err = verify.HashTree(context.Background(), dir, verify.SHA256, nil)
 	assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err))
 }
 
@@ -102,15 +99,6 @@ func TestSumLine(t *testing.T) {
 	d := verify.Digest(sha256.Sum256(nil))
 	assert.Equal(t, d.String()+"  model.safetensors\n", verify.SumLine(d, "model.safetensors"))
 	assert.Equal(t, `\`+d.String()+`  a\nb\\c`+"\n", verify.SumLine(d, "a\nb\\c"))
-}
-
-func TestSumsAlgorithmIsToldByTheFileName(t *testing.T) {
-	for name, want := range map[string]verify.Algorithm{
-		"SHA256SUMS": verify.SHA256, "model.sha256": verify.SHA256, "checksums.txt": verify.SHA256,
-		"B3SUMS": verify.BLAKE3, "model.b3": verify.BLAKE3, "dir/weights.blake3sum": verify.BLAKE3,
-	} {
-		assert.Equal(t, want, verify.SumsAlgorithm(name), name)
-	}
 }
 
 func TestParseSumsTaggedLinesNameTheirAlgorithm(t *testing.T) {
@@ -228,8 +216,10 @@ require: [digest]
 	assert.Equal(t, int64(200000), p.FormatLimits().MaxTensors)
 	assert.Equal(t, int64(1<<20), p.FormatLimits().MaxHeaderBytes)
 	assert.Equal(t, formats.DefaultLimits().MaxRank, p.FormatLimits().MaxRank)
-	assert.Equal(t, 2, p.Allowlist().Len())
-	assert.NoError(t, p.Allowlist().Check(sha("shard.safetensors", verify.Digest(bytes.Repeat([]byte{0xcc}, 32)))))
+	a, err := p.AllowlistFor(dir)
+	require.NoError(t, err)
+	assert.Equal(t, 2, a.Len())
+	assert.NoError(t, a.Check(sha("shard.safetensors", verify.Digest(bytes.Repeat([]byte{0xcc}, 32)))))
 	assert.Equal(t, formats.KindLimitExceeded, formats.KindOf(p.CheckFileSize("x", 201<<30)))
 	assert.NoError(t, p.CheckFileSize("x", 1<<30))
 }
@@ -306,30 +296,76 @@ func TestPolicySchemaMatchesStruct(t *testing.T) {
 	assert.ElementsMatch(t, keys(verify.Signatures{}), schemaKeys(schema.Properties["signatures"].Properties))
 }
 
+// TestReadDigestFile: one reading of checksum files for the CLI and the
+// policy (issue 22, finding 2): names relative to the file's own
+// directory, the algorithm the caller chose (never the file's name), a
+// Git LFS pointer for the file of its own name, and a file that approves
+// nothing, or nothing in the model, refused as a configuration error.
 func TestReadDigestFile(t *testing.T) {
 	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	require.NoError(t, os.MkdirAll(filepath.Join(model, "sub"), 0o755))
 	h := strings.Repeat("b", 64)
-	p := filepath.Join(dir, "model.safetensors")
-	require.NoError(t, os.WriteFile(p, []byte("version https://git-lfs.github.com/spec/v1\noid sha256:"+h+"\nsize 5\n"), 0o644))
-	e, err := verify.ReadDigestFile(p)
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		return p
+	}
+	ptr := write("model.safetensors", "version https://git-lfs.github.com/spec/v1\noid sha256:"+h+"\nsize 5\n")
+	df, err := verify.ReadDigestFile(ptr, verify.SHA256)
 	require.NoError(t, err)
-	assert.Equal(t, []verify.Entry{verify.NewEntry("model.safetensors", verify.SHA256, mustDigest(t, h))}, e)
-	s := filepath.Join(dir, "SHA256SUMS")
-	require.NoError(t, os.WriteFile(s, []byte(h+"  a.npz\n"), 0o644))
-	e, err = verify.ReadDigestFile(s)
+	e, err := df.For(model)
 	require.NoError(t, err)
-	assert.Equal(t, "a.npz", e[0].Name)
-	assert.NotNil(t, e[0].SHA256)
-	b := filepath.Join(dir, "B3SUMS")
-	require.NoError(t, os.WriteFile(b, []byte(h+"  a.npz\n"), 0o644))
-	e, err = verify.ReadDigestFile(b)
+	assert.Equal(t, []verify.Entry{verify.NewEntry("", verify.SHA256, mustDigest(t, h))}, e, "a pointer states content, under any name")
+
+	sums := write("bloom-1b3.sha256", h+"  model/sub/a.npz\n"+h+"  elsewhere/b.npz\n")
+	df, err = verify.ReadDigestFile(sums, verify.SHA256)
 	require.NoError(t, err)
-	assert.NotNil(t, e[0].BLAKE3, "a b3sum file, told by its name")
-	pol, err := verify.ParsePolicy([]byte("digest_files: [model.safetensors]\nrequire: [digest]\n"), dir)
+	e, err = df.For(model)
 	require.NoError(t, err)
-	assert.NoError(t, pol.Allowlist().Check(sha("model.safetensors", mustDigest(t, h))))
-	_, err = verify.ReadDigestFile(filepath.Join(dir, "nope"))
+	require.Len(t, e, 1, "names outside the model are dropped")
+	assert.Equal(t, "sub/a.npz", e[0].Name, "relative to the file's directory, rebased onto the model")
+	assert.NotNil(t, e[0].SHA256, "the caller's algorithm: a name holding b3 says nothing")
+	df, err = verify.ReadDigestFile(sums, verify.BLAKE3)
+	require.NoError(t, err)
+	e, err = df.For(model)
+	require.NoError(t, err)
+	assert.NotNil(t, e[0].BLAKE3)
+
+	for name, tc := range map[string]struct {
+		body, model string
+		kind        formats.Kind
+	}{
+		"an empty file approves nothing":    {"", model, formats.KindUsage},
+		"a file of blank lines":             {"\n\n", model, formats.KindUsage},
+		"no name lies in the model":         {h + "  elsewhere/b.npz\n", model, formats.KindUsage},
+		"a line that is no checksum line":   {"hello\n", model, formats.KindMalformed},
+		"a name that climbs out is outside": {h + "  ../x\n", model, formats.KindUsage},
+	} {
+		t.Run(name, func(t *testing.T) {
+			df, err := verify.ReadDigestFile(write("SUMS", tc.body), verify.SHA256)
+			if err == nil {
+				_, err = df.For(tc.model)
+			}
+			assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
+		})
+	}
+	_, err = verify.ReadDigestFile(filepath.Join(dir, "nope"), verify.SHA256)
 	assert.Equal(t, formats.KindIO, formats.KindOf(err))
+	_, err = verify.ReadDigestFile(sums, verify.BLAKE2b)
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err))
+
+	// The policy reads its digest files the same way.
+	write("policy-sums", h+"  model/sub/c.npz\n")
+	pol, err := verify.ParsePolicy([]byte("digest_files: [policy-sums]\nblake3_files: [bloom-1b3.sha256]\nrequire: [digest]\n"), dir)
+	require.NoError(t, err)
+	a, err := pol.AllowlistFor(model)
+	require.NoError(t, err)
+	assert.NoError(t, a.Check(sha("sub/c.npz", mustDigest(t, h))))
+	assert.ElementsMatch(t, []verify.Algorithm{verify.SHA256, verify.BLAKE3}, a.Algorithms())
+	write("empty-sums", "")
+	_, err = verify.ParsePolicy([]byte("digest_files: [empty-sums]\n"), dir)
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err), "an empty digest file in a policy")
 }
 
 func mustDigest(t testing.TB, s string) verify.Digest {

@@ -39,7 +39,7 @@ uint32, PREFIX.scales and PREFIX.biases as float16).`,
 			if to != "safetensors" {
 				return usageError{fmt.Errorf("--to %q: the only target is safetensors", to)}
 			}
-			ctx, done := c.progressFor(cmd.Context(), args[0], "verifying")
+			ctx, done := c.progressFor(cmd.Context(), args[0], lf.revision, "verifying")
 			m, err := lf.openVerified(ctx, args[0])
 			done()
 			if err != nil {

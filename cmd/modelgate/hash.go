@@ -1,30 +1,31 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
 )
 
 func (c *cli) newHash() *cobra.Command {
-	var algorithm string
+	var algorithm, revision string
 	cmd := &cobra.Command{
 		Use:   "hash [--algorithm sha256|blake3] [--json] PATH...",
 		Short: "Print SHA-256 or BLAKE3 digests exactly as sha256sum or b3sum does (directories expanded, in parallel)",
 		Long: `hash prints one line per file, byte for byte as GNU sha256sum prints it
 (b3sum with --algorithm blake3), so that "sha256sum -c" ("b3sum -c")
-accepts the output. A directory is expanded to every regular file below
-it, sorted by path; symbolic links inside it are refused. Files are hashed
+accepts the output. A directory is expanded to every file of the model, as
+every command reads a model (README, "What a model is"): sorted by path,
+top-level .git, .hg and .svn left out, links refused except a Hugging Face
+cache snapshot's; a cache repository folder is its snapshot (--revision). Files are hashed
 in parallel, one per core; BLAKE3 also splits each file across the cores,
 reading it in 512 KiB pieces (memory stays flat whatever the file's size).`,
 		Example: `  modelgate hash model.safetensors > SHA256SUMS && sha256sum -c SHA256SUMS
-  modelgate hash --algorithm blake3 ./model-dir > B3SUMS && modelgate verify --sha256-file B3SUMS ./model-dir
+  modelgate hash --algorithm blake3 ./model-dir > B3SUMS && modelgate verify --blake3-file B3SUMS ./model-dir
   modelgate hash --json ./model-dir`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -37,21 +38,7 @@ reading it in 512 KiB pieces (memory stays flat whatever the file's size).`,
 			if err != nil || alg == verify.BLAKE2b {
 				return usageError{fmt.Errorf("--algorithm %q: choose sha256 or blake3", algorithm)}
 			}
-			paths, err := expandPaths(args)
-			if err != nil {
-				return err
-			}
-			var total int64
-			for _, p := range paths {
-				total += p.size
-			}
-			bar := c.progress(total, "hashing")
-			names := make([]string, len(paths))
-			for i, p := range paths {
-				names[i] = p.path
-			}
-			digests, err := verify.HashFiles(cmd.Context(), alg, names, bar.add)
-			bar.done()
+			digests, err := c.hashArgs(cmd.Context(), args, alg, revision)
 			if err != nil {
 				return err
 			}
@@ -78,39 +65,44 @@ reading it in 512 KiB pieces (memory stays flat whatever the file's size).`,
 		},
 	}
 	cmd.Flags().StringVar(&algorithm, "algorithm", "sha256", "`ALGORITHM`: sha256 (as sha256sum) or blake3 (as b3sum)")
+	cmd.Flags().StringVar(&revision, "revision", "", revisionUsage)
 	return cmd
 }
 
-type sizedPath struct {
-	path string
-	size int64
-}
+// revisionUsage is the --revision flag's help, the same in every command.
+const revisionUsage = "in a Hugging Face cache repository folder (models--ORG--NAME), the snapshot of ref or commit `REV` (default main)"
 
-// expandPaths turns arguments into files: a file as given, a directory as
-// every regular file below it in sorted order.
-func expandPaths(args []string) ([]sizedPath, error) {
-	var out []sizedPath
+// hashArgs hashes each argument as its own model, listed as every command
+// lists a model (verify.ListModel): a file as given, a directory (or cache
+// snapshot or repository folder) as each of its files, named below the
+// model directory, in the order given.
+func (c *cli) hashArgs(ctx context.Context, args []string, alg verify.Algorithm, revision string) ([]verify.FileDigest, error) {
+	var models []*verify.ModelDigests
+	var total int64
 	for _, a := range args {
-		st, err := os.Stat(a)
+		md, err := verify.ListModelRevision(a, revision)
 		if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), a)
+			return nil, err
 		}
-		if !st.IsDir() {
-			out = append(out, sizedPath{a, st.Size()})
-			continue
+		for i := range md.Files {
+			total += md.Files[i].Size
+			if md.Single {
+				md.Files[i].Name = a
+			} else {
+				md.Files[i].Name = filepath.Join(md.Root, filepath.FromSlash(md.Files[i].Name))
+			}
 		}
-		root, err := os.OpenRoot(a)
-		if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), a)
+		models = append(models, md)
+	}
+	bar := c.progress(total, "hashing")
+	defer bar.done()
+	ctx = verify.ContextWithProgress(ctx, bar.add)
+	var out []verify.FileDigest
+	for _, md := range models {
+		if err := md.SumAll(ctx, alg); err != nil {
+			return nil, err
 		}
-		files, err := listTree(root)
-		root.Close()
-		if err != nil {
-			return nil, formats.WithPath(err, a)
-		}
-		for _, f := range files {
-			out = append(out, sizedPath{filepath.Join(a, filepath.FromSlash(f.path)), f.size})
-		}
+		out = append(out, md.Files...)
 	}
 	return out, nil
 }

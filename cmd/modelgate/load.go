@@ -24,10 +24,12 @@ type loadFlags struct {
 	sha256      string
 	blake3      string
 	sha256File  string
+	blake3File  string
 	profile     string
 	allowRawFP8 bool
 	mode        string
 	root        string
+	revision    string
 	exclude     []string
 	allowCode   bool
 	templates   []string // --allow-chat-template
@@ -134,6 +136,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.BoolVar(&f.allowRawFP8, "allow-raw-fp8", false, "with --profile mlx, accept F8_E4M3/F8_E8M0, which MLX loads as raw uint8")
 	fl.StringVar(&f.mode, "mode", "map", "how verified bytes are held: map, read-at or private-copy")
 	fl.StringVar(&f.root, "root", "", "confine file access to `DIR` (default: the model's directory)")
+	fl.StringVar(&f.revision, "revision", "", revisionUsage)
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
@@ -142,7 +145,8 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
 		fl.StringVar(&f.blake3, "blake3", "", "require the file's BLAKE3 (as b3sum prints it) to be `HEX`")
-		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum or b3sum `FILE` (a name containing b3 or blake3, such as B3SUMS, is read as b3sum)")
+		fl.StringVar(&f.sha256File, "sha256-file", "", "require every file to be approved by the sha256sum `FILE` (or Git LFS pointer); names are relative to FILE's directory, as sha256sum -c reads them")
+		fl.StringVar(&f.blake3File, "blake3-file", "", "require every file to be approved by the b3sum `FILE`; names are relative to FILE's directory, as b3sum -c reads them")
 	}
 }
 
@@ -166,7 +170,7 @@ func (f *loadFlags) openVerified(ctx context.Context, path string) (*loader.Mode
 	if !m.Verified.Allowlisted && m.Verified.Signer == "" {
 		m.Close()
 		return nil, formats.WithPath(formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset,
-			"nothing to verify against: give --sha256, --blake3, --sha256-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
+			"nothing to verify against: give --sha256, --blake3, --sha256-file, --blake3-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
 	}
 	return m, nil
 }
@@ -192,6 +196,9 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	opts = append(opts, loader.WithMode(mode))
 	if f.root != "" {
 		opts = append(opts, loader.WithRoot(f.root))
+	}
+	if f.revision != "" {
+		opts = append(opts, loader.WithRevision(f.revision))
 	}
 	policySigns := false
 	if f.policy != "" {
@@ -232,31 +239,24 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 	if len(f.templates) > 0 {
 		opts = append(opts, loader.WithChatTemplates(f.templates...))
 	}
-	a, err := f.allowlist(model)
-	if err != nil || a == nil {
-		return opts, err
-	}
-	if f.sha256File != "" {
-		opts = append(opts, loader.WithEvidence(f.sha256File))
-	}
-	return append(opts, loader.WithAllowlist(a)), nil
+	digests, err := f.digests(model)
+	return append(opts, digests...), err
 }
 
-// allowlist builds the allowlist of --sha256, --blake3 or --sha256-file.
-// Names in a sha256sum or b3sum file are relative to the file's
-// directory, as for "sha256sum -c" run there; they are rebased onto the
-// model's directory (a single file's directory), and entries outside it
-// are dropped.
-func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
+// digests turns --sha256, --blake3, --sha256-file and --blake3-file into
+// options. A checksum file is read by verify.ReadDigestFile, as the
+// policy's digest_files are: names relative to the file's directory, the
+// algorithm the flag names.
+func (f *loadFlags) digests(model string) ([]loader.Option, error) {
 	given := 0
-	for _, v := range []string{f.sha256, f.blake3, f.sha256File} {
+	for _, v := range []string{f.sha256, f.blake3, f.sha256File, f.blake3File} {
 		if v != "" {
 			given++
 		}
 	}
 	switch {
 	case given > 1:
-		return nil, usageError{fmt.Errorf("give one of --sha256, --blake3 and --sha256-file")}
+		return nil, usageError{fmt.Errorf("give one of --sha256, --blake3, --sha256-file and --blake3-file")}
 	case f.sha256 != "" || f.blake3 != "":
 		alg, hexd := verify.SHA256, f.sha256
 		if f.blake3 != "" {
@@ -266,59 +266,25 @@ func (f *loadFlags) allowlist(model string) (*verify.Allowlist, error) {
 		if err != nil {
 			return nil, usageError{err}
 		}
+		name := ""
 		if st, err := os.Stat(model); err == nil && !st.IsDir() {
-			// Named, so that a wrong digest is a mismatch that shows both.
-			return verify.NewAllowlist(verify.NewEntry(filepath.Base(model), alg, d))
+			name = filepath.Base(model) // named, so that a wrong digest is a mismatch that shows both
 		}
-		return verify.NewAllowlist(verify.NewEntry("", alg, d))
-	case f.sha256File != "":
-		b, err := os.ReadFile(f.sha256File)
+		a, err := verify.NewAllowlist(verify.NewEntry(name, alg, d))
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--sha256-file: %w", err)}
+			return nil, err
 		}
-		if d, _, err := verify.ParseLFSPointer(bytes.NewReader(b)); err == nil {
-			// A Git LFS pointer approves its oid for the file it stands for.
-			return verify.NewAllowlist(verify.NewEntry("", verify.SHA256, d))
+		return []loader.Option{loader.WithAllowlist(a)}, nil
+	case f.sha256File != "" || f.blake3File != "":
+		path, alg, flag := f.sha256File, verify.SHA256, "--sha256-file"
+		if f.blake3File != "" {
+			path, alg, flag = f.blake3File, verify.BLAKE3, "--blake3-file"
 		}
-		entries, err := verify.ParseSums(bytes.NewReader(b), verify.SumsAlgorithm(f.sha256File))
+		df, err := verify.ReadDigestFile(path, alg)
 		if err != nil {
-			return nil, usageError{formats.WithPath(err, f.sha256File)}
+			return nil, usageError{fmt.Errorf("%s: %w", flag, err)}
 		}
-		inside := rebase(entries, filepath.Dir(f.sha256File), modelDir(model))
-		if len(entries) > 0 && len(inside) == 0 {
-			return nil, usageError{fmt.Errorf("--sha256-file %s: none of its %d names lies in %s; they are read relative to %s, as sha256sum -c run there reads them", f.sha256File, len(entries), modelDir(model), filepath.Dir(f.sha256File))}
-		}
-		return verify.NewAllowlist(inside...)
+		return []loader.Option{loader.WithDigestFile(df)}, nil
 	}
 	return nil, nil
-}
-
-// modelDir is the directory a model's names are relative to.
-func modelDir(model string) string {
-	if st, err := os.Stat(model); err == nil && st.IsDir() {
-		return model
-	}
-	return filepath.Dir(model)
-}
-
-// rebase rewrites entries named relative to from (or absolute) as names
-// relative to to, dropping entries outside to.
-func rebase(entries []verify.Entry, from, to string) []verify.Entry {
-	absFrom, err1 := filepath.Abs(from)
-	absTo, err2 := filepath.Abs(to)
-	if err1 != nil || err2 != nil {
-		return entries
-	}
-	var out []verify.Entry
-	for _, e := range entries {
-		full := filepath.FromSlash(e.Name)
-		if !filepath.IsAbs(full) {
-			full = filepath.Join(absFrom, full)
-		}
-		if rel, err := filepath.Rel(absTo, full); err == nil && filepath.IsLocal(rel) {
-			e.Name = filepath.ToSlash(rel)
-			out = append(out, e)
-		}
-	}
-	return out
 }

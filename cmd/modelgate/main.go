@@ -6,7 +6,7 @@
 //	modelgate inspect [--json] [--digests] [--profile mlx] PATH
 //	modelgate scan    [--json] [--sarif FILE] [--follow-symlinks] PATH...
 //	modelgate hash    [--json] PATH...
-//	modelgate verify  [--policy FILE] [--sha256 HEX | --sha256-file FILE]
+//	modelgate verify  [--policy FILE] [--sha256 HEX | --sha256-file FILE | --blake3-file FILE]
 //	                  [--bundle FILE] [--identity SAN | --identity-regexp RE] [--issuer URL]
 //	                  [--key PEM] [--ca PEM] [--trusted-root FILE] [--profile mlx] [--json] PATH
 //	modelgate sign    --key KEY [--ignore-paths a,b] PATH

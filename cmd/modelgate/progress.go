@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
 
 	"github.com/schollz/progressbar/v3"
 
-	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -30,19 +26,16 @@ func (c *cli) progress(total int64, what string) *bar {
 		progressbar.OptionSetDescription(what), progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())}
 }
 
-// progressFor returns ctx carrying a progress bar sized to the files at
-// path (hashing reports to it, see verify.ContextWithProgress), and the
+// progressFor returns ctx carrying a progress bar sized to the files of
+// the model at path (internal/modeltree, as the command will read it) (hashing reports to it, see verify.ContextWithProgress), and the
 // function that ends the bar.
-func (c *cli) progressFor(ctx context.Context, path, what string) (context.Context, func()) {
+func (c *cli) progressFor(ctx context.Context, path, revision, what string) (context.Context, func()) {
 	var total int64
-	_ = filepath.WalkDir(path, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
+	if tree, err := modeltree.List(path, modeltree.Options{Revision: revision}); err == nil {
+		for _, f := range tree.Files {
+			total += f.Size
 		}
-		return nil
-	})
+	}
 	b := c.progress(total, what)
 	if b.pb == nil {
 		return ctx, func() {}
@@ -60,35 +53,4 @@ func (b *bar) done() {
 	if b.pb != nil {
 		_ = b.pb.Finish()
 	}
-}
-
-// listTree lists the regular files below root, sorted, refusing symbolic
-// links (a tree's digests must not depend on what lies outside it).
-func listTree(root *os.Root) ([]sizedPath, error) {
-	var out []sizedPath
-	err := fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return formats.IOError(formats.NoOffset, err)
-		case d.Type()&fs.ModeSymlink != 0:
-			return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "symbolic link in a directory to hash"), p)
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return formats.IOError(formats.NoOffset, err)
-			}
-			out = append(out, sizedPath{p, info.Size()})
-		}
-		return nil
-	})
-	slices.SortFunc(out, func(a, b sizedPath) int {
-		if a.path < b.path {
-			return -1
-		}
-		if a.path > b.path {
-			return 1
-		}
-		return 0
-	})
-	return out, err
 }

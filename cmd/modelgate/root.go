@@ -239,8 +239,11 @@ func classify(err error) (int, jsonError) {
 			je.Offset = &fe.Offset
 		}
 	}
-	if formats.KindOf(err) == formats.KindIO {
+	switch formats.KindOf(err) {
+	case formats.KindIO:
 		return exitIO, je
+	case formats.KindUsage:
+		return exitUsage, je
 	}
 	return exitRefused, je
 }

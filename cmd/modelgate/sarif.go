@@ -71,6 +71,7 @@ var kindHelp = map[formats.Kind]string{
 	formats.KindSignatureInvalid: "A signature does not verify.",
 	formats.KindIdentityMismatch: "A valid signature by a signer that is not allowed.",
 	formats.KindIO:               "The file could not be read.",
+	formats.KindUsage:            "The configuration is wrong or contradictory.",
 	formats.KindCode:             "The model holds code that runs on load.",
 }
 

@@ -33,17 +33,19 @@ func (c *cli) newScan() *cobra.Command {
 safetensors, npy, npz and GGUF strictly, and refuses everything else. It exits 0
 only if no file is refused.
 
-Ignored, and listed as such: directories .git, .hg and .svn; files whose
+Ignored, and listed as such: directories .git, .hg and .svn at the top of a
+scanned directory (deeper ones are ordinary folders); files whose
 content is no known format and that are text (UTF-8 without NUL in the first
 8 KiB), empty, a SentencePiece model, or a PNG, JPEG, GIF, WebP or PDF that
 ends where its structure ends. A file of any known format (a pickle above
 all) is checked whatever its name. A chat template that reaches what jinja2's
 sandbox forbids is code unless the policy's chat_templates approves it.
 
-Symbolic links inside a scanned directory are never followed out of it: a
-link that leaves is refused (path-traversal); one that stays is ignored, or
-checked with --follow-symlinks. A Hugging Face cache snapshot's links must
-resolve into its repository's blobs/.
+Symbolic links inside a scanned directory are refused (path-traversal), as
+every command refuses them, or with --follow-symlinks checked as their
+targets when they stay inside. A Hugging Face cache snapshot's links must
+resolve into its repository's blobs/; a cache repository folder is scanned
+as its snapshot (--revision).
 
 --exclude GLOB (repeatable) and a policy's scan section (include and
 exclude patterns) let a repository's images, archives and other files that
@@ -102,6 +104,7 @@ unsupported and unknown-format, then io.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.FollowSymlinks, "follow-symlinks", false, "check the targets of symbolic links that stay inside a scanned directory")
+	cmd.Flags().StringVar(&opts.Revision, "revision", "", revisionUsage)
 	cmd.Flags().StringArrayVar(&opts.Exclude, "exclude", nil, "ignore files matching `GLOB` that are no model, pickle or code (repeatable)")
 	cmd.Flags().StringVar(&policyPath, "policy", "", "apply the policy in `FILE`: its limits and scan section")
 	cmd.Flags().StringVar(&sarifPath, "sarif", "", "also write a SARIF 2.1.0 report to `FILE` (- for stdout, instead of the table)")

@@ -8,12 +8,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
 )
 
 func (c *cli) newSign() *cobra.Command {
-	var key, out, hash, cert string
+	var key, out, hash, cert, revision string
 	var shardSize int64
 	var ignore, chain []string
 	var force bool
@@ -22,7 +23,8 @@ func (c *cli) newSign() *cobra.Command {
 		Short: "Sign a model (file or directory) with a local key, writing an OpenSSF Model Signing bundle",
 		Long: `sign writes an OpenSSF Model Signing v1.0 bundle, as model_signing's key
 method writes it: a DSSE envelope over an in-toto statement that lists the
-digest of every file of the model (model.sig and git metadata left out):
+digest of every file of the model (the bundle and a top-level .git, .hg
+and .svn left out, and recorded in ignore_paths):
 SHA-256 by default, BLAKE2b with --hash blake2, BLAKE3 with --hash blake3
 (each file hashed on every core; see the README on what that costs in
 compatibility), or SHA-256 or BLAKE2b of shards of --shard-size bytes
@@ -70,7 +72,6 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 					opts.Chain = append(opts.Chain, cs...)
 				}
 			}
-			ctx, done := c.progressFor(cmd.Context(), args[0], "hashing to sign")
 			alg, err := verify.ParseAlgorithm(hash)
 			if err != nil {
 				return usageError{fmt.Errorf("--hash %q: choose sha256, blake2 or blake3", hash)}
@@ -78,18 +79,17 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 			if shardSize < 0 {
 				return usageError{fmt.Errorf("--shard-size needs a positive size")}
 			}
-			opts.Hash = alg
+			opts.Hash, opts.Revision = alg, revision
 			if out == "" {
-				out = args[0] + ".sig"
-				if st, err := os.Stat(args[0]); err == nil && st.IsDir() {
-					out = filepath.Join(args[0], "model.sig")
+				if out, err = defaultBundle(args[0], revision); err != nil {
+					return err
 				}
 			}
-			// A bundle written inside the model is no part of it, as
-			// model_signing's CLI adds its --signature to the ignore paths.
-			if rel, err := filepath.Rel(args[0], out); err == nil && filepath.IsLocal(rel) && rel != "model.sig" {
-				opts.IgnorePaths = append(opts.IgnorePaths, filepath.ToSlash(rel))
-			}
+			// A bundle written inside the model is no part of it: SignModel
+			// leaves it out and records it in ignore_paths, as model_signing's
+			// CLI adds its --signature to the ignore paths.
+			opts.Bundle = out
+			ctx, done := c.progressFor(cmd.Context(), args[0], revision, "hashing to sign")
 			b, err := verify.SignModel(ctx, args[0], signer, opts)
 			done()
 			if err != nil {
@@ -123,5 +123,20 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 	fl.StringVar(&out, "signature", "", "the same as --output (model_signing's name)")
 	fl.StringVar(&cert, "signing-certificate", "", "the same as --cert (model_signing's name)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing bundle")
+	cmd.Flags().StringVar(&revision, "revision", "", revisionUsage)
 	return cmd
+}
+
+// defaultBundle is where verify looks for a model's bundle: model.sig in
+// the model directory (a cache repository folder's snapshot), FILE.sig
+// beside a file.
+func defaultBundle(model, revision string) (string, error) {
+	tree, err := modeltree.List(model, modeltree.Options{Revision: revision})
+	if err != nil {
+		return "", err
+	}
+	if tree.Single != "" {
+		return model + ".sig", nil
+	}
+	return filepath.Join(tree.Dir, "model.sig"), nil
 }

@@ -23,7 +23,7 @@ type verifyResult struct {
 func (c *cli) newVerify() *cobra.Command {
 	var lf loadFlags
 	cmd := &cobra.Command{
-		Use:   "verify [--policy FILE] [--sha256 HEX | --blake3 HEX | --sha256-file FILE] [--bundle FILE --identity SAN --issuer URL | --key PEM | --ca PEM] [--profile mlx] [--json] PATH",
+		Use:   "verify [--policy FILE] [--sha256 HEX | --blake3 HEX | --sha256-file FILE | --blake3-file FILE] [--bundle FILE --identity SAN --issuer URL | --key PEM | --ca PEM] [--profile mlx] [--json] PATH",
 		Short: "Check a model's digests (and policy), then parse it strictly: the CI gate for promotion",
 		Long: `verify hashes each weight file of PATH (a file or a model directory), checks
 the digests against --sha256, --sha256-file or the policy's digests, then
@@ -83,7 +83,7 @@ to check a bundle over a bare digest.`,
 // verifyModel opens the model as verify does and requires that something
 // approved it.
 func (c *cli) verifyModel(ctx context.Context, lf *loadFlags, path string) (*loader.Model, error) {
-	ctx, done := c.progressFor(ctx, path, "verifying")
+	ctx, done := c.progressFor(ctx, path, lf.revision, "verifying")
 	defer done()
 	return lf.openVerified(ctx, path)
 }

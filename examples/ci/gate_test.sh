@@ -8,7 +8,7 @@ go build -o "$work/modelgate" ./cmd/modelgate || exit 1
 export MODELGATE="$work/modelgate"
 mkdir -p "$work/models/mlp"
 cp testdata/safetensors/tiny-mlp.safetensors "$work/models/mlp/model.safetensors"
-(cd "$work/models/mlp" && "$MODELGATE" hash .) > "$work/mlp.sums"
+(cd "$work" && "$MODELGATE" hash models/mlp) > "$work/mlp.sums" # names relative to mlp.sums, as sha256sum -c reads them
 printf 'formats: [safetensors]\ndigest_files: [mlp.sums]\nrequire: [digest]\n' > "$work/policy.yaml"
 gate="$PWD/examples/ci/gate.sh"
 cd "$work"

@@ -40,8 +40,9 @@ if command -v sha256sum >/dev/null; then expect 0 "sha256sum -c accepts it" -- s
 echo "== verify: digests first, then the strict parse of the same bytes"
 expect 0 "approved by the sha256sum file" -- mg verify --sha256-file "$work/SHA256SUMS" "$work/model"
 expect 1 "a digest nobody approved" -- mg verify --sha256 "$(printf '0%.0s' {1..64})" testdata/npy/le-f4.npy
-# A policy's digest names are relative to the model directory: hash there.
-(cd "$work/model" && mg hash .) > "$work/model.sums"
+# Names in a sums file are relative to the file's own directory, as
+# sha256sum -c reads them, for a policy's digest_files too.
+(cd "$work" && mg hash model) > "$work/model.sums"
 cat > "$work/policy.yaml" <<POLICY
 formats: [safetensors]
 limits: {max_file_bytes: 1GiB}
@@ -49,7 +50,9 @@ digest_files: [model.sums]
 require: [digest]
 POLICY
 expect 0 "the policy approves it" -- mg verify --policy "$work/policy.yaml" "$work/model"
-expect 1 "the policy does not allow npz" -- mg verify --policy "$work/policy.yaml" testdata/npz/savez.npz
+expect 2 "its sums name nothing in another model: a configuration error" -- mg verify --policy "$work/policy.yaml" testdata/npz/savez.npz
+printf 'formats: [safetensors]\n' > "$work/formats.yaml"
+expect 1 "the policy does not allow npz" -- mg verify --policy "$work/formats.yaml" testdata/npz/savez.npz
 expect 1 "the MLX profile refuses an npy MLX cannot read (format 3.0)" -- mg verify --profile mlx testdata/npy/v3.npy
 
 echo "== sign and verify a signature (OpenSSF Model Signing, local key)"

@@ -31,14 +31,17 @@ func TestServerLoadsTheSealedHandOff(t *testing.T) {
 		Data map[string]string `yaml:"data"`
 	}
 	require.NoError(t, yaml.Unmarshal(docs[0], &cm))
+	// The policy approves the bundled example laid out as the volume holds
+	// it (its absolute names moved from /models/llama to a temporary
+	// directory), and refuses it once a file the digests do not cover
+	// appears.
+	model := t.TempDir()
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(dir+"/model.sums", []byte(cm.Data["model.sums"]), 0o644))
+	sums := strings.ReplaceAll(cm.Data["model.sums"], "/models/llama/", model+"/")
+	require.NoError(t, os.WriteFile(dir+"/model.sums", []byte(sums), 0o644))
 	policy, err := verify.ParsePolicy([]byte(cm.Data["policy.yaml"]), dir)
 	require.NoError(t, err)
 
-	// The policy approves the bundled example laid out as the volume holds
-	// it, and refuses it once a file the digests do not cover appears.
-	model := t.TempDir()
 	weights, err := os.ReadFile(filepath.Join("..", "..", "testdata", "safetensors", "tiny-mlp.safetensors"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(model, "model.safetensors"), weights, 0o644))

@@ -12,9 +12,12 @@ package hfcache
 
 import (
 	"encoding/hex"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/modelgate/modelgate/formats"
 )
 
 // Root returns the repository folder (models--ORG--NAME, or datasets--,
@@ -31,13 +34,7 @@ func Root(dir string) (string, bool) {
 		}
 		if filepath.Base(parent) == "snapshots" {
 			repo := filepath.Dir(parent)
-			base := filepath.Base(repo)
-			for _, kind := range []string{"models--", "datasets--", "spaces--"} {
-				if strings.HasPrefix(base, kind) {
-					return repo, true
-				}
-			}
-			return "", false
+			return repo, repoName(filepath.Base(repo))
 		}
 		d = parent
 	}
@@ -64,4 +61,95 @@ func LFSDigest(blob string) ([]byte, bool) {
 	}
 	d, err := hex.DecodeString(blob)
 	return d, err == nil
+}
+
+// Snapshot resolves a repository folder (models--ORG--NAME holding
+// snapshots/) to the snapshot a revision names, as huggingface_hub does:
+// refs/REVISION holds a commit, whose snapshot is snapshots/COMMIT; a
+// revision that names no ref may be a commit with a snapshot. The default
+// revision is main. It reports false for anything that is not a
+// repository folder.
+func Snapshot(dir, revision string) (string, bool, error) {
+	if !isRepo(dir) {
+		return "", false, nil
+	}
+	if revision == "" {
+		revision = "main"
+	}
+	if !filepath.IsLocal(revision) || strings.ContainsAny(revision, `\`) {
+		return "", false, formats.Errorf(formats.KindUsage, formats.NoOffset, "revision %q is not a ref or commit name", revision)
+	}
+	commit := revision
+	if b, err := os.ReadFile(filepath.Join(dir, "refs", filepath.FromSlash(revision))); err == nil {
+		commit = strings.TrimSpace(string(b))
+	}
+	snap := filepath.Join(dir, "snapshots", commit)
+	if !filepath.IsLocal(commit) || strings.Contains(commit, "/") {
+		return "", false, formats.Errorf(formats.KindMalformed, formats.NoOffset, "refs/%s names %q, which is not a commit", revision, commit)
+	}
+	if st, err := os.Stat(snap); err != nil || !st.IsDir() {
+		return "", false, formats.Errorf(formats.KindUsage, formats.NoOffset, "revision %q names no snapshot in this cache repository (no refs/%s, no snapshots/%s)", revision, revision, commit)
+	}
+	return snap, true, nil
+}
+
+// isRepo reports whether dir is a cache repository folder: named
+// models--…, datasets--… or spaces--… and holding snapshots/.
+func isRepo(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil || !repoName(filepath.Base(abs)) {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(abs, "snapshots"))
+	return err == nil && st.IsDir()
+}
+
+func repoName(base string) bool {
+	for _, kind := range []string{"models--", "datasets--", "spaces--"} {
+		if strings.HasPrefix(base, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// Scheme prefixes a model named by its Hugging Face repository id:
+// hf://ORG/NAME or hf://ORG/NAME@REVISION.
+const Scheme = "hf://"
+
+// Repo resolves hf://ORG/NAME[@REVISION] to the repository folder in the
+// hub cache, found as huggingface_hub finds it: HF_HUB_CACHE, else
+// HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else
+// ~/.cache/huggingface/hub. It returns the folder and the revision ("" if
+// none is given).
+func Repo(name string) (dir, revision string, err error) {
+	id, ok := strings.CutPrefix(name, Scheme)
+	if !ok {
+		return "", "", formats.Errorf(formats.KindUsage, formats.NoOffset, "%q does not start with %s", name, Scheme)
+	}
+	id, revision, _ = strings.Cut(id, "@")
+	org, repo, ok := strings.Cut(id, "/")
+	if !ok || !validPart(org) || !validPart(repo) {
+		return "", "", formats.Errorf(formats.KindUsage, formats.NoOffset, "%q: a model is named hf://ORG/NAME[@REVISION]", name)
+	}
+	return filepath.Join(hubCache(), "models--"+org+"--"+repo), revision, nil
+}
+
+func validPart(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`) && !strings.Contains(s, "--")
+}
+
+func hubCache() string {
+	if d := os.Getenv("HF_HUB_CACHE"); d != "" {
+		return d
+	}
+	if d := os.Getenv("HF_HOME"); d != "" {
+		return filepath.Join(d, "hub")
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, _ := os.UserHomeDir()
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "huggingface", "hub")
 }
