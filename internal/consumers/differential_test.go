@@ -29,7 +29,7 @@ type fixture struct{ format, name, want, mlx string }
 func (f fixture) path() string { return filepath.Join("..", "..", "testdata", f.format, f.name) }
 func (f fixture) id() string   { return f.format + "/" + filepath.ToSlash(f.name) }
 
-func fixtures(t *testing.T) []fixture {
+func fixtures(t testing.TB) []fixture {
 	expects, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*", "EXPECT"))
 	require.NoError(t, err)
 	require.NotEmpty(t, expects)
@@ -76,8 +76,9 @@ func readersOf(t *testing.T, format string, cache map[string][]*consumers.Reader
 	return rs
 }
 
-// mlxFormats are the formats mx.load reads.
-var mlxFormats = map[string]bool{"gguf": true, "npy": true, "npz": true, "safetensors": true}
+// mlxFormats are the formats MLX's C++ API reads (npz is read by the
+// Python binding, through zipfile, member by member with load).
+var mlxFormats = map[string]bool{"gguf": true, "npy": true, "safetensors": true}
 
 // TestReadersAgreeWithModelgate runs every fixture of testdata/*/EXPECT
 // through modelgate and through each real reader of its format present:
