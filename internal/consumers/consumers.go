@@ -350,3 +350,26 @@ func register(t testing.TB, r *Reader) *Reader {
 	t.Cleanup(r.Close)
 	return r
 }
+
+// PyReader returns readers/py_reader.py KIND through Debian's Python: kind
+// is onnx, h5py or sentencepiece, each the module it imports. Nil when the
+// module is missing.
+func PyReader(t testing.TB, kind string) *Reader {
+	t.Helper()
+	if err := exec.Command(Python, "-c", "import "+kind).Run(); err != nil {
+		missing(t, kind, Python+" cannot import "+kind, "apt-get install python3-"+kind)
+		return nil
+	}
+	return register(t, &Reader{Name: kind, argv: []string{Python, filepath.Join(readersDir(), "py_reader.py"), kind}, timeout: 60 * time.Second})
+}
+
+// ORT returns onnxruntime-node's InferenceSession.create, or nil.
+func ORT(t testing.TB) *Reader {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(NodeModules(), "onnxruntime-node")); err != nil {
+		missing(t, "onnxruntime-node", "no onnxruntime-node", npmHow)
+		return nil
+	}
+	return register(t, &Reader{Name: "onnxruntime-node", argv: []string{"node", filepath.Join(readersDir(), "ort.cjs")},
+		env: []string{"MODELGATE_NODE_MODULES=" + NodeModules()}, timeout: 60 * time.Second})
+}

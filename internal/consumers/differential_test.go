@@ -56,23 +56,54 @@ func fixtures(t testing.TB) []fixture {
 	return out
 }
 
-// readersOf returns the real readers of a format, built once per test.
-func readersOf(t *testing.T, format string, cache map[string][]*consumers.Reader) []*consumers.Reader {
-	if rs, ok := cache[format]; ok {
-		return rs
+// group is the set of readers a fixture goes to: its format folder, or
+// for testdata/content its kind's folder (content/onnx, content/spm).
+func (f fixture) group() string {
+	if f.format == "content" {
+		first, _, _ := strings.Cut(filepath.ToSlash(f.name), "/")
+		return "content/" + first
+	}
+	return f.format
+}
+
+// readersOf returns the real readers of a fixture group, each started once
+// per test (by the parent test: a subtest's cleanup would stop it).
+func readersOf(t *testing.T, group string, cache map[string]*consumers.Reader) []*consumers.Reader {
+	var names []string
+	switch group {
+	case "gguf":
+		names = []string{"ggml", "hf-gguf"}
+	case "npy", "npz":
+		names = []string{"numpy"}
+	case "onnx", "content/onnx":
+		names = []string{"onnx", "onnxruntime-node"}
+	case "h5", "content/media", "content/keras":
+		names = []string{"h5py"} // h5py finds a superblock at 0, 512, 1024, ...
+	case "content/spm":
+		names = []string{"sentencepiece"}
 	}
 	var rs []*consumers.Reader
-	switch format {
-	case "gguf":
-		rs = []*consumers.Reader{consumers.GGML(t), consumers.HFGGUF(t)}
-	case "npy", "npz":
-		if _, ok := cache["numpy"]; !ok {
-			cache["numpy"] = []*consumers.Reader{consumers.NumPy(t)}
+	for _, n := range names {
+		r, ok := cache[n]
+		if !ok {
+			switch n {
+			case "ggml":
+				r = consumers.GGML(t)
+			case "hf-gguf":
+				r = consumers.HFGGUF(t)
+			case "numpy":
+				r = consumers.NumPy(t)
+			case "onnxruntime-node":
+				r = consumers.ORT(t)
+			default:
+				r = consumers.PyReader(t, n)
+			}
+			cache[n] = r
 		}
-		rs = cache["numpy"]
+		if r != nil {
+			rs = append(rs, r)
+		}
 	}
-	rs = slices.DeleteFunc(rs, func(r *consumers.Reader) bool { return r == nil })
-	cache[format] = rs
 	return rs
 }
 
@@ -91,11 +122,11 @@ var mlxFormats = map[string]bool{"gguf": true, "npy": true, "safetensors": true}
 // verdict under the MLX profile and to what modelgate converts for it.
 func TestReadersAgreeWithModelgate(t *testing.T) {
 	golden := readGolden(t)
-	cache := map[string][]*consumers.Reader{}
+	cache := map[string]*consumers.Reader{}
 	mlx := consumers.MLX(t)
 	ran := 0
 	for _, f := range fixtures(t) {
-		readers := readersOf(t, f.format, cache)
+		readers := readersOf(t, f.group(), cache)
 		useMLX := mlx != nil && mlxFormats[f.format]
 		if len(readers) == 0 && !useMLX {
 			continue
