@@ -35,6 +35,9 @@ const batch = 64
 // format. An input a reader reads otherwise is saved under
 // testdata/difffuzz/ for a fixture to be made of it.
 func TestDifferentialFuzz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: .ci/run runs it on its own, with -difffuzz 20s")
+	}
 	seed := *diffFuzzSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())
