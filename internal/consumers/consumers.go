@@ -373,3 +373,14 @@ func ORT(t testing.TB) *Reader {
 	return register(t, &Reader{Name: "onnxruntime-node", argv: []string{"node", filepath.Join(readersDir(), "ort.cjs")},
 		env: []string{"MODELGATE_NODE_MODULES=" + NodeModules()}, timeout: 60 * time.Second})
 }
+
+// HFJinja returns @huggingface/jinja rendering chat templates, or nil.
+func HFJinja(t testing.TB) *Reader {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(NodeModules(), "@huggingface", "jinja")); err != nil {
+		missing(t, "hf-jinja", "no @huggingface/jinja", npmHow)
+		return nil
+	}
+	return register(t, &Reader{Name: "hf-jinja", argv: []string{"node", filepath.Join(readersDir(), "jinja.cjs")},
+		env: []string{"MODELGATE_NODE_MODULES=" + NodeModules()}, timeout: 60 * time.Second})
+}

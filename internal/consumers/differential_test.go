@@ -82,6 +82,9 @@ func readersOf(t *testing.T, group string, cache map[string]*consumers.Reader) [
 	case "content/spm":
 		names = []string{"sentencepiece"}
 	}
+	if strings.Contains(group, "template") || strings.Contains(group, "jinja") {
+		names = []string{"jinja2", "hf-jinja"} // chat templates, wherever h24b files them
+	}
 	var rs []*consumers.Reader
 	for _, n := range names {
 		r, ok := cache[n]
@@ -95,6 +98,8 @@ func readersOf(t *testing.T, group string, cache map[string]*consumers.Reader) [
 				r = consumers.NumPy(t)
 			case "onnxruntime-node":
 				r = consumers.ORT(t)
+			case "hf-jinja":
+				r = consumers.HFJinja(t)
 			default:
 				r = consumers.PyReader(t, n)
 			}

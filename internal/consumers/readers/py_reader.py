@@ -6,6 +6,10 @@ the error it raised).
   onnx           onnx.load (external data not loaded), then onnx.checker.check_model
   h5py           h5py.File(path, "r"): every dataset's name, dtype, shape
   sentencepiece  sentencepiece.SentencePieceProcessor(model_file=path)
+  jinja2         a chat template (a tokenizer_config.json's chat_template, or
+                 the file itself) compiled and rendered as transformers does,
+                 in jinja2's ImmutableSandboxedEnvironment; the rendering's
+                 SHA-256 is compared with @huggingface/jinja's (jinja.cjs)
 """
 import json
 import sys
@@ -37,7 +41,30 @@ def read_sentencepiece(path):
     return {"metadata": {"pieces": str(sp.get_piece_size())}}
 
 
-READ = {"onnx": read_onnx, "h5py": read_h5py, "sentencepiece": read_sentencepiece}[KIND]
+MESSAGES = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}, {"role": "assistant", "content": "A"}]
+
+
+def chat_template(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8")
+    t = doc["chat_template"]
+    return t if isinstance(t, str) else t[0]["template"]
+
+
+def read_jinja2(path):
+    import hashlib
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    out = env.from_string(chat_template(path)).render(messages=MESSAGES, add_generation_prompt=True,
+                                                      bos_token="<s>", eos_token="</s>")
+    return {"metadata": {"rendered": hashlib.sha256(out.encode()).hexdigest()}}
+
+
+READ = {"jinja2": read_jinja2, "onnx": read_onnx, "h5py": read_h5py, "sentencepiece": read_sentencepiece}[KIND]
 
 for line in sys.stdin:
     path = line.rstrip("\n")
