@@ -82,7 +82,7 @@ func mlxRuleCases() map[string][]byte {
 	eight := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	return map[string][]byte{
 		"gguf-f32.gguf":                     g(nil, 0, f32("a", 8), ggufwrite.Tensor{Name: "b", Dims: []uint64{4}, Type: 1, Size: 8, Offset: -1}),
-		"gguf-general.alignment-64.gguf":    g([]ggufwrite.KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)}}, 64, f32("a", 3), f32("b", 8)),
+		"gguf-general.alignment-64.gguf":    aligned64(),
 		"gguf-general.alignmnet-64.gguf":    g([]ggufwrite.KV{{Key: "general.alignmnet", VT: gguf.Uint32, Val: uint32(64)}}, 0, f32("a", 3), f32("b", 8)),
 		"gguf-float64-metadata.gguf":        g([]ggufwrite.KV{{Key: "x", VT: gguf.Float64, Val: 0.25}, {Key: "general.name", VT: gguf.String, Val: "after"}}, 0, f32("a", 4)),
 		"gguf-q8_0-name-not-.weight.gguf":   g(nil, 0, ggufwrite.Tensor{Name: "w", Dims: []uint64{32}, Type: 8, Size: 34, Offset: -1}),
@@ -107,6 +107,20 @@ func mlxRuleCases() map[string][]byte {
 		"npy-shape-wide-dims-(10, 1).npy":   npy("{'descr': '|u1', 'fortran_order': False, 'shape': (10, 1), }", eight[:10]),
 		"npy-one-dim-without-comma-(4).npy": npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4), }", eight),
 		"npy-version-3.npy":                 append([]byte("\x93NUMPY\x03\x00\x76\x00\x00\x00"), append([]byte("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }"+strings.Repeat(" ", 60)+"\n"), eight...)...),
+	}
+}
+
+// aligned64 is a GGUF file with general.alignment 64 whose data section
+// starts 32 bytes after where 32-byte alignment would put it.
+func aligned64() []byte {
+	for n := 1; ; n++ {
+		b := ggufwrite.File{Align: 64, KVs: []ggufwrite.KV{{Key: "general.alignment", VT: gguf.Uint32, Val: uint32(64)},
+			{Key: "general.name", VT: gguf.String, Val: strings.Repeat("x", n)}},
+			Tensors: []ggufwrite.Tensor{{Name: "a", Dims: []uint64{3}, Type: 0, Size: 12, Offset: -1}, {Name: "b", Dims: []uint64{8}, Type: 0, Size: 32, Offset: -1}}}.Build()
+		f, err := gguf.NewReader(bytes.NewReader(b), int64(len(b)), formats.Limits{})
+		if err == nil && (f.HeaderEnd+31)/32*32 != f.DataStart {
+			return b
+		}
 	}
 }
 
