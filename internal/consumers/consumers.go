@@ -1,8 +1,9 @@
 // Package consumers runs the real programs that read a model after
 // modelgate, as differential oracles in tests: ggml's own GGUF reader
 // (libggml-base.so from the npm package @node-llama-cpp/linux-x64, through
-// a small C harness built with gcc), @huggingface/gguf on node, numpy
-// through Debian's /usr/bin/python3, and, locally, a real MLX build
+// a small C harness built with gcc), @huggingface/gguf, onnxruntime-node
+// and @huggingface/jinja on node; numpy, onnx, h5py, sentencepiece and
+// jinja2 through Debian's /usr/bin/python3; and, locally, a real MLX build
 // through the loader whose path MODELGATE_MLX_LOADER names.
 //
 // Each reader prints one Reading per file: tensor names, dtypes, shapes,
@@ -12,8 +13,9 @@
 // reader that dies or stops answering on a file is recorded as crashing or
 // hanging on it, and restarted for the next.
 //
-// Outside CI a missing reader is skipped with one line saying how to
-// install it; under CI (CI set) it fails the test.
+// Outside CI a missing reader is left out, with one logged line saying how
+// to install it; under CI (CI set) it fails the test. MLX is never
+// required.
 package consumers
 
 import (
