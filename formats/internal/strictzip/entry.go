@@ -62,7 +62,12 @@ func (z *Reader) parseCentral(dir directory, strict bool) *formats.Error {
 			return malformed(at, "no central directory header for entry %d", i)
 		}
 		made := b.u16()
-		b.skip(2) // version needed
+		// Python's zipfile reads the low byte of "version needed to
+		// extract" and refuses an archive above 6.3 (MAX_EXTRACT_VERSION);
+		// numpy.load reads npz through it.
+		if needed := b.u16() & 0xff; needed > maxExtractVersion {
+			return formats.Errorf(formats.KindUnsupported, at, "entry %d needs zip version %d.%d to extract; Python's zipfile reads up to 6.3", i, needed/10, needed%10)
+		}
 		e := &Entry{Flags: b.u16(), Method: b.u16()}
 		b.skip(4) // time, date
 		e.CRC32 = b.u32()

@@ -26,6 +26,8 @@
 //     are neither zero nor the central directory's, a descriptor that is
 //     missing or disagrees with the central directory;
 //   - compression methods other than stored and deflate (KindUnsupported);
+//   - a central directory entry needing a zip version above 6.3 to extract
+//     (KindUnsupported), which Python's zipfile, and so numpy.load, refuses;
 //   - bytes before the first entry, between entries, or between the last
 //     entry and the central directory, and entries that overlap;
 //   - duplicate names (compared exactly).
@@ -122,6 +124,9 @@ const (
 	end64Len     = 56
 	locator64Len = 20
 	maxComment   = 0xFFFF
+
+	// maxExtractVersion is zipfile.MAX_EXTRACT_VERSION (CPython 3.11): 6.3.
+	maxExtractVersion = 63
 
 	allowedFlags   = 0x0002 | 0x0004 | 0x0008 | 0x0800 // deflate options, data descriptor, UTF-8 names
 	flagDescriptor = 0x0008

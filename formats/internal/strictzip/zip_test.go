@@ -181,3 +181,25 @@ func requireKnown(t *testing.T, err error) {
 	k := formats.KindOf(err)
 	require.Contains(t, []formats.Kind{formats.KindMalformed, formats.KindUnsupported, formats.KindLimitExceeded}, k, "%v", err)
 }
+
+// TestExtractVersionAsZipfileReadsIt: Python's zipfile refuses an entry
+// whose "version needed to extract" is above 6.3, reading only the low
+// byte of the field; numpy.load refuses such an npz (found by
+// internal/consumers' differential fuzzing, testdata/npz/hostile/zip-version-8.4.npz).
+func TestExtractVersionAsZipfileReadsIt(t *testing.T) {
+	withVersion := func(v uint16) []byte {
+		b := ziptest.Archive{Entries: []ziptest.Entry{{Name: "a.npy", Data: []byte("x")}}}.Build()
+		at := bytes.Index(b, []byte("PK\x01\x02")) + 6
+		b[at], b[at+1] = byte(v), byte(v>>8)
+		return b
+	}
+	for _, v := range []uint16{20, 45, 63, 0xff00 | 20} {
+		_, err := open(t, withVersion(v))
+		assert.NoError(t, err, "version 0x%04x", v)
+	}
+	for _, v := range []uint16{64, 84, 0xff} {
+		_, err := open(t, withVersion(v))
+		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "version 0x%04x: %v", v, err)
+		assert.ErrorContains(t, err, "up to 6.3")
+	}
+}
