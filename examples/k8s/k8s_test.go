@@ -86,7 +86,7 @@ func TestServerLoadsTheSealedHandOff(t *testing.T) {
 	// sealed file through {model} and fails unless it is the verified model.
 	policyDir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(policyDir, "policy.yaml"), []byte(cm.Data["policy.yaml"]), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(policyDir, "model.sums"), []byte(cm.Data["model.sums"]), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(policyDir, "model.sums"), []byte(sums), 0o644))
 	require.NoError(t, os.Remove(filepath.Join(model, "config.json")))
 	bin := filepath.Join(t.TempDir(), "modelgate")
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/modelgate").CombinedOutput()
