@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"io"
 	"os"
 	"sync"
@@ -248,6 +249,13 @@ func (o *opener) holdRehashed(mf *modelFile) (*held, error) {
 	r.sums = make([][sha256.Size]byte, 0, (size+r.chunk-1)/r.chunk)
 	buf := make([]byte, min(verify.ChunkSize, size))
 	h := sha256.New()
+	// When digests or a signature will be checked, the file's SHA-256 is
+	// taken in the same pass: hashing it later would read every chunk
+	// again, checked, to hash it again.
+	var whole hash.Hash
+	if o.c.checks.Allowlist != nil || o.c.signatures != nil {
+		whole = sha256.New()
+	}
 	for off := int64(0); off < size; {
 		if err := o.ctx.Err(); err != nil {
 			return nil, err
@@ -257,10 +265,17 @@ func (o *opener) holdRehashed(mf *modelFile) (*held, error) {
 			return nil, formats.IOError(off, err)
 		}
 		h.Write(buf[:n])
+		if whole != nil {
+			whole.Write(buf[:n])
+		}
 		if off += n; off%r.chunk == 0 || off == size {
 			r.sums = append(r.sums, [sha256.Size]byte(h.Sum(nil)))
 			h.Reset()
 		}
+	}
+	if whole != nil && mf.digest != nil {
+		d := verify.Digest(whole.Sum(nil))
+		mf.digest.SHA256 = &d
 	}
 	return &held{r: r, size: size}, nil
 }
