@@ -14,7 +14,10 @@ import "slices"
 //  4. malformed, limit-exceeded: the bytes break their format or its
 //     limits (how parser exploits look);
 //  5. unsupported, unknown-format: a format modelgate does not load;
-//  6. io: reading failed, which says nothing about the content.
+//  6. io: reading failed, which says nothing about the content;
+//  7. usage: the configuration is wrong (a digest file naming nothing in
+//     the model, options that contradict each other), which says nothing
+//     about the model either.
 var KindsBySeverity = []Kind{
 	KindPickle, KindCode,
 	KindPathTraversal,
@@ -22,6 +25,7 @@ var KindsBySeverity = []Kind{
 	KindMalformed, KindLimitExceeded,
 	KindUnsupported, KindUnknownFormat,
 	KindIO,
+	KindUsage,
 }
 
 // MoreSevere reports whether a refusal of kind a is more severe than one

@@ -53,7 +53,7 @@ func TestServiceHandsTheWorkerTheSealedFile(t *testing.T) {
 	require.NoError(t, cfg.Prepare())
 	srv := httptest.NewServer(NewHandler(cfg))
 	defer srv.Close()
-	for _, rel := range []string{"safetensors/tiny-mlp.safetensors", "npz/savez.npz"} {
+	for _, rel := range []string{"safetensors/tiny-mlp.safetensors", "npz/streamed.npz"} {
 		status, out := upload(t, srv.URL, testdata(t, rel))
 		require.Equal(t, http.StatusOK, status, "%v", out)
 		var worker WorkerAnswer
@@ -96,4 +96,19 @@ func TestWorkerRefusesAnUnsealedFile(t *testing.T) {
 	require.NoError(t, json.NewDecoder(c).Decode(&a))
 	assert.False(t, a.OK)
 	assert.Contains(t, a.Error, "not sealed")
+}
+
+// TestServiceRefusesWhatTheSealCannotHandOver: an npz holding F64 passes
+// the MLX profile (MLX reads <f8 npy exactly) but has no faithful
+// canonical safetensors for MLX, so the hand-off is a refusal of the
+// model (422, unsupported), not a failure of the worker.
+func TestServiceRefusesWhatTheSealCannotHandOver(t *testing.T) {
+	sock := startWorker(t)
+	cfg := Config{Worker: sock, Spool: filepath.Join(t.TempDir(), "spool"), MaxBytes: 1 << 20}
+	require.NoError(t, cfg.Prepare())
+	srv := httptest.NewServer(NewHandler(cfg))
+	defer srv.Close()
+	status, out := upload(t, srv.URL, testdata(t, "npz/savez.npz"))
+	require.Equal(t, http.StatusUnprocessableEntity, status, "%v", out)
+	assert.Equal(t, "unsupported", out["error"].(map[string]any)["kind"], "%v", out)
 }

@@ -405,6 +405,13 @@ func (cfg Config) check(ctx context.Context, w http.ResponseWriter, path, base s
 	}
 	if cfg.Worker != "" {
 		if resp.Worker, err = handOff(ctx, cfg.Worker, m); err != nil {
+			// A model the seal refuses (MLX cannot load its canonical
+			// safetensors, e.g. F64) is a refusal of the model; any other
+			// failure is the worker's.
+			if k := formats.KindOf(err); k != "" && k != formats.KindIO {
+				writeError(w, http.StatusUnprocessableEntity, k, errors.New(redact(err.Error(), base)))
+				return
+			}
 			writeError(w, http.StatusBadGateway, formats.KindIO, err)
 			return
 		}
