@@ -56,20 +56,23 @@ func TestCheckDTypes(t *testing.T) {
 	}
 }
 
-// stFile writes a safetensors file of the given tensors, each of two
-// elements of one byte (or two).
+// stFile writes a safetensors file of the given tensors, t0, t1, ...,
+// each of shape [2].
 func stFile(t *testing.T, dtypes ...string) string {
 	t.Helper()
 	hdr := map[string]any{}
 	var data []byte
 	for i, d := range dtypes {
-		n := 2
-		if d == "BF16" {
-			n = 4
-		}
+		n := 2 * map[string]int{"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+			"U16": 2, "I16": 2, "F16": 2, "BF16": 2, "U32": 4, "I32": 4, "F32": 4,
+			"U64": 8, "I64": 8, "F64": 8, "C64": 8}[d]
 		hdr[fmt.Sprintf("t%d", i)] = map[string]any{"dtype": d, "shape": []int{2}, "data_offsets": []int{len(data), len(data) + n}}
 		for k := 0; k < n; k++ {
-			data = append(data, byte(0x38+i+k))
+			v := byte(0x38 + i + k)
+			if d == "BOOL" {
+				v = byte(k & 1)
+			}
+			data = append(data, v)
 		}
 	}
 	h, _ := json.Marshal(hdr)
