@@ -138,6 +138,13 @@ func TestCheckRefusesGGMLBlocks(t *testing.T) {
 	}
 }
 
+func TestCheckRefusesSizeOtherThanShape(t *testing.T) {
+	tn := loader.ModelTensor{Tensor: loader.Tensor{TensorInfo: formats.TensorInfo{Name: "x", DType: formats.F32, Shape: []int64{4}, Size: 8}}}
+	if _, _, err := Check(tn); !errors.Is(err, formats.KindMalformed) {
+		t.Fatalf("err %v, want malformed", err)
+	}
+}
+
 func TestCheckRefusesDimensionOverInt(t *testing.T) {
 	tn := loader.ModelTensor{Tensor: loader.Tensor{TensorInfo: formats.TensorInfo{Name: "x", DType: formats.U8, Shape: []int64{1 << 31}}}}
 	if _, _, err := Check(tn); !errors.Is(err, formats.KindLimitExceeded) {

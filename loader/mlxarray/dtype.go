@@ -50,7 +50,8 @@ var dtypes = map[formats.DType]DType{
 // which dtype and shape. It refuses, with KindUnsupported, a dtype MLX has
 // no exact counterpart for (a GGUF block type included), and npy data that
 // is big-endian or in Fortran order (convert writes it canonically); with
-// KindLimitExceeded a dimension over MLX's int.
+// KindLimitExceeded a dimension over MLX's int; with KindMalformed a size
+// other than the shape's.
 func Check(t loader.ModelTensor) (DType, []int, error) {
 	d, ok := dtypes[t.DType]
 	if !ok {
@@ -72,6 +73,12 @@ func Check(t loader.ModelTensor) (DType, []int, error) {
 			return 0, nil, formats.Errorf(formats.KindLimitExceeded, t.Offset, "tensor %q: dimension %d is %d, over MLX's int", t.Name, i, n)
 		}
 		shape[i] = int(n)
+	}
+	// MLX copies as many bytes as the shape says: the loader checked this
+	// when it parsed the file; check it again where a short read would be
+	// out of bounds.
+	if want := t.NumElements() * t.DType.Bits() / 8; t.Size != want {
+		return 0, nil, formats.Errorf(formats.KindMalformed, t.Offset, "tensor %q: %d bytes for a %s of shape %v (%d bytes)", t.Name, t.Size, t.DType, t.Shape, want)
 	}
 	return d, shape, nil
 }

@@ -23,6 +23,8 @@ var fixtures = []string{
 	"npy/le-u2.npy", "npy/le-u4.npy", "npy/le-u8.npy",
 	"npy/na-b1.npy", "npy/na-i1.npy", "npy/na-u1.npy",
 	"npy/scalar.npy", "npy/empty.npy", "npy/v2.npy", "npy/v3.npy",
+	// BF16 stays bfloat16 here; MLX 846d176's GGUF loader makes it float16.
+	"gguf/bf16.gguf", "gguf/v2.gguf", "gguf/float64-metadata.gguf",
 }
 
 // The arrays MLX builds from the verified mapping hold modelgate's bytes,
@@ -108,6 +110,44 @@ func TestArraysEqualMLXLoadSafetensors(t *testing.T) {
 				t.Errorf("%s %s: adapter %s %v, mlx_load_safetensors %s %v, bytes equal %v", rel, name, a.DType(), a.Shape(), b.DType(), b.Shape(), bytes.Equal(x, y))
 			}
 		}
+	}
+}
+
+// The adapter reads what each mode holds in memory (the private copy
+// too), and says so when a mode holds nothing (read-at).
+func TestModes(t *testing.T) {
+	p := filepath.Join("..", "..", "testdata", "safetensors", "tiny-mlp.safetensors")
+	m, err := loader.Open(context.Background(), p, loader.WithMode(loader.ModePrivateCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	arrs, err := Load(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range arrs {
+		want, _ := m.Bytes(name)
+		if got, err := a.Bytes(); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("private copy %s: %v", name, err)
+		}
+	}
+	r, err := loader.Open(context.Background(), p, loader.WithMode(loader.ModeReadAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := Load(r); err == nil || !strings.Contains(err.Error(), "not in memory") {
+		t.Fatalf("read-at: err %v, want the bytes not in memory", err)
+	}
+}
+
+// A GGUF model with block-quantized tensors is refused whole, and frees
+// the arrays it made before the refusal.
+func TestLoadRefusesGGMLBlocks(t *testing.T) {
+	m := open(t, "gguf/mlx-quantized.gguf")
+	if _, err := Load(m); !errors.Is(err, formats.KindUnsupported) {
+		t.Fatalf("err %v, want unsupported", err)
 	}
 }
 
