@@ -458,7 +458,15 @@ func (o *opener) parse(m *Model, files []*modelFile) error {
 		}
 	}
 	if len(weights) == 0 {
-		return formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "no safetensors, npy or npz file to load"), o.dir)
+		// A directory of inert files only (a tokenizer repository, a
+		// signed checksum list) loads nothing that runs or misreads: once
+		// digests or a signature cover every file, it is accepted, with no
+		// tensors, as model_signing accepts it. Unapproved, there is
+		// nothing to vouch for.
+		if o.single == "" && (m.Verified.Allowlisted || m.Verified.Signer != "") {
+			return nil
+		}
+		return formats.WithPath(formats.Errorf(formats.KindUnknownFormat, formats.NoOffset, "no safetensors, npy, npz or GGUF file to load (a directory of inert files only is accepted when digests or a signature cover it)"), o.dir)
 	}
 	for _, mf := range files {
 		if mf.id.Role != content.Weights {

@@ -19,6 +19,18 @@ grep -q '"version":"2.1.0"' "$tmp/out.sarif" || fail "no SARIF report"
 [ "$(run env MODELGATE_COMMAND=verify "MODELGATE_ARGS=--sha256 $(sha256sum testdata/safetensors/tiny-mlp.safetensors | cut -d' ' -f1) testdata/safetensors/tiny-mlp.safetensors")" = 0 ] || fail "verify by digest did not pass"
 [ "$(run env MODELGATE_COMMAND=sign)" = 2 ] || fail "an unknown command was not a usage error"
 
+# A released binary, pinned by its SHA-256, runs instead of a build; one
+# that is not the pinned binary never runs. (A local "release" served
+# over file://, as the download would be.)
+rel="$tmp/releases/v9.9.9"; mkdir -p "$rel"
+go build -trimpath -ldflags "-X main.releaseVersion=v9.9.9" -o "$rel/modelgate_v9.9.9_linux_amd64" ./cmd/modelgate
+pin=$(sha256sum "$rel/modelgate_v9.9.9_linux_amd64" | cut -d' ' -f1)
+[ "$(run env MODELGATE_COMMAND=scan MODELGATE_ARGS=testdata/safetensors MODELGATE_RELEASE=v9.9.9 MODELGATE_RELEASE_SHA256="$pin" MODELGATE_RELEASE_BASE="file://$tmp/releases")" = 0 ] || fail "the pinned release did not run"
+grep -q "modelgate v9.9.9" "$tmp/log" || fail "the release binary was not the one that ran"
+[ "$(run env MODELGATE_COMMAND=scan MODELGATE_ARGS=testdata/safetensors MODELGATE_RELEASE=v9.9.9 MODELGATE_RELEASE_SHA256="$(printf '%064d' 0)" MODELGATE_RELEASE_BASE="file://$tmp/releases")" = 2 ] || fail "a release that is not the pinned binary ran"
+grep -q "not the one release-sha256 pins" "$tmp/log" || fail "no word on the mismatched release"
+[ "$(run env MODELGATE_COMMAND=scan MODELGATE_ARGS=testdata/safetensors MODELGATE_RELEASE=v9.9.9)" = 2 ] || fail "a release without its pin ran"
+
 # The workflow's args, read from the file as GitHub reads them: the plain
 # YAML scalar after "args:" in the step that runs COMMAND.
 example() {
