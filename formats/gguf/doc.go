@@ -40,4 +40,25 @@
 //
 // What it accepts: every type of ggml's table with ggml's block and type
 // sizes (types.go), and metadata of every value type.
+//
+// # Declared lengths and what bounds them
+//
+// Nothing is allocated or read for a length before it is checked:
+//
+//   - tensor count: at most Limits.MaxTensors, and the least a tensor info
+//     takes times the count must fit in the file;
+//   - metadata pair count: at most Limits.MaxMetadataEntries, and must fit
+//     in the file likewise;
+//   - a key's length: at most Limits.MaxNameBytes and 65,535, and within
+//     the file;
+//   - a string's length (a value, an array element, a tensor name):
+//     against what is left of Limits.MaxMetadataBytes (tensor names: under
+//     64 bytes) and the file, before it is read;
+//   - an array's length: times the least one element takes, against what
+//     is left of Limits.MaxMetadataBytes and the file, before the typed
+//     slice is made;
+//   - dimensions: each at most Limits.MaxDim, their product checked for
+//     overflow, the data size from ggml's block and type sizes against
+//     Limits.MaxTotalBytes and the file;
+//   - general.alignment: a power of two up to 1 MiB.
 package gguf

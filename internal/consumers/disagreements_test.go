@@ -1,12 +1,10 @@
 package consumers_test
 
 import (
-	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,33 +50,4 @@ func TestRecordedDisagreements(t *testing.T) {
 			t.Logf("open: modelgate accepts it, and %s reads it otherwise: %s", r.Name, d)
 		})
 	}
-}
-
-// openClass names the recorded class of a GGUF disagreement still open
-// (testdata/disagreements/LIST), or "": metadata strings holding a NUL
-// (ggml's C API ends them there) or bytes that are not UTF-8
-// (@huggingface/gguf decodes them with replacement). Differential fuzzing
-// logs rather than fails these until modelgate refuses them.
-func openClass(r consumers.Reading) string {
-	for _, v := range r.Metadata {
-		typ, val, _ := strings.Cut(v, " ")
-		var strs []string
-		switch {
-		case typ == "str":
-			strs = []string{val}
-		case typ == "arr[str]":
-			_, list, _ := strings.Cut(val, " ")
-			strs = strings.Split(strings.Trim(list, "[]"), ",")
-		}
-		for _, h := range strs {
-			s, _ := hex.DecodeString(h)
-			if strings.Contains(string(s), "\x00") {
-				return "a metadata string holds a NUL"
-			}
-			if !utf8.Valid(s) {
-				return "a metadata string is not UTF-8"
-			}
-		}
-	}
-	return ""
 }
