@@ -30,7 +30,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/internal/memfd"
 	"github.com/modelgate/modelgate/loader"
 )
 
@@ -126,7 +125,7 @@ func Receive(c *net.UnixConn) (*os.File, Header, error) {
 		closeAll()
 		return nil, h, fmt.Errorf("header: %w", err)
 	}
-	if err := memfd.Check(files[0]); err != nil {
+	if err := loader.CheckSealed(files[0]); err != nil {
 		closeAll()
 		return nil, h, fmt.Errorf("refused: %w", err)
 	}
