@@ -92,6 +92,8 @@ type PolicyLimits struct {
 }
 
 // Signatures is the signatures section: who may sign, and what to trust.
+// It is plain data here; Policy.Checks has the verifier built by the
+// builder verify/signature registers (RegisterSignatures).
 type Signatures struct {
 	// Bundle is the signature file, relative to the model; default
 	// model.sig inside a model directory or beside a file.
