@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // model writes a model directory: one safetensors file and a config.
@@ -47,10 +48,10 @@ func TestEveryFileIsCovered(t *testing.T) {
 	_, key, err := ed25519.GenerateKey(rand.Reader)
 	require.NoError(t, err)
 	signed := func(t *testing.T, dir string, ignore ...string) loader.Option {
-		b, err := verify.SignModel(ctx, dir, key, verify.SignOptions{IgnorePaths: ignore})
+		b, err := signature.SignModel(ctx, dir, key, signature.SignOptions{IgnorePaths: ignore})
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(dir, "model.sig"), b)
-		v, err := verify.NewSignatureVerifier(verify.WithPublicKey("release", key.Public()))
+		v, err := signature.NewVerifier(signature.WithPublicKey("release", key.Public()))
 		require.NoError(t, err)
 		return loader.WithSignatureVerifier(v)
 	}

@@ -18,12 +18,13 @@ import (
 	"github.com/modelgate/modelgate/formats/safetensors"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // rewritingVerifier rewrites a file on disk (same size, mtime restored)
 // just before it checks the signature, as a local writer could.
 type rewritingVerifier struct {
-	real    *verify.SignatureVerifier
+	real    *signature.Verifier
 	rewrite func()
 }
 
@@ -39,16 +40,16 @@ func (r rewritingVerifier) VerifyModel(ctx context.Context, md *verify.ModelDige
 // still see the bytes that were signed.
 func TestSignatureCheckedOverTheHeldBytes(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	real, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	real, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
 	data := bytes.Repeat([]byte{7}, 1<<20)
 	var buf bytes.Buffer
 	require.NoError(t, safetensors.Write(&buf, []safetensors.Tensor{{Name: "w", DType: formats.U8, Shape: []int64{1 << 20}, Data: bytes.NewReader(data)}}, nil))
-	for _, opts := range []verify.SignOptions{{ShardSize: 1 << 16}, {Hash: verify.BLAKE3}} {
+	for _, opts := range []signature.SignOptions{{ShardSize: 1 << 16}, {Hash: verify.BLAKE3}} {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "model.safetensors")
 		writeFile(t, p, buf.Bytes())
-		b, err := verify.SignModel(ctx, dir, key, opts)
+		b, err := signature.SignModel(ctx, dir, key, opts)
 		require.NoError(t, err)
 		writeFile(t, filepath.Join(dir, "model.sig"), b)
 		old := time.Now().Add(-time.Hour)

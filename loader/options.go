@@ -88,7 +88,7 @@ const (
 	ProfileMLX
 )
 
-// SignatureVerifier checks a model's signature (verify.SignatureVerifier
+// SignatureVerifier checks a model's signature (verify/signature's Verifier
 // is modelgate's). The loader calls it after hashing, with the digests it
 // computed, so that a verifier need not read the model again.
 type SignatureVerifier interface {
@@ -224,6 +224,8 @@ func WithoutHardLinks() Option {
 // load. Other options combine with it whatever their order: allowlists
 // are merged, exclusions added, and a signature verifier given as well
 // must accept the model too. One policy per Open (kind usage otherwise).
+// A policy's signatures are checked only in a program that imports
+// verify/signature; elsewhere such a policy is refused (kind usage).
 func WithPolicy(p *verify.Policy) Option {
 	return func(c *config) error {
 		if c.given.policy != nil {
@@ -353,8 +355,8 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithSignatureVerifier checks the model's signature (see verify's
-// Sigstore support). Beside a policy's signatures, or another verifier,
+// WithSignatureVerifier checks the model's signature (see package
+// verify/signature). Beside a policy's signatures, or another verifier,
 // every one of them must accept the model.
 func WithSignatureVerifier(v SignatureVerifier) Option {
 	return func(c *config) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // readmeSnippet is the README's "library in 15 lines", as written there.
@@ -48,7 +49,7 @@ func Example_readme() {
 	_ = os.WriteFile(filepath.Join(model, "model.safetensors"), weights, 0o644)
 
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	bundle, err := verify.SignModel(context.Background(), model, key, verify.SignOptions{})
+	bundle, err := signature.SignModel(context.Background(), model, key, signature.SignOptions{})
 	if err != nil {
 		panic(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/regular"
 )
 
 // MaxDigestFileBytes caps a checksum file: a line per file of a model.
@@ -40,7 +41,7 @@ func ReadDigestFile(path string, a Algorithm) (*DigestFile, error) {
 	if a != SHA256 && a != BLAKE3 {
 		return nil, formats.WithPath(formats.Errorf(formats.KindUsage, formats.NoOffset, "a checksum file holds sha256 or blake3 digests, not %s", a), path)
 	}
-	b, err := readCapped(path, MaxDigestFileBytes)
+	b, err := regular.ReadCapped(path, MaxDigestFileBytes)
 	if err != nil {
 		return nil, err
 	}

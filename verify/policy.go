@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/chattemplate"
+	"github.com/modelgate/modelgate/internal/regular"
 )
 
 // Policy is the one file a service and a CI step share: which formats may
@@ -91,6 +92,8 @@ type PolicyLimits struct {
 }
 
 // Signatures is the signatures section: who may sign, and what to trust.
+// It is plain data here; Policy.Checks has the verifier built by the
+// builder verify/signature registers (RegisterSignatures).
 type Signatures struct {
 	// Bundle is the signature file, relative to the model; default
 	// model.sig inside a model directory or beside a file.
@@ -168,7 +171,7 @@ func (d *Digest) UnmarshalText(b []byte) error {
 // LoadPolicy reads and validates a policy file. digest_files and
 // blake3_files are read relative to the policy file's directory.
 func LoadPolicy(path string) (*Policy, error) {
-	b, err := readCapped(path, MaxPolicyBytes)
+	b, err := regular.ReadCapped(path, MaxPolicyBytes)
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
@@ -326,15 +329,15 @@ func (p *Policy) rel(name string) string {
 // Policy.Checks: the loader applies it, and the CLI and services only
 // translate their flags and configuration into a policy or options.
 type Checks struct {
-	Formats      []formats.Format   // nil: every format modelgate accepts
-	Limits       formats.Limits     // with defaults
-	MaxFileBytes int64              // 0: no limit
-	Allowlist    *Allowlist         // digests named relative to the model; nil: none
-	DigestFiles  []*DigestFile      // checksum files, rebased onto the model by AllowlistFor
-	Signatures   *SignatureVerifier // nil: no signature required
-	Bundle       string             // the signature file, "" to look for it
-	Exclude      []string           // patterns that excuse inert files
-	Evidence     []string           // absolute paths of digest files, which are not part of a model
+	Formats      []formats.Format // nil: every format modelgate accepts
+	Limits       formats.Limits   // with defaults
+	MaxFileBytes int64            // 0: no limit
+	Allowlist    *Allowlist       // digests named relative to the model; nil: none
+	DigestFiles  []*DigestFile    // checksum files, rebased onto the model by AllowlistFor
+	Signatures   ModelVerifier    // nil: no signature required
+	Bundle       string           // the signature file, "" to look for it
+	Exclude      []string         // patterns that excuse inert files
+	Evidence     []string         // absolute paths of digest files, which are not part of a model
 	AllowCode    bool
 	// ChatTemplates are the digests of approved chat templates
 	// (formats/content Identity.Code).
@@ -342,10 +345,12 @@ type Checks struct {
 }
 
 // Checks builds the policy's complete checks once, its signature verifier
-// included (which, for identities without a trusted_root, fetches the
-// public-good root through TUF), and returns them on every later call. Digests are required whenever the
-// policy lists any: under an allowlist every file of a model must be
-// approved.
+// included (built by the builder RegisterSignatures registered, which,
+// for identities without a trusted_root, fetches the public-good root
+// through TUF), and returns them on every later call. Digests are
+// required whenever the policy lists any: under an allowlist every file
+// of a model must be approved. A policy with a signatures section is
+// refused (kind usage) when the program registered no builder.
 func (p *Policy) Checks() (*Checks, error) {
 	p.checks.once.Do(func() { p.checks.c, p.checks.err = p.buildChecks() })
 	return p.checks.c, p.checks.err
@@ -367,7 +372,11 @@ func (p *Policy) buildChecks() (*Checks, error) {
 	}
 	c.DigestFiles = slices.Clone(p.files)
 	if s := p.Signatures; s != nil {
-		v, err := SignaturesFromPolicy(s, p.dir, p.DigestAlgorithms...)
+		build := signaturesBuilder.Load()
+		if build == nil {
+			return nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "policy: a signatures section, and this program links no signature verifier (package verify/signature)")
+		}
+		v, err := (*build)(s, p.dir, p.DigestAlgorithms...)
 		if err != nil {
 			return nil, err
 		}

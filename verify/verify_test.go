@@ -373,3 +373,16 @@ func mustDigest(t testing.TB, s string) verify.Digest {
 	require.NoError(t, err)
 	return d
 }
+
+// TestPolicySignaturesNeedTheSignaturePackage: a program that does not
+// import verify/signature (this test binary) reads a policy's signatures
+// section, and refuses to build its checks (kind usage) rather than
+// ignore the signatures it cannot check.
+func TestPolicySignaturesNeedTheSignaturePackage(t *testing.T) {
+	p, err := verify.ParsePolicy([]byte("signatures: {keys: [cosign.pub]}\nrequire: [signature]\n"), t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cosign.pub"}, p.Signatures.Keys)
+	_, err = p.Checks()
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err))
+	assert.ErrorContains(t, err, "links no signature verifier")
+}

@@ -33,3 +33,38 @@ func TestNoPeerInTheBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestDigestOnlyImporterLinksNoSigstore holds "pay only for what you use":
+// a program importing formats/..., loader and verify (digests,
+// allowlists, digest files, policies) links none of the Sigstore stack,
+// which lives in verify/signature. Before the split, loader alone linked
+// 608 packages (go list -deps ./loader | wc -l), go-tuf, go-openapi, gRPC,
+// OpenTelemetry, go-containerregistry and klog among them.
+func TestDigestOnlyImporterLinksNoSigstore(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command on PATH")
+	}
+	out, err := exec.Command(gobin, "list", "-deps",
+		"github.com/modelgate/modelgate/formats/...",
+		"github.com/modelgate/modelgate/loader",
+		"github.com/modelgate/modelgate/verify").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/modelgate/modelgate/loader", "go list did not list the module")
+	t.Logf("a digest-only importer links %d packages (608 before verify/signature)", len(deps))
+	for _, dep := range deps {
+		for _, heavy := range []string{
+			"github.com/modelgate/modelgate/verify/signature",
+			"github.com/sigstore",
+			"github.com/theupdateframework/go-tuf",
+			"github.com/go-openapi",
+			"google.golang.org/grpc",
+			"go.opentelemetry.io",
+			"github.com/google/go-containerregistry",
+			"k8s.io/klog",
+		} {
+			require.False(t, dep == heavy || strings.HasPrefix(dep, heavy+"/"), "%s is linked by a digest-only importer", dep)
+		}
+	}
+}

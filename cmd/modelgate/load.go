@@ -16,6 +16,7 @@ import (
 	"github.com/modelgate/modelgate/formats/chattemplate"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // loadFlags are the flags every command that opens a model shares.
@@ -74,43 +75,43 @@ func (s *sigFlags) set() bool {
 
 // verifier builds the signature verifier the flags describe (nil when
 // they name no signer).
-func (s *sigFlags) verifier() (*verify.SignatureVerifier, error) {
+func (s *sigFlags) verifier() (*signature.Verifier, error) {
 	if !s.set() {
 		if s.issuer != "" || s.trustedRoot != "" {
 			return nil, usageError{fmt.Errorf("name who may sign: --identity or --identity-regexp with --issuer, --key, or --ca")}
 		}
 		return nil, nil
 	}
-	var opts []verify.SignatureOption
+	var opts []signature.Option
 	if s.identity != "" || s.identityRegexp != "" {
 		if s.issuer == "" || (s.identity != "" && s.identityRegexp != "") {
 			return nil, usageError{fmt.Errorf("give --issuer and one of --identity and --identity-regexp")}
 		}
 		if s.trustedRoot == "" {
-			opts = append(opts, verify.WithPublicGoodInstance())
+			opts = append(opts, signature.WithPublicGoodInstance())
 		}
-		opts = append(opts, verify.WithIdentity(s.issuer, s.identity, s.identityRegexp))
+		opts = append(opts, signature.WithIdentity(s.issuer, s.identity, s.identityRegexp))
 	}
 	if s.trustedRoot != "" {
-		opts = append(opts, verify.WithTrustedRootFile(s.trustedRoot))
+		opts = append(opts, signature.WithTrustedRootFile(s.trustedRoot))
 	}
 	for _, k := range s.keys {
 		if err := checkPublicKeyFile(k); err != nil {
 			return nil, err
 		}
-		opts = append(opts, verify.WithPublicKeyFile(k))
+		opts = append(opts, signature.WithPublicKeyFile(k))
 	}
 	for _, c := range s.cas {
-		opts = append(opts, verify.WithCAFile(c))
+		opts = append(opts, signature.WithCAFile(c))
 	}
 	if s.bundle != "" {
-		opts = append(opts, verify.WithBundleFile(s.bundle))
+		opts = append(opts, signature.WithBundleFile(s.bundle))
 	}
 	// As the policy's signatures.ignore_paths: the signature check leaves
 	// them out too (a signed file so named is missing, as model_signing
 	// finds it).
-	opts = append(opts, verify.WithIgnorePaths(s.ignorePaths...))
-	v, err := verify.NewSignatureVerifier(opts...)
+	opts = append(opts, signature.WithIgnorePaths(s.ignorePaths...))
+	v, err := signature.NewVerifier(opts...)
 	if err != nil && formats.KindOf(err) != formats.KindIO || err != nil && errors.Is(err, fs.ErrNotExist) {
 		return nil, usageError{err} // a key, CA or root that does not read: the flags are wrong
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
-	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // Exit codes, part of the CLI contract.
@@ -251,12 +251,12 @@ func classify(err error) (int, jsonError) {
 // hint says what to do about err: the library states the facts (typed
 // causes and kinds); the CLI maps them to its flags.
 func hint(err error) string {
-	var ns *verify.NoSignerError
+	var ns *signature.NoSignerError
 	var several *loader.SeveralFormatsError
 	switch {
 	case errors.As(err, &several):
 		return severalFormatsHint(several)
-	case errors.Is(err, verify.ErrNoTrustedRoot):
+	case errors.Is(err, signature.ErrNoTrustedRoot):
 		return "give a trusted_root.json with --trusted-root (offline), or let modelgate fetch the public-good root"
 	case errors.As(err, &ns) && ns.Signer == "key":
 		return "allow the signing key with --key PUBLIC.pem"

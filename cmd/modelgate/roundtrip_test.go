@@ -17,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // The round-trip laws of issue 22, over generated layouts: every command,
@@ -143,7 +144,7 @@ func TestRoundTripLaws(t *testing.T) {
 			require.NoError(t, err)
 			modelDir := tree.Dir
 			priv, pub := rtKeys(t, t.TempDir())
-			pubKey, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(pub))
+			pubKey, err := signature.NewVerifier(signature.WithPublicKeyFile(pub))
 			require.NoError(t, err)
 
 			// hash, as a user runs it, into a sums file beside the model.

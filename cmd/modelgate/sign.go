@@ -11,6 +11,7 @@ import (
 	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 func (c *cli) newSign() *cobra.Command {
@@ -53,19 +54,19 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 			if len(chain) > 0 && cert == "" {
 				return usageError{fmt.Errorf("--chain needs --cert, the signing certificate")}
 			}
-			signer, err := verify.LoadPrivateKeyFile(key)
+			signer, err := signature.LoadPrivateKeyFile(key)
 			if err != nil {
 				return err
 			}
-			opts := verify.SignOptions{ShardSize: shardSize, IgnorePaths: ignore}
+			opts := signature.SignOptions{ShardSize: shardSize, IgnorePaths: ignore}
 			if cert != "" {
-				certs, err := verify.LoadCertificatesFile(cert)
+				certs, err := signature.LoadCertificatesFile(cert)
 				if err != nil {
 					return usageError{fmt.Errorf("--cert: %w", err)}
 				}
 				opts.Certificate, opts.Chain = certs[0], certs[1:]
 				for _, p := range chain {
-					cs, err := verify.LoadCertificatesFile(p)
+					cs, err := signature.LoadCertificatesFile(p)
 					if err != nil {
 						return usageError{fmt.Errorf("--chain: %w", err)}
 					}
@@ -90,7 +91,7 @@ the key VARIANT:sha256). Verify with "modelgate verify --key PUB".`,
 			// CLI adds its --signature to the ignore paths.
 			opts.Bundle = out
 			ctx, done := c.progressFor(cmd.Context(), args[0], revision, "hashing to sign")
-			b, err := verify.SignModel(ctx, args[0], signer, opts)
+			b, err := signature.SignModel(ctx, args[0], signer, opts)
 			done()
 			if err != nil {
 				return err

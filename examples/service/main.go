@@ -22,8 +22,11 @@
 // or, with -worker, handed to a worker process as a sealed file (handoff.go,
 // examples/worker).
 //
-// It imports only modelgate's public packages (loader, verify, formats), so
-// it can be copied out of the module as the start of a service.
+// It imports only modelgate's public packages (loader, verify, formats, and
+// verify/signature for a policy's signatures section), so it can be copied
+// out of the module as the start of a service. A service that checks
+// digests only can drop the verify/signature import and link no Sigstore
+// code; a policy naming signatures is then refused at start.
 package main
 
 import (
@@ -52,6 +55,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/verify"
+	_ "github.com/modelgate/modelgate/verify/signature" // builds a policy's signature verifier (verify.RegisterSignatures)
 )
 
 func main() {

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // part is one field of a multipart upload.
@@ -87,7 +88,7 @@ func TestUploadCarriesItsSignature(t *testing.T) {
 	model := testdata(t, "safetensors/tiny-mlp.safetensors")
 	signed := filepath.Join(t.TempDir(), "model.safetensors")
 	require.NoError(t, os.WriteFile(signed, model, 0o644))
-	bundle, err := verify.SignModel(context.Background(), signed, k, verify.SignOptions{})
+	bundle, err := signature.SignModel(context.Background(), signed, k, signature.SignOptions{})
 	require.NoError(t, err)
 
 	url, cfg := serve(t, "formats: [safetensors]\nrequire: [signature]\nsignatures: {keys: [release.pub]}\n", keys)

@@ -4,9 +4,13 @@
 package regular
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+
+	"github.com/modelgate/modelgate/formats"
 )
 
 // ErrNotRegular is the cause when a path names a FIFO, socket, device or
@@ -56,4 +60,23 @@ func NotRegular(mode fs.FileMode) error {
 		what = "a symbolic link"
 	}
 	return fmt.Errorf("%w: %s, which a reader could block on or read forever", ErrNotRegular, what)
+}
+
+// ReadCapped reads a small regular file (a bundle, a policy, a checksum
+// file) whole, up to max+1 bytes so that the caller can refuse one over
+// max. A special file is refused with kind unsupported, and failures are
+// kind io.
+func ReadCapped(path string, max int64) ([]byte, error) {
+	f, _, err := Open(path)
+	if errors.Is(err, ErrNotRegular) {
+		return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), path)
+	} else if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
+	}
+	return b, nil
 }

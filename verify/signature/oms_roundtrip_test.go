@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // tamperCases change a signed model directory; each must be refused
@@ -64,14 +65,14 @@ func tamperModel(t *testing.T) string {
 // 1 KiB and of 3 bytes), verifies it, and refuses each change.
 func TestSignedManifestsRefuseTampering(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
-	for _, opts := range []verify.SignOptions{{}, {Hash: verify.BLAKE3}, {Hash: verify.BLAKE2b}, {ShardSize: 1024}, {ShardSize: 3}, {Hash: verify.BLAKE2b, ShardSize: 1024}, {Hash: verify.BLAKE3, ShardSize: 1024}} {
+	for _, opts := range []signature.SignOptions{{}, {Hash: verify.BLAKE3}, {Hash: verify.BLAKE2b}, {ShardSize: 1024}, {ShardSize: 3}, {Hash: verify.BLAKE2b, ShardSize: 1024}, {Hash: verify.BLAKE3, ShardSize: 1024}} {
 		name := fmt.Sprintf("%s-shards-%d", opts.Hash, opts.ShardSize)
 		t.Run(name, func(t *testing.T) {
 			for what, tamper := range tamperCases {
 				dir := tamperModel(t)
-				b, err := verify.SignModel(context.Background(), dir, key, opts)
+				b, err := signature.SignModel(context.Background(), dir, key, opts)
 				require.NoError(t, err)
 				writeT(t, filepath.Join(dir, "model.sig"), b)
 				_, err = v.VerifyPath(context.Background(), dir)
@@ -99,7 +100,7 @@ func TestShardResourcesInModelSigningOrder(t *testing.T) {
 	dir := t.TempDir()
 	writeT(t, filepath.Join(dir, "a.b"), []byte("x"))
 	writeT(t, filepath.Join(dir, "a", "b"), []byte("0123456789abcdef"))
-	b, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{ShardSize: 3})
+	b, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{ShardSize: 3})
 	require.NoError(t, err)
 	var got golden
 	require.NoError(t, json.Unmarshal(payloadOf(t, b), &got))
@@ -128,7 +129,7 @@ func blake2Statement(t *testing.T, hashType string, files map[string][]byte, nam
 	b, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       []any{map[string]any{"name": "m", "digest": map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))}}},
-		"predicateType": verify.PredicateOMSv1,
+		"predicateType": signature.PredicateOMSv1,
 		"predicate": map[string]any{
 			"serialization": map[string]any{"method": "files", "hash_type": hashType, "allow_symlinks": false},
 			"resources":     resources,
@@ -143,9 +144,9 @@ func blake2Statement(t *testing.T, hashType string, files map[string][]byte, nam
 // configuration calls the algorithm "blake2"), and refuses a change.
 func TestBLAKE2Manifests(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
-	onlyB3, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey), verify.WithDigestAlgorithms(verify.BLAKE3))
+	onlyB3, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey), signature.WithDigestAlgorithms(verify.BLAKE3))
 	require.NoError(t, err)
 	for _, hashType := range []string{"blake2b", "blake2"} {
 		dir := tamperModel(t)
@@ -181,7 +182,7 @@ func rawStatement(t *testing.T, serialization map[string]any, resources [][3]str
 	b, err := json.Marshal(map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       []any{map[string]any{"name": "m", "digest": map[string]string{"sha256": root}}},
-		"predicateType": verify.PredicateOMSv1,
+		"predicateType": signature.PredicateOMSv1,
 		"predicate":     map[string]any{"serialization": serialization, "resources": rs},
 	})
 	require.NoError(t, err)
@@ -241,11 +242,11 @@ func TestManifestRefusals(t *testing.T) {
 		{"an algorithm the policy does not allow", files, [][3]string{{"w.safetensors", "sha256", sh}}, "", verify.BLAKE3, formats.KindNotAllowlisted, "only [blake3]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := []verify.SignatureOption{verify.WithPublicKey("k", &key.PublicKey)}
+			opts := []signature.Option{signature.WithPublicKey("k", &key.PublicKey)}
 			if tc.only != "" {
-				opts = append(opts, verify.WithDigestAlgorithms(tc.only))
+				opts = append(opts, signature.WithDigestAlgorithms(tc.only))
 			}
-			v, err := verify.NewSignatureVerifier(opts...)
+			v, err := signature.NewVerifier(opts...)
 			require.NoError(t, err)
 			writeT(t, filepath.Join(dir, "model.sig"), signStatement(t, key, rawStatement(t, tc.serialization, tc.resources, tc.root)))
 			_, err = v.VerifyPath(context.Background(), dir)
@@ -255,7 +256,7 @@ func TestManifestRefusals(t *testing.T) {
 		})
 	}
 	// The same manifest, well formed, verifies.
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
 	writeT(t, filepath.Join(dir, "model.sig"), signStatement(t, key, rawStatement(t, shards(5.0), good, "")))
 	_, err = v.VerifyPath(context.Background(), dir)
@@ -268,7 +269,7 @@ func TestManifestRefusals(t *testing.T) {
 // verifies as one.
 func TestBLAKE3ShardsManifestIsAFilesManifest(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
 	dir := tamperModel(t)
 	var res [][3]string
@@ -294,9 +295,9 @@ func TestSigningShardsRefusesAColonInAName(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dir := t.TempDir()
 	writeT(t, filepath.Join(dir, "a:b.safetensors"), []byte("x"))
-	_, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{ShardSize: 8})
+	_, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{ShardSize: 8})
 	assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%v", err)
-	_, err = verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
+	_, err = signature.SignModel(context.Background(), dir, key, signature.SignOptions{})
 	assert.NoError(t, err, "the files serialization names it whole")
 }
 
@@ -305,11 +306,11 @@ func TestSigningShardsRefusesAColonInAName(t *testing.T) {
 func TestSignOptionsRefused(t *testing.T) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dir := tamperModel(t)
-	for name, opts := range map[string]verify.SignOptions{
+	for name, opts := range map[string]signature.SignOptions{
 		"unknown algorithm": {Hash: "md5"},
 		"negative shards":   {ShardSize: -1},
 	} {
-		_, err := verify.SignModel(context.Background(), dir, key, opts)
+		_, err := signature.SignModel(context.Background(), dir, key, opts)
 		assert.Equal(t, formats.KindUnsupported, formats.KindOf(err), "%s: %v", name, err)
 	}
 }

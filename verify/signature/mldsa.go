@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"bytes"
@@ -65,8 +65,8 @@ func parseMLDSAPublicKey(name string, raw []byte) (*mldsaKey, bool) {
 // public key raw (FIPS 204 encoding, as model_signing's ML-DSA method
 // writes it), called name in results. WithPublicKeyFile reads such keys
 // too.
-func WithMLDSAPublicKey(name string, raw []byte) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithMLDSAPublicKey(name string, raw []byte) Option {
+	return func(v *Verifier) error {
 		k, ok := parseMLDSAPublicKey(name, raw)
 		if !ok {
 			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "public key %s: %d bytes is no raw ML-DSA-44, -65 or -87 public key", name, len(raw))
@@ -98,7 +98,7 @@ func (rb *rawBundle) isMLDSA() bool {
 // verifyMLDSA checks an ML-DSA bundle against the allowed ML-DSA keys: the
 // key its hint names (the hint's variant must be the key's), or any of
 // them when it names none.
-func (v *SignatureVerifier) verifyMLDSA(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+func (v *Verifier) verifyMLDSA(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	if rb.hasLogEvidence() {
 		return "", sigErr("an ML-DSA bundle with transparency-log evidence is not a form model_signing writes")
 	}

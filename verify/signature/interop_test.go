@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"bytes"
@@ -27,6 +27,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // The interop matrix runs the real model_signing (sigstore/model-transparency,
@@ -364,18 +365,18 @@ func TestModelSigningInterop(t *testing.T) {
 		}
 		alg, err := verify.ParseAlgorithm(c.hash)
 		require.NoError(t, err)
-		opts := verify.SignOptions{Hash: alg, ShardSize: c.shards, IgnorePaths: c.ignore}
+		opts := signature.SignOptions{Hash: alg, ShardSize: c.shards, IgnorePaths: c.ignore}
 		if c.m.cert != "" {
-			leaf, err := verify.LoadCertificatesFile(c.m.cert)
+			leaf, err := signature.LoadCertificatesFile(c.m.cert)
 			require.NoError(t, err)
 			opts.Certificate = leaf[0]
 			for _, f := range c.m.chain {
-				cs, err := verify.LoadCertificatesFile(f)
+				cs, err := signature.LoadCertificatesFile(f)
 				require.NoError(t, err)
 				opts.Chain = append(opts.Chain, cs...)
 			}
 		}
-		b, err := verify.SignModel(context.Background(), c.model, c.m.key, opts)
+		b, err := signature.SignModel(context.Background(), c.model, c.m.key, opts)
 		require.NoError(t, err, c.name)
 		writeT(t, c.sig, b)
 	}
@@ -392,13 +393,13 @@ func TestModelSigningInterop(t *testing.T) {
 			j.PublicKey = c.m.pub
 		}
 		jobs = append(jobs, j)
-		var opt verify.SignatureOption
+		var opt signature.Option
 		if c.m.cert == "" {
-			opt = verify.WithPublicKey("k", &c.m.key.PublicKey)
+			opt = signature.WithPublicKey("k", &c.m.key.PublicKey)
 		} else {
-			opt = verify.WithCAFile(c.m.anchors[0])
+			opt = signature.WithCAFile(c.m.anchors[0])
 		}
-		v, err := verify.NewSignatureVerifier(opt, verify.WithIgnorePaths(verifierIgnores(c.tamper)...))
+		v, err := signature.NewVerifier(opt, signature.WithIgnorePaths(verifierIgnores(c.tamper)...))
 		require.NoError(t, err)
 		md, err := verify.ListModel(c.model)
 		require.NoError(t, err)

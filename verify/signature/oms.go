@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"cmp"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/workpool"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // The predicate types of OpenSSF Model Signing (model_signing).
@@ -66,8 +67,8 @@ type resource struct {
 // how they were computed.
 type manifest struct {
 	legacy    bool
-	method    string    // files or shards
-	alg       Algorithm // of every resource
+	method    string           // files or shards
+	alg       verify.Algorithm // of every resource
 	shardSize int64
 	ignore    []string
 	resources map[string]string // name -> hex digest
@@ -91,12 +92,12 @@ func parseStatement(rb *rawBundle) (*manifest, error) {
 	if st.Type != inTotoStatementV1 {
 		return nil, sigErr("statement type %q is not in-toto Statement v1", st.Type)
 	}
-	m := &manifest{resources: map[string]string{}, alg: SHA256}
+	m := &manifest{resources: map[string]string{}, alg: verify.SHA256}
 	switch st.PredicateType {
 	case PredicateLegacy01:
 		m.legacy, m.method = true, "files"
 		for _, s := range st.Subject {
-			if err := m.add(s.Name, SHA256.String(), s.Digest["sha256"]); err != nil {
+			if err := m.add(s.Name, verify.SHA256.String(), s.Digest["sha256"]); err != nil {
 				return nil, err
 			}
 		}
@@ -134,13 +135,13 @@ func parseStatement(rb *rawBundle) (*manifest, error) {
 // BLAKE3, which it hashes on every core already), and so does modelgate.
 func (m *manifest) serialization(p omsPredicate) error {
 	s := p.Serialization
-	alg, err := ParseAlgorithm(s.HashType)
+	alg, err := verify.ParseAlgorithm(s.HashType)
 	if err != nil {
 		return formats.Errorf(formats.KindUnsupported, formats.NoOffset, "manifest hash type %q; modelgate checks sha256, blake2 and blake3", s.HashType).WithField("hash_type")
 	}
 	m.alg, m.method, m.ignore = alg, s.Method, s.IgnorePaths
 	switch {
-	case s.Method == "files", s.Method == "shards" && alg == BLAKE3:
+	case s.Method == "files", s.Method == "shards" && alg == verify.BLAKE3:
 		m.method = "files"
 	case s.Method == "shards":
 		// JSON numbers are floats; model_signing writes 8.0 for 8.
@@ -169,7 +170,7 @@ func (m *manifest) resourceAlgorithm() string {
 // resources it names "blake2b"), so that its verifier, which rebuilds its
 // configuration from this field, can read it.
 func (m *manifest) hashType() string {
-	if m.alg == BLAKE2b {
+	if m.alg == verify.BLAKE2b {
 		return "blake2"
 	}
 	return m.alg.String()
@@ -299,7 +300,7 @@ func ignored(name string, paths []string) bool {
 // sign. A manifest that lists "name:0:0" (modelgate before it matched
 // model_signing, and model_signing's PR #653) is honoured for an empty
 // file it names.
-func actualResources(ctx context.Context, md *ModelDigests, m *manifest, skip func(FileDigest) bool) (map[string]string, error) {
+func actualResources(ctx context.Context, md *verify.ModelDigests, m *manifest, skip func(verify.FileDigest) bool) (map[string]string, error) {
 	type job struct {
 		file   int
 		name   string
@@ -367,7 +368,7 @@ func (m *manifest) resourceFile(n string) string {
 // in the model and need not be: an excluded or ignored file may be
 // absent (an exclusion says "need not be covered", never "must be
 // absent" nor "must be present").
-func (m *manifest) withoutAbsentExcused(md *ModelDigests, ignore []string) map[string]string {
+func (m *manifest) withoutAbsentExcused(md *verify.ModelDigests, ignore []string) map[string]string {
 	present := make(map[string]bool, len(md.Files))
 	for _, f := range md.Files {
 		present[f.Name] = true

@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/internal/testvectors"
-	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 const (
@@ -50,22 +50,22 @@ func TestConformance(t *testing.T) {
 			if _, err := os.Stat(trusted); err != nil {
 				trusted = filepath.Join(base, "trusted_root.public-good.json")
 			}
-			opts := []verify.SignatureOption{verify.WithTrustedRootFile(trusted), verify.WithBundleFile(filepath.Join(dir, "bundle.sigstore.json"))}
+			opts := []signature.Option{signature.WithTrustedRootFile(trusted), signature.WithBundleFile(filepath.Join(dir, "bundle.sigstore.json"))}
 			if _, err := os.Stat(filepath.Join(dir, "key.pub")); err == nil {
-				opts = append(opts, verify.WithPublicKeyFile(filepath.Join(dir, "key.pub")))
+				opts = append(opts, signature.WithPublicKeyFile(filepath.Join(dir, "key.pub")))
 			} else {
 				san, iss := readTrim(filepath.Join(dir, "identity")), readTrim(filepath.Join(dir, "issuer"))
 				if san == "" {
 					san, iss = beaconSAN, githubIssuer
 				}
-				opts = append(opts, verify.WithIdentity(iss, san, ""))
+				opts = append(opts, signature.WithIdentity(iss, san, ""))
 			}
 			artifact := filepath.Join(dir, "artifact")
 			if _, err := os.Stat(artifact); err != nil {
 				artifact = filepath.Join(base, "conformance", "a.txt")
 			}
 			fail := strings.HasSuffix(c.Name(), "_fail")
-			v, err := verify.NewSignatureVerifier(opts...)
+			v, err := signature.NewVerifier(opts...)
 			if fail && err != nil {
 				return // refused when the key is parsed
 			}
@@ -89,9 +89,9 @@ func TestSigstoreJSProvenance(t *testing.T) {
 	d, err := hex.DecodeString("46d4e2f74c4877316640000a6fdf8a8b59f1e0847667973e9859f774dd31b8f1e0937813b777fb66a2ac67d50540fe34640966eee9fc2ccca387082b4c85cd3c")
 	require.NoError(t, err)
 	for _, root := range []string{"trusted_root.public-good.json", "sigstore-go/public-good.json"} {
-		v, err := verify.NewSignatureVerifier(verify.WithTrustedRootFile(filepath.Join(base, root)),
-			verify.WithBundleFile(filepath.Join(base, "sigstore-go", "sigstore.js@2.0.0-provenance.sigstore.json")),
-			verify.WithIdentity(githubIssuer, "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main", ""))
+		v, err := signature.NewVerifier(signature.WithTrustedRootFile(filepath.Join(base, root)),
+			signature.WithBundleFile(filepath.Join(base, "sigstore-go", "sigstore.js@2.0.0-provenance.sigstore.json")),
+			signature.WithIdentity(githubIssuer, "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main", ""))
 		require.NoError(t, err)
 		bundle := filepath.Join(base, "sigstore-go", "sigstore.js@2.0.0-provenance.sigstore.json")
 		signer, err := v.VerifyDigest(bundle, "sha512", d)

@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // signedStatement is the part of a statement these tests read.
@@ -44,28 +45,28 @@ func TestSignWritesWhatModelSigningReads(t *testing.T) {
 	writeT(t, filepath.Join(dir, "model-00002-of-00002.safetensors"), []byte("abcdefghij"))
 	for _, tc := range []struct {
 		name                  string
-		opts                  verify.SignOptions
+		opts                  signature.SignOptions
 		method, hashType      string
 		algorithm             string
 		shardSize             any
 		wantNames, wantIgnore []string
 	}{
-		{name: "sha256 shards", opts: verify.SignOptions{ShardSize: 1000, IgnorePaths: []string{"model-00002-of-00002.safetensors"}},
+		{name: "sha256 shards", opts: signature.SignOptions{ShardSize: 1000, IgnorePaths: []string{"model-00002-of-00002.safetensors"}},
 			method: "shards", hashType: "sha256", algorithm: "sha256-sharded-1000", shardSize: json.Number("1000"),
 			wantNames: []string{"model-00001-of-00002.safetensors:0:10"}, wantIgnore: []string{"model-00002-of-00002.safetensors"}},
-		{name: "blake2 shards", opts: verify.SignOptions{Hash: verify.BLAKE2b, ShardSize: 4},
+		{name: "blake2 shards", opts: signature.SignOptions{Hash: verify.BLAKE2b, ShardSize: 4},
 			method: "shards", hashType: "blake2", algorithm: "blake2b-sharded-4", shardSize: json.Number("4"),
 			wantNames: []string{"model-00001-of-00002.safetensors:0:4", "model-00001-of-00002.safetensors:4:8", "model-00001-of-00002.safetensors:8:10",
 				"model-00002-of-00002.safetensors:0:4", "model-00002-of-00002.safetensors:4:8", "model-00002-of-00002.safetensors:8:10"}},
-		{name: "blake2 files", opts: verify.SignOptions{Hash: verify.BLAKE2b},
+		{name: "blake2 files", opts: signature.SignOptions{Hash: verify.BLAKE2b},
 			method: "files", hashType: "blake2", algorithm: "blake2b",
 			wantNames: []string{"__init__.py", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}},
-		{name: "blake3 shards are files", opts: verify.SignOptions{Hash: verify.BLAKE3, ShardSize: 4},
+		{name: "blake3 shards are files", opts: signature.SignOptions{Hash: verify.BLAKE3, ShardSize: 4},
 			method: "files", hashType: "blake3", algorithm: "blake3",
 			wantNames: []string{"__init__.py", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := verify.SignModel(context.Background(), dir, key, tc.opts)
+			b, err := signature.SignModel(context.Background(), dir, key, tc.opts)
 			require.NoError(t, err)
 			dec := json.NewDecoder(strings.NewReader(string(payloadOf(t, b))))
 			dec.UseNumber()
@@ -82,7 +83,7 @@ func TestSignWritesWhatModelSigningReads(t *testing.T) {
 			// model_signing's git paths, the bundle written inside the model
 			// (model.sig, as model_signing's CLI records its signature), and
 			// what the signer ignores.
-			assert.ElementsMatch(t, append(append([]string{"model.sig"}, verify.DefaultIgnorePaths...), tc.wantIgnore...), ignore)
+			assert.ElementsMatch(t, append(append([]string{"model.sig"}, signature.DefaultIgnorePaths...), tc.wantIgnore...), ignore)
 			var names []string
 			for _, r := range st.Predicate.Resources {
 				names = append(names, r.Name)
@@ -100,7 +101,7 @@ func TestSignWritesWhatModelSigningReads(t *testing.T) {
 // verifies.
 func TestIgnoredWeightsRefusedByCoverage(t *testing.T) {
 	key := newPKI(t).p256
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		ignore string
@@ -108,7 +109,7 @@ func TestIgnoredWeightsRefusedByCoverage(t *testing.T) {
 	}{{"w.bin", formats.KindNotAllowlisted}, {"sub", formats.KindNotAllowlisted}, {"a.txt", ""}} {
 		dir := t.TempDir()
 		interopModel(t, dir)
-		b, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{IgnorePaths: []string{tc.ignore}})
+		b, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{IgnorePaths: []string{tc.ignore}})
 		require.NoError(t, err)
 		writeT(t, filepath.Join(dir, "model.sig"), b)
 		_, err = v.VerifyPath(context.Background(), dir)
@@ -123,10 +124,10 @@ func TestIgnoredWeightsRefusedByCoverage(t *testing.T) {
 	// model_signing finds them.
 	dir := t.TempDir()
 	interopModel(t, dir)
-	b, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
+	b, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{})
 	require.NoError(t, err)
 	writeT(t, filepath.Join(dir, "model.sig"), b)
-	ig, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey), verify.WithIgnorePaths("w.bin"))
+	ig, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey), signature.WithIgnorePaths("w.bin"))
 	require.NoError(t, err)
 	_, err = ig.VerifyPath(context.Background(), dir)
 	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
@@ -138,12 +139,12 @@ func TestIgnoredWeightsRefusedByCoverage(t *testing.T) {
 // and verifies it too, and a change to that file is still caught.
 func TestBackslashNamesVerify(t *testing.T) {
 	key := newPKI(t).p256
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
-	for _, opts := range []verify.SignOptions{{}, {ShardSize: 4}} {
+	for _, opts := range []signature.SignOptions{{}, {ShardSize: 4}} {
 		dir := t.TempDir()
 		writeT(t, filepath.Join(dir, `a\b.txt`), []byte("backslash"))
-		b, err := verify.SignModel(context.Background(), dir, key, opts)
+		b, err := signature.SignModel(context.Background(), dir, key, opts)
 		require.NoError(t, err)
 		writeT(t, filepath.Join(dir, "model.sig"), b)
 		_, err = v.VerifyPath(context.Background(), dir)
@@ -193,12 +194,12 @@ func TestCertificatesCheckedAsModelSigningChecks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeT(t, filepath.Join(dir, "w.bin"), []byte("weights"))
-			leaf, err := verify.LoadCertificatesFile(tc.leaf)
+			leaf, err := signature.LoadCertificatesFile(tc.leaf)
 			require.NoError(t, err)
-			b, err := verify.SignModel(context.Background(), dir, p.p256, verify.SignOptions{Certificate: leaf[0], Chain: tc.chain})
+			b, err := signature.SignModel(context.Background(), dir, p.p256, signature.SignOptions{Certificate: leaf[0], Chain: tc.chain})
 			require.NoError(t, err)
 			writeT(t, filepath.Join(dir, "model.sig"), b)
-			v, err := verify.NewSignatureVerifier(verify.WithCAFile(tc.anchor))
+			v, err := signature.NewVerifier(signature.WithCAFile(tc.anchor))
 			require.NoError(t, err)
 			signer, err := v.VerifyPath(context.Background(), dir)
 			assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
@@ -213,11 +214,11 @@ func TestCertificatesCheckedAsModelSigningChecks(t *testing.T) {
 // signing key's, as model_signing's certificate signer checks.
 func TestSignRefusesAnotherKeysCertificate(t *testing.T) {
 	p := newPKI(t)
-	leaf, err := verify.LoadCertificatesFile(p.leaf(t, "leaf", p.p256, nil))
+	leaf, err := signature.LoadCertificatesFile(p.leaf(t, "leaf", p.p256, nil))
 	require.NoError(t, err)
 	dir := t.TempDir()
 	writeT(t, filepath.Join(dir, "w.bin"), []byte("weights"))
-	_, err = verify.SignModel(context.Background(), dir, p.p384, verify.SignOptions{Certificate: leaf[0]})
+	_, err = signature.SignModel(context.Background(), dir, p.p384, signature.SignOptions{Certificate: leaf[0]})
 	assert.Equal(t, formats.KindSignatureInvalid, formats.KindOf(err), "%v", err)
 	_, err = os.Stat(filepath.Join(dir, "model.sig"))
 	assert.True(t, os.IsNotExist(err))

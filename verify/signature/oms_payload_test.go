@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/testvectors"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // payloadFixtures rebuilds model_signing's pytest fixture models
@@ -72,7 +73,7 @@ type golden struct {
 }
 
 // goldenSuffixes are the serializations of model_signing's payload goldens.
-var goldenSuffixes = map[string]verify.SignOptions{"": {}, "_shard": {ShardSize: 1000000000}, "_small_shards": {ShardSize: 8}}
+var goldenSuffixes = map[string]signature.SignOptions{"": {}, "_shard": {ShardSize: 1000000000}, "_small_shards": {ShardSize: 8}}
 
 func payloadOf(t *testing.T, bundle []byte) []byte {
 	var b struct {
@@ -103,7 +104,7 @@ func TestSigningWritesModelSigningPayloads(t *testing.T) {
 				require.NoError(t, err)
 				var want, got golden
 				require.NoError(t, json.Unmarshal(b, &want))
-				bundle, err := verify.SignModel(context.Background(), model, key, opts)
+				bundle, err := signature.SignModel(context.Background(), model, key, opts)
 				require.NoError(t, err)
 				require.NoError(t, json.Unmarshal(payloadOf(t, bundle), &got))
 				assert.Equal(t, want, got)
@@ -142,9 +143,9 @@ func signStatement(t *testing.T, key *ecdsa.PrivateKey, statement []byte) []byte
 func TestModelSigningPayloadsVerify(t *testing.T) {
 	dir := filepath.Join(testvectors.Dir(t, "model-transparency"), "tests/_signing/testdata/signing/TestPayload")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey))
 	require.NoError(t, err)
-	ignoring, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &key.PublicKey), verify.WithIgnorePaths("empty_file"))
+	ignoring, err := signature.NewVerifier(signature.WithPublicKey("k", &key.PublicKey), signature.WithIgnorePaths("empty_file"))
 	require.NoError(t, err)
 	for base, model := range payloadFixtures(t) {
 		for suffix := range goldenSuffixes {

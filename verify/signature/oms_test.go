@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -10,23 +10,23 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/testvectors"
-	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 func mtDir(t testing.TB) string { return testvectors.Dir(t, "model-transparency") }
 
 // signer options for each method of model_signing's test models.
-func methodOpts(mt, method string) []verify.SignatureOption {
+func methodOpts(mt, method string) []signature.Option {
 	keys := filepath.Join(mt, "scripts", "tests", "keys", "certificate")
 	switch method {
 	case "elliptic-key":
-		return []verify.SignatureOption{verify.WithPublicKeyFile(filepath.Join(keys, "signing-key-pub.pem"))}
+		return []signature.Option{signature.WithPublicKeyFile(filepath.Join(keys, "signing-key-pub.pem"))}
 	case "certificate":
-		return []verify.SignatureOption{verify.WithCAFile(filepath.Join(keys, "ca-cert.pem"))}
+		return []signature.Option{signature.WithCAFile(filepath.Join(keys, "ca-cert.pem"))}
 	}
-	return []verify.SignatureOption{
-		verify.WithTrustedRootFile(filepath.Join(mt, "..", "sigstore", "trusted_root.public-good.json")),
-		verify.WithIdentity("https://sigstore.verify.ibm.com/oauth2", "stefanb@us.ibm.com", ""),
+	return []signature.Option{
+		signature.WithTrustedRootFile(filepath.Join(mt, "..", "sigstore", "trusted_root.public-good.json")),
+		signature.WithIdentity("https://sigstore.verify.ibm.com/oauth2", "stefanb@us.ibm.com", ""),
 	}
 }
 
@@ -56,19 +56,19 @@ func TestModelTransparencyVectors(t *testing.T) {
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			dir := filepath.Join(mt, "scripts", "tests", tc.dir)
-			opts := append(methodOpts(mt, tc.method), verify.WithIgnorePaths(tc.ignore...))
+			opts := append(methodOpts(mt, tc.method), signature.WithIgnorePaths(tc.ignore...))
 			path := dir
 			if tc.single {
 				path = filepath.Join(dir, "signme-1")
-				opts = append(opts, verify.WithBundleFile(filepath.Join(dir, "model.sig")))
+				opts = append(opts, signature.WithBundleFile(filepath.Join(dir, "model.sig")))
 			}
-			v, err := verify.NewSignatureVerifier(opts...)
+			v, err := signature.NewVerifier(opts...)
 			require.NoError(t, err)
 			signer, err := v.VerifyPath(context.Background(), path)
 			require.NoError(t, err)
 			assert.NotEmpty(t, signer)
 			if len(tc.ignore) > 0 {
-				v, err := verify.NewSignatureVerifier(methodOpts(mt, tc.method)...)
+				v, err := signature.NewVerifier(methodOpts(mt, tc.method)...)
 				require.NoError(t, err)
 				_, err = v.VerifyPath(context.Background(), path)
 				assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "without --ignore-paths, ignore-me is an extra file: %v", err)
@@ -98,7 +98,7 @@ func TestOMSSpecVectors(t *testing.T) {
 			// The model directory holds its own model.sig, and the bundle
 			// used is elsewhere: only the bundle used is left out by
 			// itself, so the other one is named (issue 23, finding 3).
-			v, err := verify.NewSignatureVerifier(append(methodOpts(mt, tc.method), verify.WithBundleFile(filepath.Join(spec, tc.bundle)), verify.WithIgnorePaths("ignore-me", "model.sig"))...)
+			v, err := signature.NewVerifier(append(methodOpts(mt, tc.method), signature.WithBundleFile(filepath.Join(spec, tc.bundle)), signature.WithIgnorePaths("ignore-me", "model.sig"))...)
 			require.NoError(t, err)
 			_, err = v.VerifyPath(context.Background(), filepath.Join(mt, "scripts", "tests", tc.model))
 			assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)

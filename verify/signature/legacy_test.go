@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"os"
@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/internal/testvectors"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // TestLegacyFormsStillNeeded fails once sigstore-go verifies a form that
@@ -29,7 +30,7 @@ func TestLegacyFormsStillNeeded(t *testing.T) {
 		m, err := parseStatement(rb)
 		require.NoError(t, err)
 		require.NotEmpty(t, rb.legacyForm(m), dir)
-		v, err := NewSignatureVerifier(WithCAFile(filepath.Join(keys, "ca-cert.pem")))
+		v, err := NewVerifier(WithCAFile(filepath.Join(keys, "ca-cert.pem")))
 		require.NoError(t, err)
 		alg, digest := "", []byte(nil)
 		if !m.legacy {
@@ -43,7 +44,7 @@ func TestLegacyFormsStillNeeded(t *testing.T) {
 }
 
 func mustHex(t *testing.T, s string) []byte {
-	d, err := ParseDigest(s)
+	d, err := verify.ParseDigest(s)
 	require.NoError(t, err)
 	return d[:]
 }

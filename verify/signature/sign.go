@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"cmp"
@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // LoadPrivateKeyFile reads a PEM private key (PKCS#8, SEC 1 EC or PKCS#1
@@ -58,7 +59,7 @@ func LoadPrivateKeyFile(path string) (crypto.Signer, error) {
 // SignOptions say how SignModel hashes a model and names its signer.
 type SignOptions struct {
 	// Hash is SHA256 (the default), BLAKE2b or BLAKE3.
-	Hash Algorithm
+	Hash verify.Algorithm
 	// ShardSize, when positive, selects model_signing's "shards"
 	// serialization: each file hashed in pieces of ShardSize bytes, in
 	// parallel. With BLAKE3 the files serialization is written whatever
@@ -96,19 +97,19 @@ type SignOptions struct {
 // takes), and under shards an empty file has no resource, as
 // model_signing records none.
 func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOptions) ([]byte, error) {
-	m := &manifest{method: "files", alg: cmp.Or(opts.Hash, SHA256)}
+	m := &manifest{method: "files", alg: cmp.Or(opts.Hash, verify.SHA256)}
 	switch {
-	case m.alg != SHA256 && m.alg != BLAKE2b && m.alg != BLAKE3:
+	case m.alg != verify.SHA256 && m.alg != verify.BLAKE2b && m.alg != verify.BLAKE3:
 		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "modelgate signs with sha256, blake2 or blake3, not %s", m.alg)
 	case opts.ShardSize < 0:
 		return nil, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "shard size %d is negative", opts.ShardSize)
-	case opts.ShardSize > 0 && m.alg != BLAKE3:
+	case opts.ShardSize > 0 && m.alg != verify.BLAKE3:
 		// model_signing hashes BLAKE3 by files whatever the shard size
 		// (BLAKE3 splits each file across the cores itself), and so does
 		// modelgate.
 		m.method, m.shardSize = "shards", opts.ShardSize
 	}
-	md, err := ListModelRevision(path, opts.Revision)
+	md, err := verify.ListModelRevision(path, opts.Revision)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func SignModel(ctx context.Context, path string, key crypto.Signer, opts SignOpt
 	// model_signing leaves it out (a verifier refuses a model whose
 	// ignore paths leave out weights); the default paths only when inert;
 	// the bundle being written, always.
-	skip := func(f FileDigest) bool {
+	skip := func(f verify.FileDigest) bool {
 		return !md.Single && f.Name == bundle || ignored(f.Name, opts.IgnorePaths) || f.Inert && ignored(f.Name, DefaultIgnorePaths)
 	}
 	if m.method == "shards" {
@@ -178,7 +179,7 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 
 // signedBundle is the bundle's name relative to the model directory when
 // it lies inside it, else "".
-func signedBundle(md *ModelDigests, bundle string) string {
+func signedBundle(md *verify.ModelDigests, bundle string) string {
 	if bundle == "" {
 		return defaultBundleName
 	}

@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"bytes"
@@ -19,20 +19,19 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
-	"github.com/sigstore/sigstore/pkg/signature"
+	sigsig "github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/formats/content"
-	"github.com/modelgate/modelgate/internal/modeltree"
 	"github.com/modelgate/modelgate/internal/regular"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // VerifyModel checks the signature of a model whose files' digests the
-// loader computed (it implements loader.SignatureVerifier). A
+// loader computed (it implements loader.Verifier). A
 // model_signing bundle is checked file by file against the manifest
 // recomputed from md; any other bundle must be for a single file and sign
 // its SHA-256. It returns the signer: an identity, a key or a certificate.
-func (v *SignatureVerifier) VerifyModel(ctx context.Context, md *ModelDigests) (string, error) {
+func (v *Verifier) VerifyModel(ctx context.Context, md *verify.ModelDigests) (string, error) {
 	bundlePath := v.findBundle(md)
 	b, err := readLimited(bundlePath)
 	if err != nil {
@@ -48,10 +47,10 @@ func (v *SignatureVerifier) VerifyModel(ctx context.Context, md *ModelDigests) (
 	if !md.Single || len(md.Files) != 1 {
 		return "", formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "bundle %s is not a model_signing bundle, so it can sign one file only", bundlePath)
 	}
-	if err := v.allowsAlgorithm(SHA256); err != nil {
+	if err := v.allowsAlgorithm(verify.SHA256); err != nil {
 		return "", err
 	}
-	d, err := md.Sum(ctx, 0, SHA256, 0, md.Files[0].Size)
+	d, err := md.Sum(ctx, 0, verify.SHA256, 0, md.Files[0].Size)
 	if err != nil {
 		return "", err
 	}
@@ -61,8 +60,8 @@ func (v *SignatureVerifier) VerifyModel(ctx context.Context, md *ModelDigests) (
 // VerifyPath checks the signature of the model at path (a file or
 // directory, refusing symbolic links), hashing its files as the
 // signature's manifest says, without parsing any of them.
-func (v *SignatureVerifier) VerifyPath(ctx context.Context, path string) (string, error) {
-	md, err := ListModel(path)
+func (v *Verifier) VerifyPath(ctx context.Context, path string) (string, error) {
+	md, err := verify.ListModel(path)
 	if err != nil {
 		return "", err
 	}
@@ -72,7 +71,7 @@ func (v *SignatureVerifier) VerifyPath(ctx context.Context, path string) (string
 // VerifyDigest checks the bundle at bundlePath over an artifact known only
 // by its digest ("sha256:HEX" in sigstore-conformance's client protocol),
 // which need not be a model.
-func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []byte) (string, error) {
+func (v *Verifier) VerifyDigest(bundlePath, algorithm string, digest []byte) (string, error) {
 	b, err := readLimited(bundlePath)
 	if err != nil {
 		return "", err
@@ -84,97 +83,18 @@ func (v *SignatureVerifier) VerifyDigest(bundlePath, algorithm string, digest []
 	return v.verifyBundle(rb, algorithm, digest, nil)
 }
 
-// ListModel lists the files of a model (a file, a directory, or a Hugging
-// Face cache snapshot or repository folder) as every command reads a model
-// (internal/modeltree: top-level .git, .hg and .svn left out; links,
-// special files and names that are not UTF-8 refused), reading each file's
-// first bytes to tell which are inert; digests are computed when a check
-// asks for them (ModelDigests.Sum).
-func ListModel(path string) (*ModelDigests, error) { return ListModelRevision(path, "") }
-
-// ListModelRevision is ListModel for the snapshot of a Hugging Face cache
-// repository folder that revision names (a ref or a commit; "" for main).
-func ListModelRevision(path, revision string) (*ModelDigests, error) {
-	tree, err := modeltree.List(path, modeltree.Options{Revision: revision})
-	if err != nil {
-		return nil, err
-	}
-	if err := tree.Err(); err != nil {
-		return nil, err
-	}
-	md := &ModelDigests{Root: tree.Dir, VCS: tree.VCS}
-	if tree.Single != "" {
-		md.Root, md.Single = filepath.Join(tree.Dir, tree.Single), true
-	}
-	root, err := tree.OpenRoot()
-	if err != nil {
-		return nil, err
-	}
-	defer root.Close()
-	md.Files = make([]FileDigest, len(tree.Files))
-	names := make([]string, len(tree.Files)) // below the root; callers may rename Files
-	for i, tf := range tree.Files {
-		names[i] = tree.RootName(tf.Name)
-		f, st, err := regular.OpenIn(root, names[i])
-		if errors.Is(err, regular.ErrNotRegular) {
-			return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), tf.Name)
-		} else if err != nil {
-			return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), tf.Name)
-		}
-		inert := false
-		if !md.Single {
-			id, err := content.Identify(f, st.Size(), tf.Name, formats.Limits{})
-			inert = content.Excusable(id, err) && err == nil
-		}
-		f.Close()
-		md.Files[i] = FileDigest{Name: tf.Name, Size: st.Size(), Inert: inert}
-	}
-	// Every file opens through the model's root: a cache snapshot's links
-	// resolve through its repository folder only.
-	md.Open = func(i int) (io.ReaderAt, func(), error) {
-		r, err := tree.OpenRoot()
-		if err != nil {
-			return nil, nil, err
-		}
-		defer r.Close()
-		f, _, err := regular.OpenIn(r, names[i])
-		if err != nil {
-			return nil, nil, formats.IOError(formats.NoOffset, err)
-		}
-		return f, func() { f.Close() }, nil
-	}
-	return md, nil
-}
-
 func readLimited(path string) ([]byte, error) {
-	b, err := readCapped(path, MaxBundleBytes)
+	b, err := regular.ReadCapped(path, MaxBundleBytes)
 	if err != nil && formats.KindOf(err) == formats.KindIO {
 		return nil, formats.WithPath(formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "no signature bundle: %w", err), path)
 	}
 	return b, err
 }
 
-// readCapped reads a small regular file (a bundle, a policy) whole, up to
-// max+1 bytes so that the caller can refuse one over max.
-func readCapped(path string, max int64) ([]byte, error) {
-	f, _, err := regular.Open(path)
-	if errors.Is(err, regular.ErrNotRegular) {
-		return nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "%w", err), path)
-	} else if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), path)
-	}
-	return b, nil
-}
-
 // findBundle: the configured bundle, else model.sig inside a model
 // directory (or beside it), else FILE.sig or model.sig beside a single
 // file.
-func (v *SignatureVerifier) findBundle(md *ModelDigests) string {
+func (v *Verifier) findBundle(md *verify.ModelDigests) string {
 	switch {
 	case md.Bundle != "":
 		return md.Bundle
@@ -207,7 +127,7 @@ func (rb *rawBundle) isModelSigning() bool {
 // serialization, verifies the signature over the statement whose subject
 // must be the recomputed root digest, then compares the signed resources
 // with the model file by file (names are not in the root digest).
-func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *ModelDigests, bundlePath string) (string, error) {
+func (v *Verifier) verifyOMS(ctx context.Context, rb *rawBundle, md *verify.ModelDigests, bundlePath string) (string, error) {
 	m, err := parseStatement(rb)
 	if err != nil {
 		return "", err
@@ -272,7 +192,7 @@ func (v *SignatureVerifier) verifyOMS(ctx context.Context, rb *rawBundle, md *Mo
 // whatever it holds, so that the manifest finds it missing, as
 // model_signing does; one the manifest's ignore_paths name and also signs
 // (modelgate wrote "__init__.py:0:0" so) is checked against it.
-func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath string) (func(FileDigest) bool, error) {
+func (v *Verifier) leftOut(md *verify.ModelDigests, m *manifest, bundlePath string) (func(verify.FileDigest) bool, error) {
 	bundle := ""
 	if rel, err := filepath.Rel(md.Root, bundlePath); err == nil && filepath.IsLocal(rel) {
 		bundle = filepath.ToSlash(rel)
@@ -298,7 +218,7 @@ func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath st
 		}
 	}
 	excluded := func(name string) bool { return md.Excused != nil && md.Excused(name) }
-	return func(f FileDigest) bool {
+	return func(f verify.FileDigest) bool {
 		return f.Name == bundle || f.Inert && (ignored(f.Name, DefaultIgnorePaths) || ignored(f.Name, named)) ||
 			signed[f.Name] && ignored(f.Name, v.ignore) ||
 			f.Inert && !signed[f.Name] && excluded(f.Name)
@@ -309,7 +229,7 @@ func (v *SignatureVerifier) leftOut(md *ModelDigests, m *manifest, bundlePath st
 // message signature or an in-toto subject) and returns the signer. Every
 // form sigstore-go reads is verified by sigstore-go; those it cannot read,
 // which model_signing writes, are in legacy.go and mldsa.go.
-func (v *SignatureVerifier) verifyBundle(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+func (v *Verifier) verifyBundle(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	if rb.isMLDSA() {
 		return v.verifyMLDSA(rb, alg, digest, m)
 	}
@@ -330,7 +250,7 @@ func (v *SignatureVerifier) verifyBundle(rb *rawBundle, alg string, digest []byt
 //   - a certificate chain without such evidence: the allowed CAs, valid
 //     now (WithCurrentTime: nothing proves an earlier signing time), with
 //     the bundle's own intermediates for chain building.
-func (v *SignatureVerifier) verifySigstore(rb *rawBundle, alg string, digest []byte) (string, error) {
+func (v *Verifier) verifySigstore(rb *rawBundle, alg string, digest []byte) (string, error) {
 	var b bundle.Bundle
 	if strings.Contains(rb.MediaType, "v0.3") {
 		bundle.AllowCertificateChain()(&b) // model_signing labels its chains v0.3
@@ -425,7 +345,7 @@ func classifySigstore(err error, keyless bool) error {
 // caMaterial trusts the allowed CAs; the bundle's intermediates are
 // offered for chain building, as crypto/x509 does with a chain's
 // intermediates (they are trusted only if they chain to an allowed CA).
-func (v *SignatureVerifier) caMaterial(intermediates []*x509.Certificate) root.TrustedMaterial {
+func (v *Verifier) caMaterial(intermediates []*x509.Certificate) root.TrustedMaterial {
 	m := &cas{}
 	for _, c := range v.caCerts {
 		m.cas = append(m.cas, &root.FulcioCertificateAuthority{Root: c, Intermediates: intermediates})
@@ -442,7 +362,7 @@ func (c *cas) FulcioCertificateAuthorities() []root.CertificateAuthority { retur
 
 // keysFor returns the allowed keys a bundle's hint names, or all of them
 // when it names none (model_signing's older bundles carry no hint).
-func (v *SignatureVerifier) keysFor(hint string) []trustedKey {
+func (v *Verifier) keysFor(hint string) []trustedKey {
 	var out []trustedKey
 	for _, k := range v.keys {
 		if slices.Contains(k.hints, hint) {
@@ -462,11 +382,11 @@ type anyKey struct {
 	used       *trustedKey
 }
 
-func (a *anyKey) PublicKey(opts ...signature.PublicKeyOption) (crypto.PublicKey, error) {
+func (a *anyKey) PublicKey(opts ...sigsig.PublicKeyOption) (crypto.PublicKey, error) {
 	return a.candidates[0].pub, nil
 }
 
-func (a *anyKey) VerifySignature(sig, msg io.Reader, opts ...signature.VerifyOption) error {
+func (a *anyKey) VerifySignature(sig, msg io.Reader, opts ...sigsig.VerifyOption) error {
 	s, err := io.ReadAll(sig)
 	if err != nil {
 		return err
@@ -478,7 +398,7 @@ func (a *anyKey) VerifySignature(sig, msg io.Reader, opts ...signature.VerifyOpt
 		}
 	}
 	for i, k := range a.candidates {
-		sv, err := signature.LoadVerifier(k.pub, curveHashFor(k.pub))
+		sv, err := sigsig.LoadVerifier(k.pub, curveHashFor(k.pub))
 		if err != nil {
 			continue
 		}
@@ -505,7 +425,7 @@ func (a *anyKey) ValidAtTime(time.Time) bool { return true }
 // and model_signing require a log entry); and for certificates,
 // an SCT when the root has CT logs. The certificate must be valid at every
 // verified time.
-func (v *SignatureVerifier) verifierOptions(b *bundle.Bundle, keyless bool) ([]sgverify.VerifierOption, error) {
+func (v *Verifier) verifierOptions(b *bundle.Bundle, keyless bool) ([]sgverify.VerifierOption, error) {
 	var opts []sgverify.VerifierOption
 	ts, err := b.Timestamps()
 	if err != nil {

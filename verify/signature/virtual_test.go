@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -25,7 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 const (
@@ -126,26 +126,26 @@ func TestVirtualSigstoreSingleFile(t *testing.T) {
 	e, err := vs.Sign(testSAN, testIssuer, []byte("weights"))
 	require.NoError(t, err)
 	good := entityBundle(t, vs, e, true)
-	check := func(bundleJSON []byte, path string, opts ...verify.SignatureOption) (string, error) {
+	check := func(bundleJSON []byte, path string, opts ...signature.Option) (string, error) {
 		bp := writeT(t, filepath.Join(t.TempDir(), "b.json"), bundleJSON)
-		v, err := verify.NewSignatureVerifier(append([]verify.SignatureOption{verify.WithTrustedMaterial(noCT{vs}), verify.WithBundleFile(bp)}, opts...)...)
+		v, err := signature.NewVerifier(append([]signature.Option{signature.WithTrustedMaterial(noCT{vs}), signature.WithBundleFile(bp)}, opts...)...)
 		require.NoError(t, err)
 		return v.VerifyPath(context.Background(), path)
 	}
-	signer, err := check(good, model, verify.WithIdentity(testIssuer, testSAN, ""))
+	signer, err := check(good, model, signature.WithIdentity(testIssuer, testSAN, ""))
 	require.NoError(t, err)
 	assert.Contains(t, signer, testSAN)
 
-	_, err = check(good, model, verify.WithIdentity(testIssuer, "", `https://github\.com/acme/.*`))
+	_, err = check(good, model, signature.WithIdentity(testIssuer, "", `https://github\.com/acme/.*`))
 	require.NoError(t, err, "a regexp identity")
-	_, err = check(good, model, verify.WithIdentity(testIssuer, "", `github\.com/acme`))
+	_, err = check(good, model, signature.WithIdentity(testIssuer, "", `github\.com/acme`))
 	assert.Equal(t, formats.KindIdentityMismatch, formats.KindOf(err), "regexps are anchored: a match inside the SAN is not enough")
-	_, err = check(good, model, verify.WithIdentity("https://evil.example.com", testSAN, ""))
+	_, err = check(good, model, signature.WithIdentity("https://evil.example.com", testSAN, ""))
 	assert.Equal(t, formats.KindIdentityMismatch, formats.KindOf(err), "wrong issuer")
-	_, err = check(good, model, verify.WithIdentity(testIssuer, testSAN+"x", ""))
+	_, err = check(good, model, signature.WithIdentity(testIssuer, testSAN+"x", ""))
 	assert.Equal(t, formats.KindIdentityMismatch, formats.KindOf(err), "wrong subject")
 
-	_, err = check(good, other, verify.WithIdentity(testIssuer, testSAN, ""))
+	_, err = check(good, other, signature.WithIdentity(testIssuer, testSAN, ""))
 	assert.Contains(t, []formats.Kind{formats.KindDigestMismatch, formats.KindSignatureInvalid}, formats.KindOf(err), "bundle for another file: %v", err)
 
 	var tampered map[string]any
@@ -155,20 +155,20 @@ func TestVirtualSigstoreSingleFile(t *testing.T) {
 	sig[len(sig)-3] ^= 0x40
 	ms["signature"] = base64.StdEncoding.EncodeToString(sig)
 	tb, _ := json.Marshal(tampered)
-	_, err = check(tb, model, verify.WithIdentity(testIssuer, testSAN, ""))
+	_, err = check(tb, model, signature.WithIdentity(testIssuer, testSAN, ""))
 	assert.Equal(t, formats.KindSignatureInvalid, formats.KindOf(err), "tampered signature: %v", err)
 
-	_, err = check(entityBundle(t, vs, e, false), model, verify.WithIdentity(testIssuer, testSAN, ""))
+	_, err = check(entityBundle(t, vs, e, false), model, signature.WithIdentity(testIssuer, testSAN, ""))
 	assert.Equal(t, formats.KindSignatureInvalid, formats.KindOf(err), "log entry removed: %v", err)
 
 	// A log time after the short-lived certificate expired: the certificate
 	// was not valid when the log saw the signature.
 	late, err := vs.SignAtTime(testSAN, testIssuer, []byte("weights"), time.Now().Add(time.Hour))
 	require.NoError(t, err)
-	_, err = check(entityBundle(t, vs, late, true), model, verify.WithIdentity(testIssuer, testSAN, ""))
+	_, err = check(entityBundle(t, vs, late, true), model, signature.WithIdentity(testIssuer, testSAN, ""))
 	assert.Equal(t, formats.KindSignatureInvalid, formats.KindOf(err), "expired certificate: %v", err)
 
-	_, err = check(good, model, verify.WithPublicKey("k", mustKey(t)))
+	_, err = check(good, model, signature.WithPublicKey("k", mustKey(t)))
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "a keyless bundle with only keys allowed")
 }
 
@@ -201,7 +201,7 @@ func omsStatement(name string, files map[string][]byte) []byte {
 	st := map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       []any{map[string]any{"name": name, "digest": map[string]string{"sha256": hex.EncodeToString(h.Sum(nil))}}},
-		"predicateType": verify.PredicateOMSv1,
+		"predicateType": signature.PredicateOMSv1,
 		"predicate": map[string]any{
 			"serialization": map[string]any{"method": "files", "hash_type": "sha256", "allow_symlinks": false, "ignore_paths": []string{"model.sig"}},
 			"resources":     resources,
@@ -227,7 +227,7 @@ func TestVirtualSigstoreOMS(t *testing.T) {
 		writeT(t, filepath.Join(dir, "model.sig"), b)
 		return dir
 	}
-	v, err := verify.NewSignatureVerifier(verify.WithTrustedMaterial(noCT{vs}), verify.WithIdentity(testIssuer, testSAN, ""))
+	v, err := signature.NewVerifier(signature.WithTrustedMaterial(noCT{vs}), signature.WithIdentity(testIssuer, testSAN, ""))
 	require.NoError(t, err)
 	signer, err := v.VerifyPath(context.Background(), mk())
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"crypto/ecdsa"

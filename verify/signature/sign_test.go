@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
-	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 func keys(t testing.TB) map[string]crypto.Signer {
@@ -52,16 +52,16 @@ func TestSignAndVerify(t *testing.T) {
 	for name, k := range ks {
 		t.Run(name, func(t *testing.T) {
 			privPath, pubPath := writeKeys(t, kd, name, k)
-			signer, err := verify.LoadPrivateKeyFile(privPath)
+			signer, err := signature.LoadPrivateKeyFile(privPath)
 			require.NoError(t, err)
 			dir := t.TempDir()
 			writeT(t, filepath.Join(dir, "model.safetensors"), []byte("weights"))
 			writeT(t, filepath.Join(dir, "sub", "config.json"), []byte("{}"))
 			writeT(t, filepath.Join(dir, ".git", "HEAD"), []byte("ref"))
-			b, err := verify.SignModel(context.Background(), dir, signer, verify.SignOptions{})
+			b, err := signature.SignModel(context.Background(), dir, signer, signature.SignOptions{})
 			require.NoError(t, err)
 			writeT(t, filepath.Join(dir, "model.sig"), b)
-			v, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(pubPath))
+			v, err := signature.NewVerifier(signature.WithPublicKeyFile(pubPath))
 			require.NoError(t, err)
 			who, err := v.VerifyPath(context.Background(), dir)
 			require.NoError(t, err)
@@ -71,14 +71,14 @@ func TestSignAndVerify(t *testing.T) {
 			_, err = v.VerifyPath(context.Background(), dir)
 			assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err))
 
-			w, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(otherPub))
+			w, err := signature.NewVerifier(signature.WithPublicKeyFile(otherPub))
 			require.NoError(t, err)
 			_, err = w.VerifyPath(context.Background(), dir)
 			assert.Equal(t, formats.KindSignatureInvalid, formats.KindOf(err), "another key: %v", err)
 
 			// A single file: resource ".", bundle beside it.
 			f := writeT(t, filepath.Join(t.TempDir(), "m.safetensors"), []byte("one file"))
-			b, err = verify.SignModel(context.Background(), f, signer, verify.SignOptions{})
+			b, err = signature.SignModel(context.Background(), f, signer, signature.SignOptions{})
 			require.NoError(t, err)
 			writeT(t, f+".sig", b)
 			_, err = v.VerifyPath(context.Background(), f)
@@ -91,20 +91,20 @@ func TestSignAndVerify(t *testing.T) {
 }
 
 func TestSignatureVerifierOptions(t *testing.T) {
-	_, err := verify.NewSignatureVerifier()
+	_, err := signature.NewVerifier()
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "an empty allowlist is refused")
-	_, err = verify.NewSignatureVerifier(verify.WithIdentity("", "x", ""))
+	_, err = signature.NewVerifier(signature.WithIdentity("", "x", ""))
 	assert.Error(t, err)
-	_, err = verify.NewSignatureVerifier(verify.WithIdentity("i", "x", "y"))
+	_, err = signature.NewVerifier(signature.WithIdentity("i", "x", "y"))
 	assert.Error(t, err)
-	_, err = verify.NewSignatureVerifier(verify.WithIdentity("i", "", "("))
+	_, err = signature.NewVerifier(signature.WithIdentity("i", "", "("))
 	assert.Error(t, err)
-	_, err = verify.NewSignatureVerifier(verify.WithPublicKeyFile("/nonexistent.pem"))
+	_, err = signature.NewVerifier(signature.WithPublicKeyFile("/nonexistent.pem"))
 	assert.Equal(t, formats.KindIO, formats.KindOf(err))
 	p := writeT(t, filepath.Join(t.TempDir(), "k.pem"), []byte("not pem"))
-	_, err = verify.NewSignatureVerifier(verify.WithCAFile(p))
+	_, err = signature.NewVerifier(signature.WithCAFile(p))
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
-	_, err = verify.LoadPrivateKeyFile(p)
+	_, err = signature.LoadPrivateKeyFile(p)
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
 	_, err = os.Stat(p)
 	require.NoError(t, err)
@@ -114,12 +114,12 @@ func TestSignatureVerifierOptions(t *testing.T) {
 // public-good root fails at once with ErrNoTrustedRoot.
 func TestPublicGoodOffline(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
-	_, err := verify.NewSignatureVerifier(verify.WithPublicGoodInstance(), verify.WithIdentity("i", "s", ""))
+	_, err := signature.NewVerifier(signature.WithPublicGoodInstance(), signature.WithIdentity("i", "s", ""))
 	if err == nil {
 		t.Skip("the public-good TUF repository is reachable from here")
 	}
 	assert.Equal(t, formats.KindIO, formats.KindOf(err))
-	assert.ErrorIs(t, err, verify.ErrNoTrustedRoot)
+	assert.ErrorIs(t, err, signature.ErrNoTrustedRoot)
 }
 
 // TestBundleBesideDirectory finds model.sig beside a model directory.
@@ -128,10 +128,10 @@ func TestBundleBesideDirectory(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "model")
 	writeT(t, filepath.Join(dir, "w.safetensors"), []byte("w"))
-	b, err := verify.SignModel(context.Background(), dir, k, verify.SignOptions{})
+	b, err := signature.SignModel(context.Background(), dir, k, signature.SignOptions{})
 	require.NoError(t, err)
 	writeT(t, filepath.Join(parent, "model.sig"), b)
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("k", &k.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("k", &k.PublicKey))
 	require.NoError(t, err)
 	_, err = v.VerifyPath(context.Background(), dir)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"bytes"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 var mldsaSchemes = map[string]sign.Scheme{"ML_DSA_44": mldsa44.Scheme(), "ML_DSA_65": mldsa65.Scheme(), "ML_DSA_87": mldsa87.Scheme()}
@@ -74,20 +75,20 @@ func TestMLDSASignAndVerify(t *testing.T) {
 	for variant := range mldsaSchemes {
 		t.Run(variant, func(t *testing.T) {
 			priv, pub, _, _ := rawKeys(t, kd, variant)
-			signer, err := verify.LoadPrivateKeyFile(priv)
+			signer, err := signature.LoadPrivateKeyFile(priv)
 			require.NoError(t, err)
 			dir := tamperModel(t)
-			b, err := verify.SignModel(context.Background(), dir, signer, verify.SignOptions{Hash: verify.BLAKE3})
+			b, err := signature.SignModel(context.Background(), dir, signer, signature.SignOptions{Hash: verify.BLAKE3})
 			require.NoError(t, err)
 			writeT(t, filepath.Join(dir, "model.sig"), b)
-			v, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(pub))
+			v, err := signature.NewVerifier(signature.WithPublicKeyFile(pub))
 			require.NoError(t, err)
 			who, err := v.VerifyPath(context.Background(), dir)
 			require.NoError(t, err)
 			assert.Equal(t, "key "+variant+".pub ("+variant+")", who)
 
 			_, otherPub, _, _ := rawKeys(t, t.TempDir(), variant)
-			w, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(otherPub))
+			w, err := signature.NewVerifier(signature.WithPublicKeyFile(otherPub))
 			require.NoError(t, err)
 			_, err = w.VerifyPath(context.Background(), dir)
 			assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "another key: %v", err)
@@ -130,7 +131,7 @@ func TestMLDSABundlesAsModelSigningWritesThem(t *testing.T) {
 	key := func() []byte { b, _ := os.ReadFile(pub); return b }()
 	st := rawStatement(t, map[string]any{"method": "files", "hash_type": "sha256", "allow_symlinks": false},
 		[][3]string{{"model.safetensors", "sha256", fileSHA(t, filepath.Join(dir, "model.safetensors"))}, {"sub/config.json", "sha256", fileSHA(t, filepath.Join(dir, "sub", "config.json"))}}, "")
-	v, err := verify.NewSignatureVerifier(verify.WithMLDSAPublicKey("release", key))
+	v, err := signature.NewVerifier(signature.WithMLDSAPublicKey("release", key))
 	require.NoError(t, err)
 	check := func(bundle []byte) error {
 		writeT(t, filepath.Join(dir, "model.sig"), bundle)
@@ -157,12 +158,12 @@ func TestMLDSABundlesAsModelSigningWritesThem(t *testing.T) {
 	} {
 		assert.Equal(t, tc.kind, formats.KindOf(check(tc.bundle)), tc.name)
 	}
-	noMLDSA, err := verify.NewSignatureVerifier(verify.WithPublicKey("ec", mustECKey(t)))
+	noMLDSA, err := signature.NewVerifier(signature.WithPublicKey("ec", mustECKey(t)))
 	require.NoError(t, err)
 	writeT(t, filepath.Join(dir, "model.sig"), mldsaBundle(t, scheme, sk, hint, dssePAE(st), st, nil))
 	_, err = noMLDSA.VerifyPath(context.Background(), dir)
 	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "no ML-DSA key is allowed")
-	var ns *verify.NoSignerError
+	var ns *signature.NoSignerError
 	assert.ErrorAs(t, err, &ns)
 }
 
@@ -176,10 +177,10 @@ func TestMLDSAKeyFiles(t *testing.T) {
 		{"wrong length", string(make([]byte, 1000)), formats.KindMalformed},
 	} {
 		p := writeT(t, filepath.Join(dir, tc.name), []byte(tc.content))
-		_, err := verify.LoadPrivateKeyFile(p)
+		_, err := signature.LoadPrivateKeyFile(p)
 		assert.Equal(t, tc.kind, formats.KindOf(err), tc.name)
 	}
-	_, err := verify.NewSignatureVerifier(verify.WithMLDSAPublicKey("k", make([]byte, 1000)))
+	_, err := signature.NewVerifier(signature.WithMLDSAPublicKey("k", make([]byte, 1000)))
 	assert.Equal(t, formats.KindMalformed, formats.KindOf(err))
 }
 

@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sigstore/sigstore/pkg/signature"
+	sigsig "github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/modelgate/modelgate/formats"
@@ -51,7 +51,7 @@ func (rb *rawBundle) legacyForm(m *manifest) string {
 
 // verifyLegacy verifies a legacy-form bundle signed by a key or a
 // certificate chain (model_signing wrote no other kind of them).
-func (v *SignatureVerifier) verifyLegacy(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+func (v *Verifier) verifyLegacy(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	vm := rb.VerificationMaterial
 	switch {
 	case rb.hasLogEvidence():
@@ -109,7 +109,7 @@ func statementNames(st *statement, alg string, digest []byte) bool {
 }
 
 func verifyPrehashed(pub crypto.PublicKey, digest, sig []byte) error {
-	sv, err := signature.LoadVerifier(pub, crypto.SHA256)
+	sv, err := sigsig.LoadVerifier(pub, crypto.SHA256)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ func verifyPrehashed(pub crypto.PublicKey, digest, sig []byte) error {
 
 // verifyLegacyKey checks a bundle signed by a bare public key against the
 // allowed keys. A key embedded in the bundle is never trusted by itself.
-func (v *SignatureVerifier) verifyLegacyKey(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+func (v *Verifier) verifyLegacyKey(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	if len(v.keys) == 0 {
 		return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the bundle is signed with a public key, and %w", &NoSignerError{"key"})
 	}
@@ -179,7 +179,7 @@ func (v *SignatureVerifier) verifyLegacyKey(rb *rawBundle, alg string, digest []
 //     crypto/x509 checks for code signing, an extended key usage list
 //     that names codeSigning if it names any;
 //   - the leaf's key must verify the signature.
-func (v *SignatureVerifier) verifyLegacyChain(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
+func (v *Verifier) verifyLegacyChain(rb *rawBundle, alg string, digest []byte, m *manifest) (string, error) {
 	switch {
 	case v.nCAs == 0 && len(v.identities) > 0:
 		return "", sigErr("the bundle's certificate comes with no transparency-log entry or timestamp proving when it was signed, and %w", &NoSignerError{"CA"})

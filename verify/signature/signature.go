@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"bytes"
@@ -20,13 +20,14 @@ import (
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/verify"
 )
 
-// SignatureVerifier checks Sigstore bundles, OpenSSF Model Signing
+// Verifier checks Sigstore bundles, OpenSSF Model Signing
 // (model_signing) bundles among them, against an allowlist of signers:
 // keyless identities (OIDC issuer and certificate SAN), public keys, and
 // certificate authorities.
-type SignatureVerifier struct {
+type Verifier struct {
 	trusted    root.TrustedMaterial // for keyless and logged bundles
 	identities []sgverify.CertificateIdentity
 	keys       []trustedKey
@@ -35,7 +36,7 @@ type SignatureVerifier struct {
 	nCAs       int
 	ignore     []string
 	bundle     string
-	algorithms []Algorithm // nil: any
+	algorithms []verify.Algorithm // nil: any
 	mldsa      []*mldsaKey
 }
 
@@ -46,14 +47,14 @@ type trustedKey struct {
 	name  string
 }
 
-// SignatureOption configures a SignatureVerifier.
-type SignatureOption func(*SignatureVerifier) error
+// Option configures a Verifier.
+type Option func(*Verifier) error
 
-// NewSignatureVerifier returns a verifier that accepts signatures by the
+// NewVerifier returns a verifier that accepts signatures by the
 // identities, keys and CAs its options name, and refuses one with none
 // (an empty allowlist).
-func NewSignatureVerifier(opts ...SignatureOption) (*SignatureVerifier, error) {
-	v := &SignatureVerifier{cas: x509.NewCertPool()}
+func NewVerifier(opts ...Option) (*Verifier, error) {
+	v := &Verifier{cas: x509.NewCertPool()}
 	for _, o := range opts {
 		if err := o(v); err != nil {
 			return nil, err
@@ -67,8 +68,8 @@ func NewSignatureVerifier(opts ...SignatureOption) (*SignatureVerifier, error) {
 
 // WithTrustedRootFile trusts the Sigstore trusted_root.json at path (or a
 // ClientTrustConfig holding one), offline.
-func WithTrustedRootFile(path string) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithTrustedRootFile(path string) Option {
+	return func(v *Verifier) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
@@ -99,15 +100,15 @@ func parseTrustedRoot(b []byte) (*root.TrustedRoot, error) {
 }
 
 // WithTrustedMaterial trusts tm (tests use sigstore-go's VirtualSigstore).
-func WithTrustedMaterial(tm root.TrustedMaterial) SignatureOption {
-	return func(v *SignatureVerifier) error { v.trusted = tm; return nil }
+func WithTrustedMaterial(tm root.TrustedMaterial) Option {
+	return func(v *Verifier) error { v.trusted = tm; return nil }
 }
 
 // WithPublicGoodInstance trusts Sigstore's public-good instance, fetching
 // its trusted root through sigstore-go's TUF client (with its cache in
 // ~/.sigstore). Offline with no cache it fails with ErrNoTrustedRoot.
-func WithPublicGoodInstance() SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithPublicGoodInstance() Option {
+	return func(v *Verifier) error {
 		tr, err := root.FetchTrustedRootWithOptions(tuf.DefaultOptions())
 		if err != nil {
 			return formats.Errorf(formats.KindIO, formats.NoOffset,
@@ -122,8 +123,8 @@ func WithPublicGoodInstance() SignatureOption {
 // certificate SAN, exact or as a regular expression. modelgate anchors
 // the expression (^...$) whether or not it already is: sigstore-go's
 // matchers would otherwise accept a match anywhere in the SAN.
-func WithIdentity(issuer, subject, subjectRegexp string) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithIdentity(issuer, subject, subjectRegexp string) Option {
+	return func(v *Verifier) error {
 		if issuer == "" || (subject == "") == (subjectRegexp == "") {
 			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "an identity needs an issuer and exactly one of a subject and a subject regexp")
 		}
@@ -151,8 +152,8 @@ func anchor(re string) string {
 // WithPublicKeyFile allows signatures by the PEM public key (or
 // certificate's key) in path: ECDSA P-256/384/521, Ed25519 or RSA; or by
 // the raw ML-DSA public key in path (see WithMLDSAPublicKey).
-func WithPublicKeyFile(path string) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithPublicKeyFile(path string) Option {
+	return func(v *Verifier) error {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
@@ -172,8 +173,8 @@ func WithPublicKeyFile(path string) SignatureOption {
 }
 
 // WithPublicKey allows signatures by pub, called name in results.
-func WithPublicKey(name string, pub crypto.PublicKey) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithPublicKey(name string, pub crypto.PublicKey) Option {
+	return func(v *Verifier) error {
 		der, err := x509.MarshalPKIXPublicKey(pub)
 		if err != nil {
 			return formats.Errorf(formats.KindMalformed, formats.NoOffset, "public key %s: %v", name, err)
@@ -193,8 +194,8 @@ func keyHints(der []byte) []string {
 
 // WithCAFile allows signatures by certificate chains that reach a CA
 // certificate in the PEM file at path, for code signing.
-func WithCAFile(path string) SignatureOption {
-	return func(v *SignatureVerifier) error {
+func WithCAFile(path string) Option {
+	return func(v *Verifier) error {
 		certs, err := LoadCertificatesFile(path)
 		if err != nil {
 			return err
@@ -238,43 +239,43 @@ func LoadCertificatesFile(path string) ([]*x509.Certificate, error) {
 
 // WithIgnorePaths leaves paths (relative to the model directory) out of
 // the model's manifest, as model_signing's --ignore-paths does.
-func WithIgnorePaths(paths ...string) SignatureOption {
-	return func(v *SignatureVerifier) error { v.ignore = append(v.ignore, paths...); return nil }
+func WithIgnorePaths(paths ...string) Option {
+	return func(v *Verifier) error { v.ignore = append(v.ignore, paths...); return nil }
 }
 
 // WithBundleFile reads the signature from path instead of finding it
 // (model.sig inside a model directory, FILE.sig or model.sig beside a file).
-func WithBundleFile(path string) SignatureOption {
-	return func(v *SignatureVerifier) error { v.bundle = path; return nil }
+func WithBundleFile(path string) Option {
+	return func(v *Verifier) error { v.bundle = path; return nil }
 }
 
 // WithDigestAlgorithms refuses a signature whose manifest hashes with any
 // other algorithm (kind not-allowlisted); a bundle over a single file's
 // digest, and model_signing 0.2's manifests, are SHA-256.
-func WithDigestAlgorithms(algs ...Algorithm) SignatureOption {
-	return func(v *SignatureVerifier) error { v.algorithms = append(v.algorithms, algs...); return nil }
+func WithDigestAlgorithms(algs ...verify.Algorithm) Option {
+	return func(v *Verifier) error { v.algorithms = append(v.algorithms, algs...); return nil }
 }
 
 // allowsAlgorithm refuses a manifest by an algorithm the verifier does not
 // allow.
-func (v *SignatureVerifier) allowsAlgorithm(a Algorithm) error {
+func (v *Verifier) allowsAlgorithm(a verify.Algorithm) error {
 	if len(v.algorithms) == 0 || slices.Contains(v.algorithms, a) {
 		return nil
 	}
 	return formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "the signature's manifest hashes with %s, and only %v are allowed", a, v.algorithms)
 }
 
-// SignaturesFromPolicy builds the verifier a policy's signatures section
+// FromPolicy builds the verifier a policy's signatures section
 // describes, allowing only algs when given (digest_algorithms); paths in
 // it are relative to dir (the policy's directory).
-func SignaturesFromPolicy(s *Signatures, dir string, algs ...Algorithm) (*SignatureVerifier, error) {
+func FromPolicy(s *verify.Signatures, dir string, algs ...verify.Algorithm) (*Verifier, error) {
 	rel := func(p string) string {
 		if filepath.IsAbs(p) {
 			return p
 		}
 		return filepath.Join(dir, p)
 	}
-	var opts []SignatureOption
+	var opts []Option
 	if s.TrustedRoot != "" {
 		opts = append(opts, WithTrustedRootFile(rel(s.TrustedRoot)))
 	} else if len(s.Identities) > 0 {
@@ -293,10 +294,16 @@ func SignaturesFromPolicy(s *Signatures, dir string, algs ...Algorithm) (*Signat
 		opts = append(opts, WithBundleFile(rel(s.Bundle)))
 	}
 	opts = append(opts, WithIgnorePaths(s.IgnorePaths...), WithDigestAlgorithms(algs...))
-	return NewSignatureVerifier(opts...)
+	return NewVerifier(opts...)
 }
 
 // String summarises who the verifier allows.
-func (v *SignatureVerifier) String() string {
+func (v *Verifier) String() string {
 	return fmt.Sprintf("signers: %d identities, %d keys, %d CAs", len(v.identities), len(v.keys)+len(v.mldsa), v.nCAs)
+}
+
+func init() {
+	verify.RegisterSignatures(func(s *verify.Signatures, dir string, algs ...verify.Algorithm) (verify.ModelVerifier, error) {
+		return FromPolicy(s, dir, algs...)
+	})
 }

@@ -1,4 +1,4 @@
-package verify_test
+package signature_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/verify"
+	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // A release pipeline signs a model directory; a service verifies the
@@ -22,13 +23,13 @@ func ExampleSignModel() {
 	_ = os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("weights"), 0o644)
 
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	bundle, err := verify.SignModel(context.Background(), dir, key, verify.SignOptions{})
+	bundle, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{})
 	if err != nil {
 		panic(err)
 	}
 	_ = os.WriteFile(filepath.Join(dir, "model.sig"), bundle, 0o644)
 
-	v, err := verify.NewSignatureVerifier(verify.WithPublicKey("release", &key.PublicKey))
+	v, err := signature.NewVerifier(signature.WithPublicKey("release", &key.PublicKey))
 	if err != nil {
 		panic(err)
 	}

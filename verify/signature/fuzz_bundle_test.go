@@ -1,4 +1,4 @@
-package verify
+package signature
 
 import (
 	"os"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/testvectors"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // FuzzBundle parses bundles and model_signing statements: no input may
@@ -30,8 +31,8 @@ func FuzzBundle(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"x"}},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA=="}]}}`))
-	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"shards","hash_type":"sha256","shard_size":8.0},"resources":[{"name":"a:0:8","algorithm":"sha256-sharded-8","digest":"` + Digest{}.String() + `"}]}}`))
-	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"files","hash_type":"blake2b"},"resources":[{"name":"a","algorithm":"blake2b","digest":"` + Digest{}.String() + Digest{}.String() + `"},{"name":"a/b:10:20","algorithm":"blake2b","digest":"00"}]}}`))
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"shards","hash_type":"sha256","shard_size":8.0},"resources":[{"name":"a:0:8","algorithm":"sha256-sharded-8","digest":"` + verify.Digest{}.String() + `"}]}}`))
+	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"m","digest":{"sha256":"00"}}],"predicateType":"https://model_signing/signature/v1.0","predicate":{"serialization":{"method":"files","hash_type":"blake2b"},"resources":[{"name":"a","algorithm":"blake2b","digest":"` + verify.Digest{}.String() + verify.Digest{}.String() + `"},{"name":"a/b:10:20","algorithm":"blake2b","digest":"00"}]}}`))
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"ML_DSA_65:00"},"tlogEntries":[]},"dsseEnvelope":{"payload":"e30=","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"AA==","keyid":""}]}}`))
 	n += 4
 	if n < 2 {
