@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/loader/oci"
 	"github.com/modelgate/modelgate/verify"
 )
 
@@ -30,6 +31,15 @@ type loadFlags struct {
 	exclude     []string
 	allowCode   bool
 	sig         sigFlags
+	oci         ociFlags
+}
+
+// ociFlags say how to fetch an OCI artifact.
+type ociFlags struct {
+	plainHTTP  bool
+	platform   string
+	mediaTypes []string
+	pinned     bool // require an @sha256 pin (verify without a signature)
 }
 
 // sigFlags say whose signature to require.
@@ -127,6 +137,9 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.policy, "policy", "", "apply the policy in `FILE` (formats, limits, digests, signatures)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
+	fl.BoolVar(&f.oci.plainHTTP, "plain-http", false, "reach an oci:// registry over HTTP, not HTTPS (loopback registries always are)")
+	fl.StringVar(&f.oci.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
+	fl.StringArrayVar(&f.oci.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
@@ -137,11 +150,41 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 
 // open opens the model at path with the loader options the flags give.
 func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error) {
+	if oci.IsReference(path) {
+		return f.openOCI(ctx, path)
+	}
 	opts, err := f.options(path)
 	if err != nil {
 		return nil, err
 	}
 	return loader.Open(ctx, path, opts...)
+}
+
+// openOCI opens an OCI artifact (loader/oci): the flags' loader options
+// gate the unpacked tree.
+func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, error) {
+	if f.sha256File != "" || f.root != "" {
+		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
+	}
+	lopts, err := f.options("")
+	if err != nil {
+		return nil, err
+	}
+	opts := []oci.Option{oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...)}
+	if f.oci.plainHTTP {
+		opts = append(opts, oci.WithPlainHTTPUnsafe())
+	}
+	if f.oci.platform != "" {
+		opts = append(opts, oci.WithPlatform(f.oci.platform))
+	}
+	if f.oci.pinned {
+		opts = append(opts, oci.RequireDigest())
+	}
+	m, err := oci.Open(ctx, ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m.Model, nil
 }
 
 // options turns the flags into loader options; what they mean is the

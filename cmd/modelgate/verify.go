@@ -83,6 +83,9 @@ to check a bundle over a bare digest.`,
 // approved it.
 func (c *cli) verifyModel(ctx context.Context, lf *loadFlags, path string) (*loader.Model, error) {
 	ctx, done := c.progressFor(ctx, path, "verifying")
+	// An OCI artifact's files are approved by its manifest, so what
+	// verifies it is a pinned manifest digest or a signature.
+	lf.oci.pinned = !lf.sig.set() && lf.policy == ""
 	m, err := lf.open(ctx, path)
 	done()
 	if err != nil {

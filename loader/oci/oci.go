@@ -169,13 +169,13 @@ type Layer struct {
 // exists until Close).
 func (m *Model) Dir() string { return m.dir }
 
-// Close releases the model and removes its unpacked files.
+// Close releases the model and removes its unpacked files (closing the
+// embedded loader.Model does both too).
 func (m *Model) Close() error {
-	var err error
 	if m.Model != nil {
-		err = m.Model.Close()
+		return m.Model.Close()
 	}
-	return errors.Join(err, os.RemoveAll(m.dir))
+	return os.RemoveAll(m.dir)
 }
 
 // target is what Open reads: a registry repository or a layout.
@@ -235,6 +235,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 		return m, err
 	}
 	m.Model.Path = ref
+	m.Model.OnClose(func() error { return os.RemoveAll(dir) })
 	return m, nil
 }
 
