@@ -1,0 +1,226 @@
+package oci_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+	"oras.land/oras-go/v2"
+	ocilayout "oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader/oci"
+)
+
+const registryInstall = "go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2"
+
+// registry is a CNCF Distribution registry on 127.0.0.1 with one user.
+type registry struct {
+	host       string // 127.0.0.1:PORT
+	user, pass string
+}
+
+// startRegistry starts the registry binary ($MODELGATE_REGISTRY, or
+// registry on PATH) with htpasswd authentication. Without it the test is
+// skipped, and fails under CI=true.
+func startRegistry(t *testing.T) *registry {
+	t.Helper()
+	bin := os.Getenv("MODELGATE_REGISTRY")
+	if bin == "" {
+		bin, _ = exec.LookPath("registry")
+	}
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the CNCF Distribution registry is missing: %s", registryInstall)
+		}
+		t.Skipf("needs the CNCF Distribution registry: %s (or set MODELGATE_REGISTRY)", registryInstall)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	host := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	r := &registry{host: host, user: "modelgate", pass: "s3cret"}
+	hash, err := bcrypt.GenerateFromPassword([]byte(r.pass), bcrypt.MinCost)
+	require.NoError(t, err)
+	htpasswd := filepath.Join(dir, "htpasswd")
+	require.NoError(t, os.WriteFile(htpasswd, []byte(r.user+":"+string(hash)+"\n"), 0o600))
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: modelgate\n    path: %s\n",
+		filepath.Join(dir, "data"), host, htpasswd)
+	cfgPath := filepath.Join(dir, "config.yml")
+	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
+	cmd := exec.Command(bin, "serve", cfgPath)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusOK {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry did not start: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// push copies the artifact's layout, tag tag, to repo:tag with oras-go
+// and returns the manifest digest.
+func (r *registry) push(t *testing.T, a *artifact, repo, tag string) digest.Digest {
+	t.Helper()
+	ctx := context.Background()
+	dir, md := a.writeLayout(t, tag)
+	src, err := ocilayout.NewFromFS(ctx, os.DirFS(dir))
+	require.NoError(t, err)
+	dst, err := remote.NewRepository(r.host + "/" + repo)
+	require.NoError(t, err)
+	dst.PlainHTTP = true
+	dst.Client = &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache(),
+		Credential: auth.StaticCredential(r.host, auth.Credential{Username: r.user, Password: r.pass})}
+	_, err = oras.Copy(ctx, src, tag, dst, tag, oras.DefaultCopyOptions)
+	require.NoError(t, err)
+	return md
+}
+
+// dockerConfig points DOCKER_CONFIG at a config.json holding the
+// registry's credentials for host, as docker login writes them.
+func (r *registry) dockerConfig(t *testing.T, host string) {
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.pass))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600))
+	t.Setenv("DOCKER_CONFIG", dir)
+}
+
+// A ModelPack artifact pushed to a real registry opens by tag and by
+// digest, with the Docker configuration's credentials, for every layer
+// type; hostile artifacts in it are refused as from a layout.
+func TestRegistryModelPack(t *testing.T) {
+	r := startRegistry(t)
+	ctx := context.Background()
+	w := safetensors("w")
+	tr := tarOf(t, file("model.safetensors", w))
+	build := map[string]func(a *artifact){
+		"raw":      func(a *artifact) { a.raw("model.safetensors", w) },
+		"tar":      func(a *artifact) { a.layer("application/vnd.cncf.model.weight.v1.tar", tr) },
+		"tar+gzip": func(a *artifact) { a.layer("application/vnd.cncf.model.weight.v1.tar+gzip", gz(t, tr)) },
+		"tar+zstd": func(a *artifact) { a.layer("application/vnd.cncf.model.weight.v1.tar+zstd", zst(t, tr)) },
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials
+	a := newModelPack()
+	a.raw("model.safetensors", w)
+	md := r.push(t, a, "models/raw", "v1")
+	_, err := oci.Open(ctx, "oci://"+r.host+"/models/raw:v1")
+	assert.Equal(t, formats.KindIO, formats.KindOf(err), "no credentials: %v", err)
+
+	r.dockerConfig(t, r.host)
+	for name, b := range build {
+		t.Run(name, func(t *testing.T) {
+			a := newModelPack()
+			b(a)
+			repo := "models/" + strings.NewReplacer("+", "-").Replace(name)
+			md := r.push(t, a, repo, "v1")
+			for _, ref := range []string{"oci://" + r.host + "/" + repo + ":v1", "oci://" + r.host + "/" + repo + "@" + md.String()} {
+				m, err := oci.Open(ctx, ref)
+				require.NoError(t, err, ref)
+				assert.Equal(t, md, m.Manifest.Digest)
+				assert.True(t, m.Verified.Allowlisted)
+				_, ok := m.Tensor("w")
+				assert.True(t, ok)
+				m.Close()
+			}
+		})
+	}
+
+	t.Run("tag moved after pinning", func(t *testing.T) {
+		b := newModelPack()
+		b.raw("model.safetensors", safetensors("moved"))
+		r.push(t, b, "models/raw", "v1")
+		m, err := oci.Open(ctx, "oci://"+r.host+"/models/raw@"+md.String(), oci.RequireDigest())
+		require.NoError(t, err)
+		_, ok := m.Tensor("w")
+		assert.True(t, ok, "the pin still names the original content")
+		m.Close()
+		_, err = oci.Open(ctx, "oci://"+r.host+"/models/raw:v1", oci.RequireDigest())
+		assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "%v", err)
+	})
+
+	hostile := []struct {
+		name  string
+		build func(a *artifact)
+		kind  formats.Kind
+	}{
+		{"tar slip", func(a *artifact) { a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("../x.safetensors", w))) }, formats.KindPathTraversal},
+		{"hard link to /etc/passwd", func(a *artifact) {
+			a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, special("model.safetensors", '1', "/etc/passwd")))
+		}, formats.KindPathTraversal},
+		{"unknown media type", func(a *artifact) {
+			a.layer("application/vnd.example.weights", w, ocispec.AnnotationTitle, "m.safetensors")
+		}, formats.KindUnsupported},
+	}
+	for _, tc := range hostile {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newModelPack()
+			tc.build(a)
+			md := r.push(t, a, "hostile/x", "v1")
+			_, err := oci.Open(ctx, "oci://"+r.host+"/hostile/x@"+md.String())
+			assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
+		})
+	}
+}
+
+// A registry (or a proxy in front of it) serving other bytes for a layer
+// is refused as a digest mismatch, before any file of it is gated.
+func TestRegistryLayerSwappedInTransit(t *testing.T) {
+	r := startRegistry(t)
+	a := newModelPack()
+	l := a.raw("model.safetensors", safetensors("w"))
+	md := r.push(t, a, "models/swap", "v1")
+	evil := safetensors("x") // same length, other bytes
+
+	upstream, err := url.Parse("http://" + r.host)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if strings.HasSuffix(resp.Request.URL.Path, "/blobs/"+l.Digest.String()) && resp.Request.Method == http.MethodGet {
+			resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(evil))
+		}
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r.dockerConfig(t, host)
+	_, err = oci.Open(context.Background(), "oci://"+host+"/models/swap@"+md.String())
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
+}
