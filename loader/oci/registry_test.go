@@ -179,7 +179,9 @@ func TestRegistryModelPack(t *testing.T) {
 		build func(a *artifact)
 		kind  formats.Kind
 	}{
-		{"tar slip", func(a *artifact) { a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("../x.safetensors", w))) }, formats.KindPathTraversal},
+		{"tar slip", func(a *artifact) {
+			a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("../x.safetensors", w)))
+		}, formats.KindPathTraversal},
 		{"hard link to /etc/passwd", func(a *artifact) {
 			a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, special("model.safetensors", '1', "/etc/passwd")))
 		}, formats.KindPathTraversal},
