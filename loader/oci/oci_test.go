@@ -3,6 +3,10 @@ package oci_test
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -41,6 +45,8 @@ func TestModelPackLayerTypesOpen(t *testing.T) {
 				assert.True(t, m.Verified.Allowlisted, "every file approved by the manifest's digests")
 				require.Len(t, m.Verified.Digests, 1)
 				assert.Equal(t, "sub/model.safetensors", m.Verified.Digests[0].Name)
+				want := sha256.Sum256(w) // what the layer holds for the file, checked while streaming
+				assert.Equal(t, hex.EncodeToString(want[:]), m.Verified.Digests[0].SHA256.String())
 				assert.Equal(t, []string{"sub/model.safetensors"}, m.Layers[0].Files)
 				unpacked := m.Dir()
 				require.NoError(t, m.Close())
@@ -205,4 +211,23 @@ func TestManifestDigestMismatch(t *testing.T) {
 	dir := a.writeIndex(t, md)
 	_, err = oci.Open(context.Background(), dir)
 	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
+}
+
+// A Docker model artifact (docker/model-distribution's config and GGUF
+// layer, which carries no name annotation) opens: its GGUF file is named
+// by its digest.
+func TestDockerModelArtifactOpens(t *testing.T) {
+	g, err := os.ReadFile(filepath.Join("..", "..", "testdata", "gguf", "align64.gguf"))
+	require.NoError(t, err)
+	a := newModelPack()
+	a.man.ArtifactType = ""
+	cfg := a.blob([]byte(`{"config":{"format":"gguf"},"descriptor":{},"rootfs":{"type":"rootfs","diff_ids":[]}}`))
+	a.man.Config = ocispec.Descriptor{MediaType: oci.MediaTypeDockerConfig, Digest: cfg, Size: int64(len(a.blobs[cfg]))}
+	l := a.layer(oci.MediaTypeDockerGGUF, g)
+	dir, _ := a.writeLayout(t, "latest")
+	m, err := oci.Open(context.Background(), dir)
+	require.NoError(t, err)
+	defer m.Close()
+	require.Len(t, m.Files, 1)
+	assert.Equal(t, l.Digest.Encoded()+".gguf", m.Files[0].Name)
 }
