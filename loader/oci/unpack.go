@@ -143,7 +143,11 @@ func (u *unpacker) layer(ctx context.Context, t target, l ocispec.Descriptor, fo
 			r = zr
 		}
 		if form != formTar {
-			r = &ratioReader{r: r, max: u.lim.MaxRatio*l.Size + 1<<20, lim: u.lim.MaxRatio}
+			max := u.lim.MaxUnpackedBytes // the bound when the ratio's would overflow
+			if l.Size <= (max-1<<20)/u.lim.MaxRatio {
+				max = u.lim.MaxRatio*l.Size + 1<<20
+			}
+			r = &ratioReader{r: r, max: max, lim: u.lim.MaxRatio}
 		}
 		names, entries, err = u.tar(r)
 		if err != nil {
