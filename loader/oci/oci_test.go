@@ -124,6 +124,10 @@ func TestHostileArtifactsRefused(t *testing.T) {
 			l := a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("m.safetensors", w)))
 			a.blobs[l.Digest] = tarOf(t, file("../m.safetensors", w))
 		}, nil, formats.KindDigestMismatch},
+		{"tar layer whose blob is not the manifest's", func(a *artifact) {
+			l := a.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("m.safetensors", w)))
+			a.blobs[l.Digest] = tarOf(t, file("m.safetensors", safetensors("x")))
+		}, nil, formats.KindDigestMismatch},
 		{"layer size smaller than the blob", func(a *artifact) { a.raw("m.safetensors", w).Size-- }, nil, formats.KindDigestMismatch},
 		{"unknown layer media type", func(a *artifact) {
 			a.layer("application/vnd.example.weights", w, ocispec.AnnotationTitle, "m.safetensors")
