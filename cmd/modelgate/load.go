@@ -166,11 +166,24 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if f.sha256File != "" || f.root != "" {
 		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
 	}
+	var opts []oci.Option
+	if f.sig.set() && f.sig.bundle == "" {
+		// The signers named verify the manifest's Sigstore referrers; a
+		// --bundle instead signs the unpacked files (model_signing).
+		sv, err := f.sig.verifier()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, oci.WithSignatureVerifier(sv))
+		saved := f.sig
+		f.sig = sigFlags{ignorePaths: saved.ignorePaths}
+		defer func() { f.sig = saved }()
+	}
 	lopts, err := f.options("")
 	if err != nil {
 		return nil, err
 	}
-	opts := []oci.Option{oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...)}
+	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
 	if f.oci.plainHTTP {
 		opts = append(opts, oci.WithPlainHTTPUnsafe())
 	}

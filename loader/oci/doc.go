@@ -12,18 +12,24 @@
 //     to the one manifest it lists, or to the one matching WithPlatform,
 //     and one listing several without a platform choice is refused (kind
 //     unsupported);
-//  2. fetch the manifest and the config within MaxManifestBytes, checking
+//  2. under WithSignatureVerifier, find the manifest's Sigstore bundles
+//     stored as OCI referrers (artifact type
+//     application/vnd.dev.sigstore.bundle.v0.3+json, subject the manifest)
+//     and require one the verifier accepts over the manifest digest
+//     (none: not-allowlisted; a bad one: the verifier's kind), before any
+//     layer is fetched;
+//  3. fetch the manifest and the config within MaxManifestBytes, checking
 //     each against its digest and size (kind digest-mismatch); a manifest
 //     whose media type differs from its descriptor's, or a config or
 //     artifact type that is neither ModelPack's nor Docker's model config,
 //     is refused unless WithMediaTypes names it (kind unsupported);
-//  3. stream each layer once, hashing it as it lands: a blob whose digest
+//  4. stream each layer once, hashing it as it lands: a blob whose digest
 //     or size differs from its descriptor's is refused (digest-mismatch),
 //     and nothing unpacked from it is ever gated; a layer media type other
 //     than ModelPack's weight, weight.config, doc, code and dataset types
 //     (raw, tar, tar+gzip, tar+zstd) and Docker's GGUF and license layers
 //     is refused unless named (kind unsupported);
-//  4. unpack into a private directory (mode 0700) through os.Root. A raw
+//  5. unpack into a private directory (mode 0700) through os.Root. A raw
 //     layer is one file named by its org.cncf.model.filepath or
 //     org.opencontainers.image.title annotation. A tar layer refuses:
 //     absolute names, "..", backslashes and NUL (path-traversal); symbolic
@@ -37,7 +43,7 @@
 //     (unsupported); more than MaxEntries entries, more than
 //     MaxUnpackedBytes in all, or a compressed layer expanding beyond
 //     MaxRatio times its size plus 1 MiB (limit-exceeded);
-//  5. gate the tree exactly as a directory with loader.Open, under an
+//  6. gate the tree exactly as a directory with loader.Open, under an
 //     allowlist built from the manifest: a raw layer's file is approved by
 //     the layer's own sha256 digest (its bytes are the blob), and a tar
 //     layer's files by the sha256 computed while they were written, from a

@@ -91,6 +91,7 @@ type config struct {
 	limits        Limits
 	tmp           string
 	creds         credentials.Store
+	signatures    DigestVerifier
 }
 
 // WithLoaderOptions passes options to loader.Open, which gates the
@@ -153,6 +154,7 @@ type Model struct {
 	*loader.Model
 	Reference Reference
 	Manifest  ocispec.Descriptor // the manifest the reference resolved to
+	Signer    string             // who signed the manifest, under WithSignatureVerifier
 	Layers    []Layer
 	dir       string
 }
@@ -210,11 +212,17 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return nil, formats.WithPath(err, ref)
 	}
+	var signer string
+	if c.signatures != nil {
+		if signer, err = c.verifySignature(ctx, t, desc); err != nil {
+			return nil, formats.WithPath(err, ref)
+		}
+	}
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-")
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), ref)
 	}
-	m = &Model{Reference: r, Manifest: desc, dir: dir}
+	m = &Model{Reference: r, Manifest: desc, Signer: signer, dir: dir}
 	defer func() {
 		if err != nil {
 			m.Close()
@@ -235,6 +243,9 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 		return m, err
 	}
 	m.Model.Path = ref
+	if m.Model.Verified.Signer == "" {
+		m.Model.Verified.Signer = signer
+	}
 	m.Model.OnClose(func() error { return os.RemoveAll(dir) })
 	return m, nil
 }

@@ -3,6 +3,9 @@ package oci_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -31,6 +34,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader/oci"
+	"github.com/modelgate/modelgate/verify"
 )
 
 const registryInstall = "go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2"
@@ -225,4 +229,51 @@ func TestRegistryLayerSwappedInTransit(t *testing.T) {
 	r.dockerConfig(t, host)
 	_, err = oci.Open(context.Background(), "oci://"+host+"/models/swap@"+md.String())
 	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(err), "%v", err)
+}
+
+// A manifest signed with a Sigstore bundle pushed as its referrer (oras-go
+// uses the registry's referrers API, or the sha256-HEX tag fallback)
+// verifies by tag; signed by another key it is refused.
+func TestRegistrySignedManifest(t *testing.T) {
+	r := startRegistry(t)
+	r.dockerConfig(t, r.host)
+	good, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	sv, err := verify.NewSignatureVerifier(verify.WithPublicKey("release", good.Public()))
+	require.NoError(t, err)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		repo string
+		key  *ecdsa.PrivateKey
+		kind formats.Kind
+	}{{"signed/good", good, ""}, {"signed/other", other, formats.KindSignatureInvalid}} {
+		a := newModelPack()
+		a.raw("m.safetensors", safetensors("w"))
+		md := a.manifest(t)
+		sig := a.signManifest(t, md, tc.key)
+		md.Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
+		sig.Annotations = map[string]string{ocispec.AnnotationRefName: "sig"}
+		dir := a.writeIndex(t, md, sig)
+		src, err := ocilayout.NewFromFS(ctx, os.DirFS(dir))
+		require.NoError(t, err)
+		dst, err := remote.NewRepository(r.host + "/" + tc.repo)
+		require.NoError(t, err)
+		dst.PlainHTTP = true
+		dst.Client = &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache(),
+			Credential: auth.StaticCredential(r.host, auth.Credential{Username: r.user, Password: r.pass})}
+		for _, tag := range []string{"v1", "sig"} {
+			_, err = oras.Copy(ctx, src, tag, dst, tag, oras.DefaultCopyOptions)
+			require.NoError(t, err)
+		}
+		m, err := oci.Open(ctx, "oci://"+r.host+"/"+tc.repo+":v1", oci.WithSignatureVerifier(sv))
+		if tc.kind == "" {
+			require.NoError(t, err)
+			assert.NotEmpty(t, m.Signer)
+			m.Close()
+			continue
+		}
+		assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
+	}
 }
