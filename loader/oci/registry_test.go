@@ -277,3 +277,42 @@ func TestRegistrySignedManifest(t *testing.T) {
 		assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
 	}
 }
+
+// Artifacts pushed with the real oras CLI (oras.land/oras v1.3.6), a file
+// as a raw ModelPack weight layer and a directory as a tar+gzip one, open
+// by tag.
+func TestRegistryOrasCLIPush(t *testing.T) {
+	r := startRegistry(t)
+	bin := os.Getenv("MODELGATE_ORAS")
+	if bin == "" {
+		bin, _ = exec.LookPath("oras")
+	}
+	if bin == "" {
+		const install = "go install oras.land/oras/cmd/oras@v1.3.6"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the oras CLI is missing: %s", install)
+		}
+		t.Skipf("needs the oras CLI: %s (or set MODELGATE_ORAS)", install)
+	}
+	r.dockerConfig(t, r.host)
+	work := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(work, "model.safetensors"), safetensors("w"), 0o644))
+	require.NoError(t, os.MkdirAll(filepath.Join(work, "tok"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "tok", "extra.safetensors"), safetensors("v"), 0o644))
+	for _, tc := range []struct{ repo, file, mt string }{
+		{"oras/raw", "model.safetensors", "application/vnd.cncf.model.weight.v1.raw"},
+		{"oras/dir", "tok", "application/vnd.cncf.model.weight.v1.tar+gzip"},
+	} {
+		cmd := exec.Command(bin, "push", "--plain-http", "-u", r.user, "-p", r.pass,
+			r.host+"/"+tc.repo+":v1", "--artifact-type", oci.ArtifactTypeModelPack, tc.file+":"+tc.mt)
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		m, err := oci.Open(context.Background(), "oci://"+r.host+"/"+tc.repo+":v1")
+		require.NoError(t, err, tc.repo)
+		assert.True(t, m.Verified.Allowlisted)
+		assert.Len(t, m.Tensors, 1)
+		t.Logf("%s: %v", tc.repo, m.Layers[0].Files)
+		m.Close()
+	}
+}
