@@ -50,6 +50,10 @@
 //     stream whose layer digest was checked. loader.Open hashes the bytes
 //     it loads again, so a file changed on disk after unpacking is refused
 //     (digest-mismatch) and a file no layer produced is not-allowlisted.
+//     When the loader options carry an allowlist of the caller's (a
+//     policy's digests, loader.WithAllowlist), that allowlist alone
+//     approves the files, exactly as for a directory: a file of the
+//     artifact it does not list is not-allowlisted.
 //
 // The unpacked directory is removed by Model.Close.
 package oci

@@ -233,11 +233,19 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return m, formats.WithPath(err, ref)
 	}
-	al, err := verify.NewAllowlist(entries...)
-	if err != nil {
+	load := c.load
+	// The manifest approves what was unpacked, unless the caller's own
+	// allowlist is given: then it alone decides, as for a directory (a
+	// merged one would approve files the caller's does not list).
+	if own, err := loader.AllowlistOf(c.load...); err != nil {
 		return m, err
+	} else if own == nil {
+		al, err := verify.NewAllowlist(entries...)
+		if err != nil {
+			return m, err
+		}
+		load = append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	}
-	load := append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	m.Model, err = loader.Open(ctx, dir, load...)
 	if err != nil {
 		return m, err

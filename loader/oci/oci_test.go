@@ -14,7 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/loader/oci"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // Each ModelPack layer type unpacks and gates, by tag and by digest, and
@@ -234,4 +236,25 @@ func TestDockerModelArtifactOpens(t *testing.T) {
 	defer m.Close()
 	require.Len(t, m.Files, 1)
 	assert.Equal(t, l.Digest.Encoded()+".gguf", m.Files[0].Name)
+}
+
+// A caller's allowlist stays in charge: a file of the artifact it does not
+// list is refused, as in a directory, though the manifest approves it.
+func TestCallerAllowlistGoverns(t *testing.T) {
+	w, v := safetensors("w"), safetensors("v")
+	a := newModelPack()
+	a.raw("a.safetensors", w)
+	a.raw("b.safetensors", v)
+	dir, _ := a.writeLayout(t, "v1")
+	sum := func(b []byte) verify.Digest { return verify.Digest(sha256.Sum256(b)) }
+	only, err := verify.NewAllowlist(verify.NewEntry("a.safetensors", verify.SHA256, sum(w)))
+	require.NoError(t, err)
+	_, err = oci.Open(context.Background(), dir, oci.WithLoaderOptions(loader.WithAllowlist(only)))
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "%v", err)
+
+	both, err := verify.NewAllowlist(verify.NewEntry("a.safetensors", verify.SHA256, sum(w)), verify.NewEntry("b.safetensors", verify.SHA256, sum(v)))
+	require.NoError(t, err)
+	m, err := oci.Open(context.Background(), dir, oci.WithLoaderOptions(loader.WithAllowlist(both)))
+	require.NoError(t, err)
+	m.Close()
 }
