@@ -36,10 +36,11 @@ type loadFlags struct {
 
 // ociFlags say how to fetch an OCI artifact.
 type ociFlags struct {
-	plainHTTP  bool
-	platform   string
-	mediaTypes []string
-	pinned     bool // require an @sha256 pin (verify without a signature)
+	plainHTTP   bool
+	platform    string
+	mediaTypes  []string
+	pinned      bool // require an @sha256 pin (verify without a signature)
+	policySigns bool // the policy names signers
 }
 
 // sigFlags say whose signature to require.
@@ -160,6 +161,16 @@ func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error
 	return loader.Open(ctx, path, opts...)
 }
 
+// ownEvidence reports whether the loader options verify the files by
+// themselves: an allowlist (--sha256, a policy's digests) or a policy's
+// signatures.
+func (o *ociFlags) ownEvidence(lopts []loader.Option) bool {
+	if a, err := loader.AllowlistOf(lopts...); err == nil && a != nil {
+		return true
+	}
+	return o.policySigns
+}
+
 // openOCI opens an OCI artifact (loader/oci): the flags' loader options
 // gate the unpacked tree.
 func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, error) {
@@ -190,7 +201,7 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if f.oci.platform != "" {
 		opts = append(opts, oci.WithPlatform(f.oci.platform))
 	}
-	if f.oci.pinned {
+	if f.oci.pinned && !f.oci.ownEvidence(lopts) {
 		opts = append(opts, oci.RequireDigest())
 	}
 	m, err := oci.Open(ctx, ref, opts...)
@@ -229,6 +240,7 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 			return nil, usageError{fmt.Errorf("--policy: %w", err)}
 		}
 		policySigns = p.Signatures != nil
+		f.oci.policySigns = policySigns
 		opts = append(opts, loader.WithPolicy(p))
 	}
 	sv, err := f.sig.verifier()

@@ -84,8 +84,9 @@ to check a bundle over a bare digest.`,
 func (c *cli) verifyModel(ctx context.Context, lf *loadFlags, path string) (*loader.Model, error) {
 	ctx, done := c.progressFor(ctx, path, "verifying")
 	// An OCI artifact's files are approved by its manifest, so what
-	// verifies it is a pinned manifest digest or a signature.
-	lf.oci.pinned = !lf.sig.set() && lf.policy == ""
+	// verifies it is a pinned manifest digest, a signature, or digests of
+	// the caller's (see openOCI).
+	lf.oci.pinned = !lf.sig.set()
 	m, err := lf.open(ctx, path)
 	done()
 	if err != nil {
