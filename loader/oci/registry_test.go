@@ -316,3 +316,56 @@ func TestRegistryOrasCLIPush(t *testing.T) {
 		m.Close()
 	}
 }
+
+// examples/ci/oci-promote.sh copies a verified artifact to production with
+// the real oras CLI, and copies nothing when modelgate refuses it.
+func TestRegistryPromoteExample(t *testing.T) {
+	r := startRegistry(t)
+	orasBin := os.Getenv("MODELGATE_ORAS")
+	if orasBin == "" {
+		orasBin, _ = exec.LookPath("oras")
+	}
+	if orasBin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("the oras CLI is missing: go install oras.land/oras/cmd/oras@v1.3.6")
+		}
+		t.Skip("needs the oras CLI: go install oras.land/oras/cmd/oras@v1.3.6")
+	}
+	r.dockerConfig(t, r.host)
+	mg := filepath.Join(t.TempDir(), "modelgate")
+	out, err := exec.Command("go", "build", "-o", mg, "../../cmd/modelgate").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	script, err := filepath.Abs("../../examples/ci/oci-promote.sh")
+	require.NoError(t, err)
+	promote := func(src, dst string) (int, string) {
+		cmd := exec.Command("bash", script, src, dst)
+		cmd.Env = append(os.Environ(), "MODELGATE="+mg, "ORAS="+orasBin, "ORAS_FLAGS=--from-plain-http --to-plain-http")
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		require.NoError(t, err)
+		return 0, string(out)
+	}
+	exists := func(repo string) bool {
+		_, err := oci.Open(context.Background(), "oci://"+r.host+"/"+repo+":v1")
+		return err == nil
+	}
+
+	good := newModelPack()
+	good.raw("model.safetensors", safetensors("w"))
+	md := r.push(t, good, "staging/good", "v1")
+	code, msg := promote(r.host+"/staging/good@"+md.String(), r.host+"/prod/good:v1")
+	require.Equal(t, 0, code, msg)
+	assert.True(t, exists("prod/good"), "promoted")
+
+	bad := newModelPack()
+	bad.layer("application/vnd.cncf.model.weight.v1.tar", tarOf(t, file("../model.safetensors", safetensors("w"))))
+	md = r.push(t, bad, "staging/bad", "v1")
+	code, msg = promote(r.host+"/staging/bad@"+md.String(), r.host+"/prod/bad:v1")
+	assert.Equal(t, 1, code, msg)
+	assert.False(t, exists("prod/bad"), "nothing copied")
+
+	code, msg = promote(r.host+"/staging/good:v1", r.host+"/prod/good2:v1")
+	assert.Equal(t, 2, code, "a tag is refused before anything runs: %s", msg)
+}
