@@ -2,6 +2,8 @@ package oci
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -87,10 +89,75 @@ func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Des
 			last = err
 		}
 	}
-	if last != nil {
-		return "", last
+	signer, err := c.verifySigTag(ctx, t, desc)
+	if err == nil || last == nil {
+		return signer, err
 	}
-	return "", formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no Sigstore bundle refers to manifest %s", desc.Digest)
+	return "", last
+}
+
+// Cosign's older scheme: a manifest tagged sha256-HEX.sig whose
+// simple-signing layers carry the signature in an annotation.
+const (
+	mediaTypeSimpleSigning = "application/vnd.dev.cosign.simplesigning.v1+json"
+	annotationCosignSig    = "dev.cosignproject.cosign/signature"
+)
+
+// verifySigTag reads the sha256-HEX.sig tag: each simple-signing payload
+// must name the manifest digest, and its signature is checked by the
+// verifier as a Sigstore message-signature bundle over the payload.
+func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descriptor) (string, error) {
+	none := formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no Sigstore bundle refers to manifest %s, and no cosign signature is tagged for it", desc.Digest)
+	sd, err := t.Resolve(ctx, desc.Digest.Algorithm().String()+"-"+desc.Digest.Encoded()+".sig")
+	if err != nil {
+		return "", none
+	}
+	b, err := c.fetchSmall(ctx, t, sd)
+	if err != nil {
+		return "", err
+	}
+	var sm ocispec.Manifest
+	if err := json.Unmarshal(b, &sm); err != nil {
+		return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "cosign signature manifest %s: %v", sd.Digest, err)
+	}
+	var last error = none
+	for i, l := range sm.Layers {
+		if l.MediaType != mediaTypeSimpleSigning || i >= maxSignatures {
+			continue
+		}
+		sig := l.Annotations[annotationCosignSig]
+		payload, err := c.fetchSmall(ctx, t, l)
+		if err != nil {
+			return "", err
+		}
+		var p struct {
+			Critical struct {
+				Image struct {
+					Digest string `json:"docker-manifest-digest"`
+				} `json:"image"`
+				Type string `json:"type"`
+			} `json:"critical"`
+		}
+		if json.Unmarshal(payload, &p) != nil || p.Critical.Type != "cosign container image signature" || p.Critical.Image.Digest != desc.Digest.String() {
+			last = formats.Errorf(formats.KindSignatureInvalid, formats.NoOffset, "cosign payload %s does not sign manifest %s", l.Digest, desc.Digest)
+			continue
+		}
+		sum := sha256.Sum256(payload)
+		bundle, _ := json.Marshal(map[string]any{
+			"mediaType":            "application/vnd.dev.sigstore.bundle.v0.3+json",
+			"verificationMaterial": map[string]any{"publicKey": map[string]string{"hint": ""}},
+			"messageSignature": map[string]any{
+				"messageDigest": map[string]string{"algorithm": "SHA2_256", "digest": base64.StdEncoding.EncodeToString(sum[:])},
+				"signature":     sig,
+			},
+		})
+		signer, err := c.verifyBundleBytes(bundle, "sha256", sum[:])
+		if err == nil {
+			return signer, nil
+		}
+		last = err
+	}
+	return "", last
 }
 
 // checkBundle fetches one bundle (verified against its descriptor) and
@@ -100,6 +167,11 @@ func (c *config) checkBundle(ctx context.Context, t target, l ocispec.Descriptor
 	if err != nil {
 		return "", err
 	}
+	return c.verifyBundleBytes(b, alg, digest)
+}
+
+// verifyBundleBytes has the verifier check bundle b over digest.
+func (c *config) verifyBundleBytes(b []byte, alg string, digest []byte) (string, error) {
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-sig-")
 	if err != nil {
 		return "", formats.IOError(formats.NoOffset, err)
