@@ -15,9 +15,12 @@
 //  2. under WithSignatureVerifier, find the manifest's Sigstore bundles
 //     stored as OCI referrers (artifact type
 //     application/vnd.dev.sigstore.bundle.v0.3+json, subject the manifest)
-//     and require one the verifier accepts over the manifest digest
-//     (none: not-allowlisted; a bad one: the verifier's kind), before any
-//     layer is fetched;
+//     and require one the verifier accepts over the manifest digest;
+//     without referrers, cosign's older scheme: a manifest tagged
+//     sha256-HEX.sig whose simple-signing payload names the manifest
+//     digest, its signature checked by the same verifier (none:
+//     not-allowlisted; a bad one, or a payload naming another manifest:
+//     signature-invalid), before any layer is fetched;
 //  3. fetch the manifest and the config within MaxManifestBytes, checking
 //     each against its digest and size (kind digest-mismatch); a manifest
 //     whose media type differs from its descriptor's, or a config or
