@@ -369,3 +369,44 @@ func TestRegistryPromoteExample(t *testing.T) {
 	code, msg = promote(r.host+"/staging/good:v1", r.host+"/prod/good2:v1")
 	assert.Equal(t, 2, code, "a tag is refused before anything runs: %s", msg)
 }
+
+// Signatures made by the real cosign (v2.6.5, a key, offline with
+// --tlog-upload=false), in its default .sig tag scheme, verify with the
+// public key; a manifest cosign did not sign is not-allowlisted.
+func TestRegistryCosignSigned(t *testing.T) {
+	r := startRegistry(t)
+	bin := os.Getenv("MODELGATE_COSIGN")
+	if bin == "" {
+		bin, _ = exec.LookPath("cosign")
+	}
+	if bin == "" {
+		t.Skip("needs cosign: go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5 (or set MODELGATE_COSIGN)")
+	}
+	r.dockerConfig(t, r.host)
+	work := t.TempDir()
+	env := append(os.Environ(), "COSIGN_PASSWORD=", "HOME="+work)
+	run := func(args ...string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir, cmd.Env = work, env
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "cosign %v: %s", args, out)
+	}
+	run("generate-key-pair")
+	sv, err := verify.NewSignatureVerifier(verify.WithPublicKeyFile(filepath.Join(work, "cosign.pub")))
+	require.NoError(t, err)
+
+	a := newModelPack()
+	a.raw("model.safetensors", safetensors("w"))
+	md := r.push(t, a, "cosign/model", "v1")
+	run("sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", "--allow-http-registry", "--allow-insecure-registry", r.host+"/cosign/model@"+md.String())
+	m, err := oci.Open(context.Background(), "oci://"+r.host+"/cosign/model:v1", oci.WithSignatureVerifier(sv))
+	require.NoError(t, err)
+	assert.NotEmpty(t, m.Signer)
+	m.Close()
+
+	b := newModelPack()
+	b.raw("model.safetensors", safetensors("x"))
+	r.push(t, b, "cosign/model", "v1") // the tag moved after signing
+	_, err = oci.Open(context.Background(), "oci://"+r.host+"/cosign/model:v1", oci.WithSignatureVerifier(sv))
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(err), "%v", err)
+}
