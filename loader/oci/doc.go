@@ -13,8 +13,9 @@
 //     and one listing several without a platform choice is refused (kind
 //     unsupported);
 //  2. under WithSignatureVerifier, find the manifest's Sigstore bundles
-//     stored as OCI referrers (artifact type
-//     application/vnd.dev.sigstore.bundle.v0.3+json, subject the manifest)
+//     stored as OCI referrers (subject the manifest, a layer of media
+//     type application/vnd.dev.sigstore.bundle*, as cosign v2.6.5
+//     --new-bundle-format writes them)
 //     and require one the verifier accepts over the manifest digest;
 //     without referrers, cosign's older scheme: a manifest tagged
 //     sha256-HEX.sig whose simple-signing payload names the manifest

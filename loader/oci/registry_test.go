@@ -371,8 +371,10 @@ func TestRegistryPromoteExample(t *testing.T) {
 }
 
 // Signatures made by the real cosign (v2.6.5, a key, offline with
-// --tlog-upload=false), in its default .sig tag scheme, verify with the
-// public key; a manifest cosign did not sign is not-allowlisted.
+// --tlog-upload=false), in its default .sig tag scheme and as a
+// --new-bundle-format referrer (a DSSE in-toto bundle), verify with the
+// public key; a manifest cosign did not sign (the tag moved) is
+// not-allowlisted.
 func TestRegistryCosignSigned(t *testing.T) {
 	r := startRegistry(t)
 	bin := os.Getenv("MODELGATE_COSIGN")
@@ -402,6 +404,15 @@ func TestRegistryCosignSigned(t *testing.T) {
 	m, err := oci.Open(context.Background(), "oci://"+r.host+"/cosign/model:v1", oci.WithSignatureVerifier(sv))
 	require.NoError(t, err)
 	assert.NotEmpty(t, m.Signer)
+	m.Close()
+
+	// cosign --new-bundle-format stores a Sigstore bundle as a referrer.
+	c := newModelPack()
+	c.raw("model.safetensors", safetensors("n"))
+	mc := r.push(t, c, "cosign/bundle", "v1")
+	run("sign", "--yes", "--new-bundle-format", "--key", "cosign.key", "--tlog-upload=false", "--allow-http-registry", "--allow-insecure-registry", r.host+"/cosign/bundle@"+mc.String())
+	m, err = oci.Open(context.Background(), "oci://"+r.host+"/cosign/bundle:v1", oci.WithSignatureVerifier(sv))
+	require.NoError(t, err)
 	m.Close()
 
 	b := newModelPack()

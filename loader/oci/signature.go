@@ -17,8 +17,8 @@ import (
 	"github.com/modelgate/modelgate/formats"
 )
 
-// ArtifactTypeSigstoreBundle is the artifact type of a Sigstore bundle
-// stored as an OCI referrer (cosign --new-bundle-format).
+// ArtifactTypeSigstoreBundle is the media type of a Sigstore bundle (the
+// layer of a referrer that carries one).
 const ArtifactTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 // maxSignatures bounds how many referrers are tried.
@@ -31,7 +31,8 @@ type DigestVerifier interface {
 }
 
 // WithSignatureVerifier requires a Sigstore bundle, stored as a referrer
-// of the manifest (its subject), that v accepts over the manifest's
+// of the manifest (its subject) or in cosign's sha256-HEX.sig tag, that v
+// accepts over the manifest's
 // digest; it is checked before any layer is fetched. No bundle is kind
 // not-allowlisted; a bundle v refuses is v's refusal.
 func WithSignatureVerifier(v DigestVerifier) Option {
@@ -44,7 +45,10 @@ func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Des
 	var cands []ocispec.Descriptor
 	switch s := t.(type) {
 	case registry.ReferrerLister:
-		err := s.Referrers(ctx, desc, ArtifactTypeSigstoreBundle, func(ds []ocispec.Descriptor) error {
+		// Every referrer: cosign v2.6.5 --new-bundle-format leaves the
+		// artifact type unset (its config is the empty descriptor); the
+		// bundle layers are what count, and each is verified.
+		err := s.Referrers(ctx, desc, "", func(ds []ocispec.Descriptor) error {
 			cands = append(cands, ds...)
 			return nil
 		})
@@ -75,7 +79,7 @@ func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Des
 			continue
 		}
 		var ref ocispec.Manifest
-		if json.Unmarshal(b, &ref) != nil || ref.Subject == nil || ref.Subject.Digest != desc.Digest || ref.ArtifactType != ArtifactTypeSigstoreBundle {
+		if json.Unmarshal(b, &ref) != nil || ref.Subject == nil || ref.Subject.Digest != desc.Digest {
 			continue
 		}
 		for _, l := range ref.Layers {
