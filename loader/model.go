@@ -30,6 +30,10 @@ func (m *Model) addCloser(f func() error) {
 	m.closers = append(m.closers, f)
 }
 
+// OnClose runs f when the model is closed (loader/oci removes the
+// directory it unpacked into).
+func (m *Model) OnClose(f func() error) { m.addCloser(f) }
+
 // ModelFile is one loaded weight file.
 type ModelFile struct {
 	Name     string         `json:"name"` // relative to the model directory (a file: its base name)

@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/chattemplate"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/loader/oci"
 	"github.com/modelgate/modelgate/verify"
 	"github.com/modelgate/modelgate/verify/signature"
 )
@@ -35,6 +36,16 @@ type loadFlags struct {
 	allowCode   bool
 	templates   []string // --allow-chat-template
 	sig         sigFlags
+	oci         ociFlags
+}
+
+// ociFlags say how to fetch an OCI artifact.
+type ociFlags struct {
+	plainHTTP   bool
+	platform    string
+	mediaTypes  []string
+	pinned      bool // require an @sha256 pin (verify without a signature)
+	policySigns bool // the policy names signers
 }
 
 // sigFlags say whose signature to require.
@@ -142,6 +153,9 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
 	fl.StringArrayVar(&f.templates, "allow-chat-template", nil, "approve a chat template that reaches what a sandboxed renderer forbids, by the sha256 of its text (sha256:HEX; repeatable)")
+	fl.BoolVar(&f.oci.plainHTTP, "plain-http", false, "reach an oci:// registry over HTTP, not HTTPS (loopback registries always are)")
+	fl.StringVar(&f.oci.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
+	fl.StringArrayVar(&f.oci.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
@@ -153,6 +167,9 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 
 // open opens the model at path with the loader options the flags give.
 func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error) {
+	if oci.IsReference(path) {
+		return f.openOCI(ctx, path)
+	}
 	opts, err := f.options(path)
 	if err != nil {
 		return nil, err
@@ -164,6 +181,10 @@ func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error
 // nothing approved it: no digest allowlisted it and no signature covers it.
 // verify and convert both call it, so that they refuse the same inputs.
 func (f *loadFlags) openVerified(ctx context.Context, path string) (*loader.Model, error) {
+	// An OCI artifact's files are approved by its manifest, so what
+	// verifies one is a pinned manifest digest, a signature, or digests of
+	// the caller's (openOCI).
+	f.oci.pinned = !f.sig.set()
 	m, err := f.open(ctx, path)
 	if err != nil {
 		return nil, err
@@ -174,6 +195,56 @@ func (f *loadFlags) openVerified(ctx context.Context, path string) (*loader.Mode
 			"nothing to verify against: give --sha256, --blake3, --sha256-file, --blake3-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
 	}
 	return m, nil
+}
+
+// ownEvidence reports whether the loader options verify the files by
+// themselves: an allowlist (--sha256, a policy's digests) or a policy's
+// signatures.
+func (o *ociFlags) ownEvidence(lopts []loader.Option) bool {
+	if a, err := loader.AllowlistOf(lopts...); err == nil && a != nil {
+		return true
+	}
+	return o.policySigns
+}
+
+// openOCI opens an OCI artifact (loader/oci): the flags' loader options
+// gate the unpacked tree.
+func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, error) {
+	if f.sha256File != "" || f.root != "" {
+		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
+	}
+	var opts []oci.Option
+	if f.sig.set() && f.sig.bundle == "" {
+		// The signers named verify the manifest's Sigstore referrers; a
+		// --bundle instead signs the unpacked files (model_signing).
+		sv, err := f.sig.verifier()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, oci.WithSignatureVerifier(sv))
+		saved := f.sig
+		f.sig = sigFlags{ignorePaths: saved.ignorePaths}
+		defer func() { f.sig = saved }()
+	}
+	lopts, err := f.options("")
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
+	if f.oci.plainHTTP {
+		opts = append(opts, oci.WithPlainHTTPUnsafe())
+	}
+	if f.oci.platform != "" {
+		opts = append(opts, oci.WithPlatform(f.oci.platform))
+	}
+	if f.oci.pinned && !f.oci.ownEvidence(lopts) {
+		opts = append(opts, oci.RequireDigest())
+	}
+	m, err := oci.Open(ctx, ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return m.Model, nil
 }
 
 // options turns the flags into loader options; what they mean is the
@@ -208,6 +279,7 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 			return nil, usageError{fmt.Errorf("--policy: %w", err)}
 		}
 		policySigns = p.Signatures != nil
+		f.oci.policySigns = policySigns
 		opts = append(opts, loader.WithPolicy(p))
 	}
 	sv, err := f.sig.verifier()

@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"genkey":   genkey,
 			"genmldsa": genmldsa,
 			"mkgguf":   mkgguf,
+			"mkoci":    mkoci,
 		},
 	})
 }
