@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -82,11 +83,12 @@ func TestImageVolumeGatedByInitContainer(t *testing.T) {
 
 	// The policy approves the bundled example as the volume would hold it,
 	// and refuses it once a file the digests do not cover appears.
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.sums"), []byte(cm.Data["model.sums"]), 0o644))
+	// The sums name files by the volume's mount path: moved with the model.
+	dir, model := t.TempDir(), t.TempDir()
+	sums := strings.ReplaceAll(cm.Data["model.sums"], modelPath+"/", model+"/")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.sums"), []byte(sums), 0o644))
 	policy, err := verify.ParsePolicy([]byte(cm.Data["policy.yaml"]), dir)
 	require.NoError(t, err)
-	model := t.TempDir()
 	weights, err := os.ReadFile(filepath.Join("..", "..", "testdata", "safetensors", "tiny-mlp.safetensors"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(model, "model.safetensors"), weights, 0o644))
