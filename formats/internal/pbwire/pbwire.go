@@ -12,6 +12,7 @@
 package pbwire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -50,20 +51,7 @@ func Walk(r io.ReaderAt, off, end int64, fn func(Field) error) error {
 
 // Bytes is Walk over a message held in memory.
 func Bytes(b []byte, fn func(Field) error) error {
-	return Walk(bytesReader(b), 0, int64(len(b)), fn)
-}
-
-type bytesReader []byte
-
-func (b bytesReader) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return Walk(bytes.NewReader(b), 0, int64(len(b)), fn)
 }
 
 // cursor reads through a window, so that a walk over a large message
