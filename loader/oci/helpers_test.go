@@ -33,9 +33,8 @@ func safetensors(name string) []byte {
 
 // artifact is an OCI artifact under construction.
 type artifact struct {
-	blobs  map[digest.Digest][]byte
-	layers []ocispec.Descriptor
-	man    ocispec.Manifest
+	blobs map[digest.Digest][]byte
+	man   ocispec.Manifest
 }
 
 // newModelPack starts a ModelPack artifact as the specification writes

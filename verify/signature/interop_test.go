@@ -244,7 +244,6 @@ type cell struct {
 	ignore     []string
 	tamper     string
 	model, sig string
-	signErr    string
 	ref, mg    refResult
 	mgKind     formats.Kind
 	deliberate string
