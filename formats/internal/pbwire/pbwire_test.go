@@ -18,10 +18,34 @@ import (
 func protowireReads(b []byte) bool {
 	for len(b) > 0 {
 		num, _, n := protowire.ConsumeField(b)
-		if n < 0 || num > protowire.MaxValidNumber {
+		if n < 0 || num > protowire.MaxValidNumber || !numbersValid(b[:n]) {
 			return false
 		}
 		b = b[n:]
+	}
+	return true
+}
+
+// numbersValid reports whether every field number in field, a whole field
+// protowire.ConsumeField accepted, groups included, is at most
+// protowire.MaxValidNumber: ConsumeField checks a group's structure but
+// not the numbers of the fields inside it, which a protobuf parser refuses
+// (C++ reads a tag as 32 bits).
+func numbersValid(field []byte) bool {
+	for len(field) > 0 {
+		num, typ, n := protowire.ConsumeTag(field)
+		if n < 0 || num > protowire.MaxValidNumber {
+			return false
+		}
+		field = field[n:]
+		if typ == protowire.StartGroupType || typ == protowire.EndGroupType {
+			continue // the group's fields follow, and its end tag closes it
+		}
+		m := protowire.ConsumeFieldValue(num, typ, field)
+		if m < 0 {
+			return false
+		}
+		field = field[m:]
 	}
 	return true
 }
