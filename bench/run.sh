@@ -70,6 +70,13 @@ h=hashlib.sha256(); f=open(sys.argv[1],"rb")
 for c in iter(lambda: f.read(1<<20), b""): h.update(c)
 print(h.hexdigest())'
 
+# The host, printed beside the tables: figures hold for the CPU they were
+# taken on (AVX2 against AVX-512, SHA-NI or not), and BENCHMARKS.md keeps a
+# table per host kind.
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), family $(grep -m1 'cpu family' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') model $(grep -m1 '^model\s' /proc/cpuinfo | cut -d: -f2 | tr -d ' '), $(nproc) cores"
+echo "flags: $(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx2|avx512f|avx512vl|avx512bw|sha_ni|vaes)$' | tr '\n' ' ')"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); page cache: hot (every file read once before timing)"
+
 for run in $(seq "$RUNS"); do
   echo "run $run/$RUNS" >&2
   time_it "hash1:modelgate" "$BIN" hash "$DIR/one-2g.bin"
