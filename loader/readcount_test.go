@@ -1,6 +1,7 @@
 package loader_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -50,22 +51,9 @@ func TestScanReadsOnlyWhatClassificationNeeds(t *testing.T) {
 	for i := range text {
 		text[i] = 'a' + byte(i%26)
 	}
-	c = &countingReader{r: bytesReaderAt(text)}
+	c = &countingReader{r: bytes.NewReader(text)}
 	res = loader.CheckFile(c, int64(len(text)), "notes.txt", formats.Limits{})
 	assert.Equal(t, loader.Ignored, res.Verdict)
 	const zipTail, probes = 22 + 0xffff, 2 << 10 // probes: ONNX and SentencePiece 512 bytes each, HDF5 8 bytes per power of two, image magic 16
 	assert.LessOrEqual(t, c.n.Load(), int64(8<<10+formats.SniffLen+zipTail+probes), "read %d bytes of a 1 MiB text file", c.n.Load())
-}
-
-type bytesReaderAt []byte
-
-func (b bytesReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	if off >= int64(len(b)) {
-		return 0, io.EOF
-	}
-	n := copy(p, b[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }
