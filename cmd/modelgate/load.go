@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -14,10 +11,9 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/formats/chattemplate"
+	"github.com/modelgate/modelgate/internal/ociref"
 	"github.com/modelgate/modelgate/loader"
-	"github.com/modelgate/modelgate/loader/oci"
 	"github.com/modelgate/modelgate/verify"
-	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // loadFlags are the flags every command that opens a model shares.
@@ -46,6 +42,14 @@ type ociFlags struct {
 	mediaTypes  []string
 	pinned      bool // require an @sha256 pin (verify without a signature)
 	policySigns bool // the policy names signers
+}
+
+// sigVerifier checks signatures for the loader (a model's files) and for
+// loader/oci (an artifact's manifest): verify/signature's Verifier, in
+// every build but the lean one (signatures.go, lean.go).
+type sigVerifier interface {
+	loader.SignatureVerifier
+	VerifyDigest(bundlePath, algorithm string, digest []byte) (signer string, err error)
 }
 
 // sigFlags say whose signature to require.
@@ -84,64 +88,6 @@ func (s *sigFlags) set() bool {
 	return s.identity != "" || s.identityRegexp != "" || len(s.keys) > 0 || len(s.cas) > 0
 }
 
-// verifier builds the signature verifier the flags describe (nil when
-// they name no signer).
-func (s *sigFlags) verifier() (*signature.Verifier, error) {
-	if !s.set() {
-		if s.issuer != "" || s.trustedRoot != "" {
-			return nil, usageError{fmt.Errorf("name who may sign: --identity or --identity-regexp with --issuer, --key, or --ca")}
-		}
-		return nil, nil
-	}
-	var opts []signature.Option
-	if s.identity != "" || s.identityRegexp != "" {
-		if s.issuer == "" || (s.identity != "" && s.identityRegexp != "") {
-			return nil, usageError{fmt.Errorf("give --issuer and one of --identity and --identity-regexp")}
-		}
-		if s.trustedRoot == "" {
-			opts = append(opts, signature.WithPublicGoodInstance())
-		}
-		opts = append(opts, signature.WithIdentity(s.issuer, s.identity, s.identityRegexp))
-	}
-	if s.trustedRoot != "" {
-		opts = append(opts, signature.WithTrustedRootFile(s.trustedRoot))
-	}
-	for _, k := range s.keys {
-		if err := checkPublicKeyFile(k); err != nil {
-			return nil, err
-		}
-		opts = append(opts, signature.WithPublicKeyFile(k))
-	}
-	for _, c := range s.cas {
-		opts = append(opts, signature.WithCAFile(c))
-	}
-	if s.bundle != "" {
-		opts = append(opts, signature.WithBundleFile(s.bundle))
-	}
-	// As the policy's signatures.ignore_paths: the signature check leaves
-	// them out too (a signed file so named is missing, as model_signing
-	// finds it).
-	opts = append(opts, signature.WithIgnorePaths(s.ignorePaths...))
-	v, err := signature.NewVerifier(opts...)
-	if err != nil && formats.KindOf(err) != formats.KindIO || err != nil && errors.Is(err, fs.ErrNotExist) {
-		return nil, usageError{err} // a key, CA or root that does not read: the flags are wrong
-	}
-	return v, err
-}
-
-// checkPublicKeyFile refuses, as a usage error, a --key that is missing
-// or holds a private key: the most common mistake with key pairs.
-func checkPublicKeyFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return usageError{fmt.Errorf("--key: %w", err)}
-	}
-	if bytes.Contains(b, []byte("PRIVATE KEY-----")) {
-		return usageError{fmt.Errorf("--key %s holds a private key; give the public key (openssl pkey -in %s -pubout)", path, path)}
-	}
-	return nil
-}
-
 func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.profile, "profile", "", "refuse what a runtime would misread: mlx")
@@ -167,7 +113,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 
 // open opens the model at path with the loader options the flags give.
 func (f *loadFlags) open(ctx context.Context, path string) (*loader.Model, error) {
-	if oci.IsReference(path) {
+	if ociref.IsReference(path) {
 		return f.openOCI(ctx, path)
 	}
 	opts, err := f.options(path)
@@ -195,56 +141,6 @@ func (f *loadFlags) openVerified(ctx context.Context, path string) (*loader.Mode
 			"nothing to verify against: give --sha256, --blake3, --sha256-file, --blake3-file, --bundle with --key, --ca or --identity and --issuer, or a --policy with digests or signatures; 'modelgate inspect' checks structure only"), path)
 	}
 	return m, nil
-}
-
-// ownEvidence reports whether the loader options verify the files by
-// themselves: an allowlist (--sha256, a policy's digests) or a policy's
-// signatures.
-func (o *ociFlags) ownEvidence(lopts []loader.Option) bool {
-	if a, err := loader.AllowlistOf(lopts...); err == nil && a != nil {
-		return true
-	}
-	return o.policySigns
-}
-
-// openOCI opens an OCI artifact (loader/oci): the flags' loader options
-// gate the unpacked tree.
-func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, error) {
-	if f.sha256File != "" || f.root != "" {
-		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
-	}
-	var opts []oci.Option
-	if f.sig.set() && f.sig.bundle == "" {
-		// The signers named verify the manifest's Sigstore referrers; a
-		// --bundle instead signs the unpacked files (model_signing).
-		sv, err := f.sig.verifier()
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, oci.WithSignatureVerifier(sv))
-		saved := f.sig
-		f.sig = sigFlags{ignorePaths: saved.ignorePaths}
-		defer func() { f.sig = saved }()
-	}
-	lopts, err := f.options("")
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
-	if f.oci.plainHTTP {
-		opts = append(opts, oci.WithPlainHTTPUnsafe())
-	}
-	if f.oci.platform != "" {
-		opts = append(opts, oci.WithPlatform(f.oci.platform))
-	}
-	if f.oci.pinned && !f.oci.ownEvidence(lopts) {
-		opts = append(opts, oci.RequireDigest())
-	}
-	m, err := oci.Open(ctx, ref, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return m.Model, nil
 }
 
 // options turns the flags into loader options; what they mean is the

@@ -19,7 +19,6 @@ import (
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
-	"github.com/modelgate/modelgate/verify/signature"
 )
 
 // Exit codes, part of the CLI contract.
@@ -84,7 +83,7 @@ Exit codes: 0 accepted, 1 refused, 2 usage error, 3 I/O error; run also
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetGlobalNormalizationFunc(underscoresAsDashes)
 	root.PersistentFlags().BoolVar(&c.json, "json", false, "print one JSON object on stdout")
-	root.AddCommand(c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newRun(), c.newSandboxExec(), c.newVersion())
+	root.AddCommand(c.commands()...)
 	return root
 }
 
@@ -251,21 +250,12 @@ func classify(err error) (int, jsonError) {
 // hint says what to do about err: the library states the facts (typed
 // causes and kinds); the CLI maps them to its flags.
 func hint(err error) string {
-	var ns *signature.NoSignerError
 	var several *loader.SeveralFormatsError
 	switch {
 	case errors.As(err, &several):
 		return severalFormatsHint(several)
-	case errors.Is(err, signature.ErrNoTrustedRoot):
-		return "give a trusted_root.json with --trusted-root (offline), or let modelgate fetch the public-good root"
-	case errors.As(err, &ns) && ns.Signer == "key":
-		return "allow the signing key with --key PUBLIC.pem"
-	case errors.As(err, &ns) && ns.Signer == "ML-DSA key":
-		return "allow the signing key with --key, giving the raw ML-DSA public key file model_signing wrote"
-	case errors.As(err, &ns) && ns.Signer == "identity":
-		return "allow the signer with --identity (or --identity-regexp) and --issuer"
-	case errors.As(err, &ns) && ns.Signer == "CA":
-		return "allow the certificate chain's CA with --ca CA.pem"
+	case signatureHint(err) != "":
+		return signatureHint(err)
 	case errors.Is(err, loader.ErrRawFP8):
 		return "--allow-raw-fp8 accepts them if the caller reinterprets them"
 	case formats.KindOf(err) == formats.KindUnsupported && strings.Contains(err.Error(), "MLX"):

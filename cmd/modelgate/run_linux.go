@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !modelgate_lean
 
 package main
 
@@ -320,6 +320,3 @@ func (c *cli) newSandboxExec() *cobra.Command {
 		},
 	}
 }
-
-// signalName is the signal's C name (SIGSEGV).
-func signalName(s syscall.Signal) string { return unix.SignalName(s) }

@@ -1,11 +1,9 @@
-//go:build !linux
+//go:build !linux && !modelgate_lean
 
 package main
 
 import (
 	"errors"
-	"fmt"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -26,6 +24,3 @@ func (c *cli) newRun() *cobra.Command {
 func (c *cli) newSandboxExec() *cobra.Command {
 	return &cobra.Command{Use: "__sandbox-exec", Hidden: true}
 }
-
-// signalName names a signal by number where run does not exist.
-func signalName(s syscall.Signal) string { return fmt.Sprintf("signal %d", int(s)) }

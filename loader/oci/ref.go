@@ -2,11 +2,10 @@ package oci
 
 import (
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/ociref"
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry"
 
@@ -49,13 +48,7 @@ func (r Reference) reference() string {
 
 // IsReference reports whether s names an OCI artifact: oci://…,
 // oci-layout:…, or a directory holding an oci-layout file.
-func IsReference(s string) bool {
-	if strings.HasPrefix(s, "oci://") || strings.HasPrefix(s, "oci-layout:") {
-		return true
-	}
-	st, err := os.Stat(filepath.Join(s, "oci-layout"))
-	return err == nil && st.Mode().IsRegular()
-}
+func IsReference(s string) bool { return ociref.IsReference(s) }
 
 // ParseReference reads oci://REGISTRY/REPO[:TAG|@DIGEST],
 // oci-layout:DIR[:TAG|@DIGEST] or a layout directory's path. A registry
