@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/modelgate/modelgate/formats"
 )
@@ -168,7 +169,7 @@ func (a *Allowlist) Check(f *FileDigest) error {
 
 // bsdLine is the tagged form `sha256sum --tag` and openssl print, which
 // names its algorithm.
-var bsdLine = regexp.MustCompile(`^(SHA256|BLAKE3) \((.*)\) = ([0-9a-fA-F]{64})$`)
+var bsdLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(SHA256|BLAKE3) \((.*)\) = ([0-9a-fA-F]{64})$`) })
 
 // ParseSums reads a sha256sum or b3sum file whose untagged lines are
 // digests by a: lines "HEX  name" or "HEX *name" (binary marker), GNU's
@@ -198,7 +199,7 @@ func ParseSums(r io.Reader, a Algorithm) ([]Entry, error) {
 }
 
 func parseSumLine(line string, a Algorithm) (Entry, error) {
-	if m := bsdLine.FindStringSubmatch(line); m != nil {
+	if m := bsdLine().FindStringSubmatch(line); m != nil {
 		d, err := ParseDigest(m[3])
 		return NewEntry(m[2], Algorithm(strings.ToLower(m[1])), d), err
 	}

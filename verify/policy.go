@@ -138,11 +138,11 @@ var sizeUnits = map[string]int64{
 	"GB": 1e9, "GiB": 1 << 30, "TB": 1e12, "TiB": 1 << 40,
 }
 
-var sizeRE = regexp.MustCompile(`^([0-9]+)\s*([KMGT]i?B|B)?$`)
+var sizeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)\s*([KMGT]i?B|B)?$`) })
 
 // ParseSize parses "123", "64MiB", "200 GiB".
 func ParseSize(s string) (Size, error) {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := sizeRE().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("size %q is not a number with an optional unit (B, KB, KiB, … TiB)", s)
 	}

@@ -10,21 +10,20 @@ import (
 
 // BenchmarkStartup times what a CI step that runs modelgate hundreds of
 // times pays per run: `modelgate version` and `modelgate hash` of a small
-// file, each against a Go hello world built the same way (go build
-// -trimpath), run alternately so that a loaded machine slows both alike.
-// It reports each command's time, the hello world's, and their ratio
-// (x-hello; the target is 2). Every package the binary links runs its
-// init first: GODEBUG=inittrace=1 modelgate version lists them.
+// file, by the lean program (lean.go, with modelgate-full beside it, as a
+// release installs them) and by the full one, each against a Go hello
+// world built the same way (go build -trimpath), run alternately so that a
+// loaded machine slows both alike. It reports each command's time, the
+// hello world's, and their ratio (x-hello; the target is 2 for the lean
+// program). Every package a binary links runs its init first:
+// GODEBUG=inittrace=1 modelgate version lists them.
 func BenchmarkStartup(b *testing.B) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		b.Skip("no go command on PATH")
 	}
 	dir := b.TempDir()
-	mg := filepath.Join(dir, "modelgate")
-	if out, err := exec.Command(gobin, "build", "-trimpath", "-o", mg, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
+	lean, full := buildPair(b, dir)
 	hw := filepath.Join(dir, "hello")
 	src := filepath.Join(dir, "hellosrc")
 	for name, text := range map[string]string{
@@ -58,8 +57,10 @@ func BenchmarkStartup(b *testing.B) {
 		name string
 		argv []string
 	}{
-		{"version", []string{mg, "version"}},
-		{"hash", []string{mg, "hash", small}},
+		{"lean/version", []string{lean, "version"}},
+		{"lean/hash", []string{lean, "hash", small}},
+		{"full/version", []string{full, "version"}},
+		{"full/hash", []string{full, "hash", small}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var hello, cmd time.Duration
