@@ -37,8 +37,8 @@ fi
 
 # Reproducible: no cgo, no paths (-trimpath), no build id, no VCS stamp that
 # differs between a clone and a tarball; the version is stamped in.
-build() { # GOOS GOARCH OUTPUT
-  CGO_ENABLED=0 GOOS=$1 GOARCH=$2 go build -trimpath -buildvcs=false \
+build() { # GOOS GOARCH OUTPUT [TAGS]
+  CGO_ENABLED=0 GOOS=$1 GOARCH=$2 go build -trimpath -buildvcs=false -tags "${4:-}" \
     -ldflags "-s -w -buildid= -X main.releaseVersion=$version" -o "$3" ./cmd/modelgate
 }
 names=()
@@ -48,6 +48,13 @@ for p in $platforms; do
   build "$os" "$arch" "$out/$name"
   go run ./scripts/sbom "$out/$name" > "$out/$name.spdx.json"
   names+=("$name" "$name.spdx.json")
+  # The lean program (cmd/modelgate/lean.go), installed as modelgate with
+  # the full one beside it as modelgate-full: it starts as a small Go
+  # program does and runs the full one for verify, sign, convert and run.
+  lean="modelgate-lean_${version}_${os}_${arch}${ext}"
+  build "$os" "$arch" "$out/$lean" modelgate_lean
+  go run ./scripts/sbom "$out/$lean" > "$out/$lean.spdx.json"
+  names+=("$lean" "$lean.spdx.json")
 done
 if $dry; then
   # The same source built again, from another directory, must give the same bytes.
@@ -56,8 +63,17 @@ if $dry; then
   (cd "$other" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false \
     -ldflags "-s -w -buildid= -X main.releaseVersion=$version" -o "$out/rebuild" ./cmd/modelgate)
   cmp "$out/${names[0]}" "$out/rebuild" || { echo "release.sh: the build is not reproducible" >&2; exit 1; }
+  (cd "$other" && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -buildvcs=false -tags modelgate_lean \
+    -ldflags "-s -w -buildid= -X main.releaseVersion=$version" -o "$out/rebuild" ./cmd/modelgate)
+  cmp "$out/${names[2]}" "$out/rebuild" || { echo "release.sh: the lean build is not reproducible" >&2; exit 1; }
   rm "$out/rebuild"
-  echo "reproducible: ${names[0]} built twice from two directories is byte-identical"
+  # The pair as installed: the lean program answers version itself and
+  # hands verify to the full one.
+  pair=$(mktemp -d); cp "$out/${names[2]}" "$pair/modelgate"; cp "$out/${names[0]}" "$pair/modelgate-full"
+  "$pair/modelgate" version | grep -q "$version" || { echo "release.sh: the lean binary does not report $version" >&2; exit 1; }
+  "$pair/modelgate" verify --help > /dev/null || { echo "release.sh: the lean binary does not reach modelgate-full" >&2; exit 1; }
+  rm -r "$pair"
+  echo "reproducible: ${names[0]} and ${names[2]} built twice from two directories are byte-identical"
 fi
 mkdir -p "$out/sums"
 (cd "$out" && sha256sum "${names[@]}" > sums/SHA256SUMS)
