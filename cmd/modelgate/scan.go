@@ -29,7 +29,7 @@ type scanSummary struct {
 
 func (c *cli) newScan() *cobra.Command {
 	var opts loader.ScanOptions
-	var lf loadFlags // --policy and --exclude; for oci://, verify's OCI and signature flags
+	lf := loadFlags{mode: "map"} // --policy and --exclude; for oci://, verify's OCI and signature flags, and its default mode
 	var out scanOutputs
 	var shard, merge = "", false
 	ociFlags := pflag.NewFlagSet("oci", pflag.ContinueOnError)
