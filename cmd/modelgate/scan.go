@@ -31,7 +31,8 @@ func (c *cli) newScan() *cobra.Command {
 	var opts loader.ScanOptions
 	lf := loadFlags{mode: "map"} // --policy and --exclude; for oci://, verify's OCI and signature flags, and its default mode
 	var out scanOutputs
-	var shard, merge = "", false
+	var shard string
+	var merge bool
 	ociFlags := pflag.NewFlagSet("oci", pflag.ContinueOnError)
 	cmd := &cobra.Command{
 		Use:   "scan [--json] [--sarif FILE|-] [--jsonl FILE|-] [--follow-symlinks] [--exclude GLOB]... [--policy FILE] PATH|oci://REGISTRY[/REPO]...",
@@ -118,7 +119,7 @@ unsupported and unknown-format, then io.`,
 				}
 			}
 			var sh *oci.Shard
-			if shard != "" {
+			if cmd.Flags().Changed("shard") {
 				s, err := oci.ParseShard(shard)
 				if err != nil {
 					return usageError{err}
