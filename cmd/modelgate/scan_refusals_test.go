@@ -86,7 +86,7 @@ func TestScanMergeRefusesWhatIsNotAllShards(t *testing.T) {
 		{"an end line with a result's members", []string{lines(ok, `{"path":"x","end":{"shard":"0/1","scopes":["oci://r"],"results":1}}`)}, "end line with a result"},
 		{"an end line with no scopes", []string{lines(ok, `{"end":{"shard":"0/1","scopes":[],"results":1}}`)}, "no scopes"},
 		{"an end line naming no shard", []string{lines(ok, `{"end":{"shard":"2/1","scopes":["oci://r"],"results":1}}`)}, "end line: shard"},
-		{"a line too long", []string{lines(`{"path":"` + strings.Repeat("a", maxLine) + `"}`, end01)}, "longer than"},
+		{"a line too long", []string{lines(`{"path":"`+strings.Repeat("a", maxLine)+`"}`, end01)}, "longer than"},
 		{"a shard missing", []string{lines(ok, end02)}, "shard 1/2 is missing"},
 		{"a shard given twice", []string{lines(ok, end02), lines(ok2, end02)}, "given twice"},
 		{"shards that overlap", []string{lines(ok, end02), lines(ok, end12)}, "the shards overlap"},
