@@ -162,3 +162,6 @@ echo "  modelgate verify 2 GiB, blake3-signed: $("$DIR/benchtool" rss "$BIN" ver
 echo "  modelgate inspect 4 GiB GGUF: $("$DIR/benchtool" rss "$BIN" inspect "$DIR/big-4g.gguf")"
 echo "  gguf-parser-go open 4 GiB GGUF: $("$DIR/benchtool" rss "$DIR/benchtool" open-gguf-parser "$DIR/big-4g.gguf")"
 echo "  nlpodyssey open 4 GiB file: $("$DIR/benchtool" rss "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors")"
+echo
+echo "OCI artifact: oras pull + verify DIR against verify oci://…@sha256 (bench/oci.sh; skipped without registry and oras on PATH):"
+bash bench/oci.sh "$RUNS"
