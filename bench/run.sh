@@ -4,7 +4,8 @@
 # a shared machine hits them alike. Prints min/median/max seconds and the
 # ratio of medians; paste the output into BENCHMARKS.md.
 #
-#   bench/run.sh [RUNS]           (default 5; needs ~7 GiB in $BENCH_DIR)
+#   bench/run.sh [RUNS]           (default 5; needs ~7 GiB in $BENCH_DIR, ~3 GiB
+#                                 more for the OCI section, bench/oci.sh)
 #
 # Files go to $BENCH_DIR (default /tmp/modelgate-bench) and are kept for
 # the next run. Peers that are not installed are skipped, and say so.
