@@ -171,6 +171,9 @@ unsupported and unknown-format, then io.`,
 	ociFlags.StringVar(&shard, "shard", "", "scan only the OCI tags of shard `I/N` (0 <= I < N)")
 	lf.oci.register(ociFlags)
 	lf.sig.register(ociFlags)
+	for _, name := range []string{"bundle", "signature"} {
+		_ = ociFlags.MarkHidden(name) // refused: a bundle signs one model's files (scanOCI)
+	}
 	cmd.Flags().AddFlagSet(ociFlags)
 	return cmd
 }
