@@ -46,11 +46,12 @@ EOF
 registry serve "$OCI/config.yml" > "$OCI/registry.log" 2>&1 &
 REG=$!
 trap 'kill $REG 2> /dev/null; wait $REG 2> /dev/null || true' EXIT
+up() { /usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://$HOST/v2/" 2> /dev/null; }
 for _ in $(seq 100); do
-  curl -fs "http://$HOST/v2/" > /dev/null && break
+  up && break
   sleep 0.1
 done
-curl -fs "http://$HOST/v2/" > /dev/null || { cat "$OCI/registry.log"; exit 1; }
+up || { cat "$OCI/registry.log"; exit 1; }
 
 (cd "$OCI/src-$SIZE" && oras push --plain-http "$HOST/bench/model:v1" \
   --artifact-type application/vnd.cncf.model.manifest.v1+json \

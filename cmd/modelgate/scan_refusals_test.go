@@ -39,6 +39,7 @@ func TestScanShardAndOCIFlagMistakesAreUsage(t *testing.T) {
 		{"a malformed tag", []string{"oci://127.0.0.1:1/x:bad*tag"}},
 		{"a malformed repository", []string{"oci://127.0.0.1:1/Bad/Repo"}},
 		{"jsonl and json on stdout", []string{"--jsonl", "-", dir}},
+		{"jsonl and sarif on stdout", []string{"--jsonl", "-", "--sarif", "-", dir}},
 		{"merge with a shard", []string{"--merge", "--shard", "0/1", "x.jsonl"}},
 		{"merge with a policy", []string{"--merge", "--policy", "p.yaml", "x.jsonl"}},
 	} {
