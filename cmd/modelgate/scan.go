@@ -95,13 +95,7 @@ unsupported and unknown-format, then io.`,
 				return err
 			}
 			if merge {
-				var other []string
-				cmd.Flags().Visit(func(f *pflag.Flag) {
-					if f.Name != "merge" && f.Name != "sarif" && f.Name != "json" {
-						other = append(other, "--"+f.Name)
-					}
-				})
-				if len(other) > 0 {
+				if other := changed(cmd, func(name string) bool { return name != "merge" && name != "sarif" && name != "json" }); len(other) > 0 {
 					return usageError{fmt.Errorf("--merge reads the shards' JSON lines and takes only --json and --sarif, not %s", strings.Join(other, ", "))}
 				}
 				results, err := readShards(args)
@@ -129,12 +123,7 @@ unsupported and unknown-format, then io.`,
 				}
 				sh = &s
 			}
-			var ociOnly []string
-			cmd.Flags().Visit(func(f *pflag.Flag) {
-				if ociFlags.Lookup(f.Name) != nil {
-					ociOnly = append(ociOnly, "--"+f.Name)
-				}
-			})
+			ociOnly := changed(cmd, func(name string) bool { return ociFlags.Lookup(name) != nil })
 			if len(scopes) == 0 && len(ociOnly) > 0 {
 				return usageError{fmt.Errorf("%s apply to oci:// references only", strings.Join(ociOnly, ", "))}
 			}
@@ -176,6 +165,17 @@ unsupported and unknown-format, then io.`,
 	}
 	cmd.Flags().AddFlagSet(ociFlags)
 	return cmd
+}
+
+// changed lists, as --NAME, the flags given whose names pick accepts.
+func changed(cmd *cobra.Command, pick func(name string) bool) []string {
+	var out []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if pick(f.Name) {
+			out = append(out, "--"+f.Name)
+		}
+	})
+	return out
 }
 
 // scanPaths scans files and directories, with the policy's limits, chat
