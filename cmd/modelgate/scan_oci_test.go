@@ -11,6 +11,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -280,4 +284,45 @@ func TestScanOCIShardsMergeToTheUnshardedScan(t *testing.T) {
 	for _, r := range b {
 		assert.Contains(t, verdicts(a), r.Path)
 	}
+}
+
+// A repository whose tags do not list (a registry, or a proxy in front of
+// it, refusing the request) is one io result; the catalog's other
+// repositories are still listed and gated, and a shard owns the failure
+// as it owns a tag, so the merge stays whole.
+func TestScanOCIRepositoryThatDoesNotListStopsNothing(t *testing.T) {
+	r := testregistry.Start(t)
+	good := pushArtifact(t, r, "models/good", "v1", oci.ArtifactTypeModelPack, ociLayer{rawWeight, stFile("g"), "model.safetensors"})
+	pushArtifact(t, r, "models/hidden", "v1", oci.ArtifactTypeModelPack, ociLayer{rawWeight, stFile("h"), "model.safetensors"})
+	upstream, err := url.Parse("http://" + r.Host)
+	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/v2/models/hidden/tags/list" {
+			http.Error(w, `{"errors":[{"code":"DENIED","message":"no"}]}`, http.StatusForbidden)
+			return
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r.DockerConfig(t, host)
+
+	code, res := runScanJSON(t, "oci://"+host)
+	assert.Equal(t, 3, code)
+	assert.Equal(t, map[string]string{
+		"oci://" + host + "/models/good:v1@" + good: "accepted",
+		"oci://" + host + "/models/hidden":          "io",
+	}, verdicts(res.Files))
+
+	dir := t.TempDir()
+	var files []string
+	for i := range 2 {
+		f := filepath.Join(dir, fmt.Sprintf("%d.jsonl", i))
+		cliRun("scan", "--shard", fmt.Sprintf("%d/2", i), "--jsonl", f, "oci://"+host)
+		files = append(files, f)
+	}
+	code, merged := runScanJSON(t, append([]string{"--merge"}, files...)...)
+	assert.Equal(t, 3, code)
+	assert.Equal(t, res, merged)
 }
