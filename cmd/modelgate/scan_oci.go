@@ -51,6 +51,9 @@ func (c *cli) scanOCI(ctx context.Context, lf *loadFlags, scopes []string, shard
 	}
 	results := make([]loader.ScanResult, 0, len(items))
 	for _, a := range items {
+		if ctx.Err() != nil {
+			break // cancelled: the rest would each be an io refusal
+		}
 		r, err := gateTag(ctx, lf, a, opts)
 		if err != nil {
 			return nil, err
