@@ -15,7 +15,8 @@
 #
 # Needs the registry (go install
 # github.com/distribution/distribution/v3/cmd/registry@v3.1.2) and oras
-# (go install oras.land/oras/cmd/oras@v1.3.6). Files go to $BENCH_DIR
+# (go install oras.land/oras/cmd/oras@v1.3.6), on PATH or named by
+# $MODELGATE_REGISTRY and $MODELGATE_ORAS. Files go to $BENCH_DIR
 # (default /tmp/modelgate-bench)/oci; the artifact is kept, the pulled and
 # unpacked copies removed after each run.
 set -euo pipefail
@@ -24,7 +25,9 @@ RUNS=${1:-5}
 SIZE=${BENCH_OCI_SIZE:-$((1 << 30))}
 DIR=${BENCH_DIR:-/tmp/modelgate-bench}
 OCI="$DIR/oci"
-for tool in registry oras; do
+REGISTRY=${MODELGATE_REGISTRY:-registry} # as the tests find them
+ORAS=${MODELGATE_ORAS:-oras}
+for tool in "$REGISTRY" "$ORAS"; do
   command -v "$tool" > /dev/null || { echo "oci: $tool is not on PATH; skipped"; exit 0; }
 done
 mkdir -p "$OCI/src-$SIZE" "$OCI/tmp"
@@ -43,7 +46,7 @@ log: {level: error}
 storage: {filesystem: {rootdirectory: $OCI/data}}
 http: {addr: $HOST}
 EOF
-registry serve "$OCI/config.yml" > "$OCI/registry.log" 2>&1 &
+"$REGISTRY" serve "$OCI/config.yml" > "$OCI/registry.log" 2>&1 &
 REG=$!
 trap 'kill $REG 2> /dev/null; wait $REG 2> /dev/null || true' EXIT
 up() { /usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "http://$HOST/v2/" 2> /dev/null; }
@@ -53,17 +56,17 @@ for _ in $(seq 100); do
 done
 up || { cat "$OCI/registry.log"; exit 1; }
 
-(cd "$OCI/src-$SIZE" && oras push --plain-http "$HOST/bench/model:v1" \
+(cd "$OCI/src-$SIZE" && "$ORAS" push --plain-http "$HOST/bench/model:v1" \
   --artifact-type application/vnd.cncf.model.manifest.v1+json \
   model.safetensors:application/vnd.cncf.model.weight.v1.raw > /dev/null)
-DIGEST=$(oras resolve --plain-http "$HOST/bench/model:v1")
+DIGEST=$("$ORAS" resolve --plain-http "$HOST/bench/model:v1")
 REF="$HOST/bench/model@$DIGEST"
 # Both sides must agree the artifact is good before anything is timed.
 "$BIN" verify "oci://$REF" > /dev/null
 # oras pull writes the layer under its title (model.safetensors); the
 # directory is then verified against the layer's digest, as the manifest
 # approves it (the layer digest is the file's sha256).
-LAYER=$(oras manifest fetch --plain-http "$REF" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
+LAYER=$("$ORAS" manifest fetch --plain-http "$REF" | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["layers"][0]["digest"].split(":")[1])')
 PULL_AND_VERIFY="rm -rf '$OCI/pulled' && oras pull --plain-http -o '$OCI/pulled' '$REF' > /dev/null && '$BIN' verify --sha256 $LAYER '$OCI/pulled'"
 
 declare -A WALL CPU RSS
@@ -90,7 +93,11 @@ for k in pull+verify verify-oci; do
   printf '%-32s %8s %8s %8s %12s %14s\n' "$k" "$lo" "$mid" "$hi" "$(stats "${CPU[$k]}" | cut -d' ' -f2)" "$(stats "${RSS[$k]}" | cut -d' ' -f2)"
 done
 med() { stats "$1" | cut -d' ' -f2; }
+ratio() { # label numerator denominator (awk: bc is not everywhere)
+  awk -v l="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%-58s %6.2fx\n", l, a / b }'
+}
 echo "ratios of medians (higher is better for modelgate):"
-printf '%-58s %6.2fx\n' "oci $SIZE B: oras pull + verify DIR / verify oci:// (wall)" "$(echo "$(med "${WALL[pull+verify]}") / $(med "${WALL[verify-oci]}")" | bc -l)"
-printf '%-58s %6.2fx\n' "oci $SIZE B: oras pull + verify DIR / verify oci:// (cpu)" "$(echo "$(med "${CPU[pull+verify]}") / $(med "${CPU[verify-oci]}")" | bc -l)"
-printf '%-58s %6.2fx\n' "oci $SIZE B: oras pull + verify DIR / verify oci:// (rss)" "$(echo "$(med "${RSS[pull+verify]}") / $(med "${RSS[verify-oci]}")" | bc -l)"
+for what in wall:WALL cpu:CPU rss:RSS; do
+  declare -n v=${what#*:}
+  ratio "oci $SIZE B: oras pull + verify DIR / verify oci:// (${what%:*})" "$(med "${v[pull+verify]}")" "$(med "${v[verify-oci]}")"
+done
