@@ -4,7 +4,8 @@
 # a shared machine hits them alike. Prints min/median/max seconds and the
 # ratio of medians; paste the output into BENCHMARKS.md.
 #
-#   bench/run.sh [RUNS]           (default 5; needs ~7 GiB in $BENCH_DIR)
+#   bench/run.sh [RUNS]           (default 5; needs ~7 GiB in $BENCH_DIR, ~3 GiB
+#                                 more for the OCI section, bench/oci.sh)
 #
 # Files go to $BENCH_DIR (default /tmp/modelgate-bench) and are kept for
 # the next run. Peers that are not installed are skipped, and say so.
@@ -162,3 +163,6 @@ echo "  modelgate verify 2 GiB, blake3-signed: $("$DIR/benchtool" rss "$BIN" ver
 echo "  modelgate inspect 4 GiB GGUF: $("$DIR/benchtool" rss "$BIN" inspect "$DIR/big-4g.gguf")"
 echo "  gguf-parser-go open 4 GiB GGUF: $("$DIR/benchtool" rss "$DIR/benchtool" open-gguf-parser "$DIR/big-4g.gguf")"
 echo "  nlpodyssey open 4 GiB file: $("$DIR/benchtool" rss "$DIR/benchtool" open-nlp "$DIR/big-4g.safetensors")"
+echo
+echo "OCI artifact: oras pull + verify DIR against verify oci://…@sha256 (bench/oci.sh; skipped without registry and oras on PATH):"
+bash bench/oci.sh "$RUNS"

@@ -39,7 +39,11 @@ type ScanResult struct {
 	Reason      string         `json:"reason,omitempty"`
 	Size        int64          `json:"size"`
 	Tensors     int            `json:"tensors,omitempty"`
-	rel         string         // relative to the scanned directory (a file: its base name), for patterns
+	// Tag and Digest are set for an OCI artifact (modelgate scan
+	// oci://…): the tag scanned, and the manifest digest it resolved to.
+	Tag    string `json:"tag,omitempty"`
+	Digest string `json:"digest,omitempty"`
+	rel    string // relative to the scanned directory (a file: its base name), for patterns
 }
 
 // ScanOptions configures Scan.

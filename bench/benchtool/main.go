@@ -15,6 +15,11 @@
 //	benchtool open-gguf-parser FILE  open a GGUF file with gpustack's
 //	                           gguf-parser-go (mapped, its fastest mode)
 //	benchtool rss CMD ARGS...  run CMD and print its peak RSS
+//	benchtool measure CMD ARGS...  run CMD and print its wall seconds,
+//	                           user+sys seconds and peak RSS in KiB (its
+//	                           own or a descendant's, whichever is larger)
+//	benchtool mkst FILE BYTES  make a safetensors file of BYTES (a multiple
+//	                           of 1 MiB) of random U8 data
 package main
 
 import (
@@ -28,6 +33,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	ggufparser "github.com/gpustack/gguf-parser-go"
 	nlp "github.com/nlpodyssey/safetensors"
@@ -47,6 +53,17 @@ func main() {
 	switch os.Args[1] {
 	case "rss":
 		err = rss(os.Args[2:])
+	case "measure":
+		err = measure(os.Args[2:])
+	case "mkst":
+		if len(os.Args) != 4 {
+			err = fmt.Errorf("usage: benchtool mkst FILE BYTES")
+			break
+		}
+		var n int64
+		if n, err = strconv.ParseInt(os.Args[3], 10, 64); err == nil {
+			err = mkRandom(os.Args[2], n)
+		}
 	case "mktree":
 		err = mktree(os.Args[2], os.Args[3])
 	default:
@@ -197,8 +214,29 @@ func rss(args []string) error {
 	return nil
 }
 
-// mkRandom writes a safetensors file of size bytes of random U8 data.
+// measure runs a command and prints its wall time, CPU time and peak
+// RSS. Linux's wait4 reports a process's usage with that of the
+// descendants it waited for, so a shell pipeline counts whole.
+func measure(args []string) error {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	wall := time.Since(t0)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	fmt.Printf("%.3f %.3f %d\n", wall.Seconds(), cpu.Seconds(), ru.Maxrss)
+	return nil
+}
+
+// mkRandom writes a safetensors file of size bytes (a multiple of 1 MiB)
+// of random U8 data; an existing file is kept.
 func mkRandom(p string, size int64) error {
+	if size <= 0 || size%(1<<20) != 0 {
+		return fmt.Errorf("%s: size %d is not a positive multiple of 1 MiB", p, size)
+	}
 	if _, err := os.Stat(p); err == nil {
 		return nil
 	}

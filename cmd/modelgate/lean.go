@@ -17,8 +17,8 @@ import (
 	"github.com/modelgate/modelgate/loader"
 )
 
-// The lean build (go build -tags modelgate_lean) runs version, hash,
-// inspect and scan itself and links no Sigstore package, so that it starts
+// The lean build (go build -tags modelgate_lean) runs version, hash and
+// inspect itself and links no Sigstore package nor OCI client, so that it starts
 // as a small Go program does (BenchmarkStartup); every other invocation,
 // help and mistakes included, it hands to the full program, modelgate-full,
 // installed beside it. What either build prints for an invocation is the
@@ -43,12 +43,12 @@ func start(args []string) int {
 }
 
 func (c *cli) commands() []*cobra.Command {
-	return []*cobra.Command{c.newInspect(), c.newScan(), c.newHash(), c.newVersion()}
+	return []*cobra.Command{c.newInspect(), c.newHash(), c.newVersion()}
 }
 
 // inProcess reports whether the lean program runs args itself: version
-// and hash, and inspect and scan without a --policy (a policy may name
-// signers) or an OCI reference (loader/oci is not linked). The test is on the words as given, before the flags are
+// and hash, and inspect without a --policy (a policy may name signers) or
+// an OCI reference (loader/oci is not linked). The test is on the words as given, before the flags are
 // parsed, and errs toward the full program, which answers every
 // invocation.
 func inProcess(args []string) bool {
@@ -62,7 +62,7 @@ func inProcess(args []string) bool {
 	switch args[i] {
 	case "version", "hash":
 		return true
-	case "inspect", "scan":
+	case "inspect":
 		for _, a := range args[i+1:] {
 			if a == "--policy" || strings.HasPrefix(a, "--policy=") || ociref.IsReference(a) {
 				return false
@@ -97,7 +97,7 @@ func fullPath() (string, error) {
 		exe, err = filepath.EvalSymlinks(exe)
 	}
 	if err != nil {
-		return "", fmt.Errorf("this lean modelgate runs version, hash, inspect and scan; finding %s for the rest: %w", fullName, err)
+		return "", fmt.Errorf("this lean modelgate runs version, hash and inspect; finding %s for the rest: %w", fullName, err)
 	}
 	name := fullName
 	if runtime.GOOS == "windows" {
@@ -105,7 +105,7 @@ func fullPath() (string, error) {
 	}
 	p := filepath.Join(filepath.Dir(exe), name)
 	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-		return "", errors.New("this lean modelgate runs version, hash, inspect and scan itself, and " + name +
+		return "", errors.New("this lean modelgate runs version, hash and inspect itself, and " + name +
 			" the rest, which is not installed beside it (" + p + "): install both from the release")
 	}
 	return p, nil

@@ -1,3 +1,5 @@
+//go:build !modelgate_lean
+
 package main
 
 import (

@@ -44,6 +44,12 @@ type ociFlags struct {
 	policySigns bool // the policy names signers
 }
 
+func (o *ociFlags) register(fl *pflag.FlagSet) {
+	fl.BoolVar(&o.plainHTTP, "plain-http", false, "reach an oci:// registry over HTTP, not HTTPS (loopback registries always are)")
+	fl.StringVar(&o.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
+	fl.StringArrayVar(&o.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
+}
+
 // sigVerifier checks signatures for the loader (a model's files) and for
 // loader/oci (an artifact's manifest): verify/signature's Verifier, in
 // every build but the lean one (signatures.go, lean.go).
@@ -99,9 +105,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "let inert files (text, empty, tokenizers) matching `GLOB` go uncovered by digests and signatures (repeatable; never weights, code or pickles)")
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
 	fl.StringArrayVar(&f.templates, "allow-chat-template", nil, "approve a chat template that reaches what a sandboxed renderer forbids, by the sha256 of its text (sha256:HEX; repeatable)")
-	fl.BoolVar(&f.oci.plainHTTP, "plain-http", false, "reach an oci:// registry over HTTP, not HTTPS (loopback registries always are)")
-	fl.StringVar(&f.oci.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
-	fl.StringArrayVar(&f.oci.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
+	f.oci.register(fl)
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")

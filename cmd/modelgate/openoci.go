@@ -43,13 +43,8 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
-	if f.oci.plainHTTP {
-		opts = append(opts, oci.WithPlainHTTPUnsafe())
-	}
-	if f.oci.platform != "" {
-		opts = append(opts, oci.WithPlatform(f.oci.platform))
-	}
+	opts = append(opts, oci.WithLoaderOptions(lopts...))
+	opts = append(opts, f.oci.options()...)
 	if f.oci.pinned && !f.oci.ownEvidence(lopts) {
 		opts = append(opts, oci.RequireDigest())
 	}
@@ -58,4 +53,17 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 		return nil, err
 	}
 	return m.Model, nil
+}
+
+// options are how to reach and read the artifact (oci.Open, oci.List,
+// oci.Resolve).
+func (o *ociFlags) options() []oci.Option {
+	opts := []oci.Option{oci.WithMediaTypes(o.mediaTypes...)}
+	if o.plainHTTP {
+		opts = append(opts, oci.WithPlainHTTPUnsafe())
+	}
+	if o.platform != "" {
+		opts = append(opts, oci.WithPlatform(o.platform))
+	}
+	return opts
 }

@@ -221,6 +221,12 @@ func (c *cli) finish(err error) int {
 	return code
 }
 
+// silent is a refusal already reported on stdout: finish sets the exit
+// code and prints the error line, but no second JSON object.
+type silent struct{ error }
+
+func (s silent) Unwrap() error { return s.error }
+
 func classify(err error) (int, jsonError) {
 	var u usageError
 	if errors.As(err, &u) {

@@ -60,4 +60,14 @@
 //     artifact it does not list is not-allowlisted.
 //
 // The unpacked directory is removed by Model.Close.
+//
+// For a scan of many artifacts, List names the tags of a repository, of
+// every repository in a registry's catalog, or of a layout (a listing
+// that fails is an entry carrying its error; a malformed scope is kind
+// malformed), Resolve resolves one to its manifest digest and says
+// whether the manifest holds signatures only (cosign simple-signing,
+// Sigstore bundles, DSSE envelopes, or an index of such manifests), and
+// Shard splits the tags among N workers by the SHA-256 of "REPO:TAG";
+// ParseShard refuses anything but canonical "I/N" with 0 <= I < N <=
+// MaxShards (kind usage).
 package oci

@@ -189,13 +189,10 @@ type target interface {
 // Open resolves ref, checks and unpacks the artifact, and gates the
 // unpacked tree with loader.Open (see the package doc for the order).
 func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error) {
-	c := &config{mediaTypes: map[string]bool{}}
-	for _, o := range opts {
-		if err := o(c); err != nil {
-			return nil, err
-		}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
 	}
-	c.limits = c.limits.withDefaults()
 	r, err := ParseReference(ref)
 	if err != nil {
 		return nil, err
@@ -258,6 +255,18 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	return m, nil
 }
 
+// newConfig applies the options over the defaults.
+func newConfig(opts []Option) (*config, error) {
+	c := &config{mediaTypes: map[string]bool{}}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	c.limits = c.limits.withDefaults()
+	return c, nil
+}
+
 // open returns the store r names.
 func (c *config) open(ctx context.Context, r Reference) (target, func(), error) {
 	if r.Layout != "" {
@@ -280,14 +289,23 @@ func (c *config) open(ctx context.Context, r Reference) (target, func(), error) 
 		return nil, nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "OCI reference: %v", err)
 	}
 	repo.PlainHTTP = c.plainHTTP || loopback(r.Registry)
+	if repo.Client, err = c.client(); err != nil {
+		return nil, nil, err
+	}
+	return repo, func() {}, nil
+}
+
+// client is the HTTP client for a registry: retries, and the credentials
+// of the store given or of the Docker configuration.
+func (c *config) client() (*auth.Client, error) {
 	store := c.creds
 	if store == nil {
+		var err error
 		if store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{}); err != nil {
-			return nil, nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "the Docker configuration: %v", err)
+			return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "the Docker configuration: %v", err)
 		}
 	}
-	repo.Client = &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache(), Credential: credentials.Credential(store)}
-	return repo, func() {}, nil
+	return &auth.Client{Client: retry.DefaultClient, Cache: auth.NewCache(), Credential: credentials.Credential(store)}, nil
 }
 
 // resolve finds the manifest r names, following an index to one

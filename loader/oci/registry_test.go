@@ -7,9 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,13 +17,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 	"oras.land/oras-go/v2"
 	ocilayout "oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/registry/remote"
@@ -33,11 +29,10 @@ import (
 	"oras.land/oras-go/v2/registry/remote/retry"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/testregistry"
 	"github.com/modelgate/modelgate/loader/oci"
 	"github.com/modelgate/modelgate/verify/signature"
 )
-
-const registryInstall = "go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2"
 
 // registry is a CNCF Distribution registry on 127.0.0.1 with one user.
 type registry struct {
@@ -45,57 +40,10 @@ type registry struct {
 	user, pass string
 }
 
-// startRegistry starts the registry binary ($MODELGATE_REGISTRY, or
-// registry on PATH) with htpasswd authentication. Without it the test is
-// skipped, and fails under CI=true.
+// startRegistry starts the registry (internal/testregistry).
 func startRegistry(t *testing.T) *registry {
-	t.Helper()
-	bin := os.Getenv("MODELGATE_REGISTRY")
-	if bin == "" {
-		bin, _ = exec.LookPath("registry")
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the CNCF Distribution registry is missing: %s", registryInstall)
-		}
-		t.Skipf("needs the CNCF Distribution registry: %s (or set MODELGATE_REGISTRY)", registryInstall)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	host := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	r := &registry{host: host, user: "modelgate", pass: "s3cret"}
-	hash, err := bcrypt.GenerateFromPassword([]byte(r.pass), bcrypt.MinCost)
-	require.NoError(t, err)
-	htpasswd := filepath.Join(dir, "htpasswd")
-	require.NoError(t, os.WriteFile(htpasswd, []byte(r.user+":"+string(hash)+"\n"), 0o600))
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: modelgate\n    path: %s\n",
-		filepath.Join(dir, "data"), host, htpasswd)
-	cfgPath := filepath.Join(dir, "config.yml")
-	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
-	cmd := exec.Command(bin, "serve", cfgPath)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get("http://" + host + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the registry did not start: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	r := testregistry.Start(t)
+	return &registry{host: r.Host, user: r.User, pass: r.Pass}
 }
 
 // push copies the artifact's layout, tag tag, to repo:tag with oras-go
