@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -91,7 +93,8 @@ type config struct {
 	limits        Limits
 	tmp           string
 	creds         credentials.Store
-	signatures    DigestVerifier
+	signatures    SignatureVerifier
+	required      map[Signed]bool
 }
 
 // WithLoaderOptions passes options to loader.Open, which gates the
@@ -189,7 +192,7 @@ type target interface {
 // Open resolves ref, checks and unpacks the artifact, and gates the
 // unpacked tree with loader.Open (see the package doc for the order).
 func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error) {
-	c := &config{mediaTypes: map[string]bool{}}
+	c := &config{mediaTypes: map[string]bool{}, required: map[Signed]bool{}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -212,10 +215,20 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return nil, formats.WithPath(err, ref)
 	}
+	if len(c.required) > 0 && c.signatures == nil {
+		return nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "signatures are required but no signature verifier is given")
+	}
 	var signer string
+	var filesBundles []bundleBlob
 	if c.signatures != nil {
-		if signer, err = c.verifySignature(ctx, t, desc); err != nil {
+		var overDigest []bundleBlob
+		if overDigest, filesBundles, err = c.referrerBundles(ctx, t, desc); err != nil {
 			return nil, formats.WithPath(err, ref)
+		}
+		if c.requires(SignedManifest) {
+			if signer, err = c.verifyManifest(ctx, t, desc, overDigest); err != nil {
+				return nil, formats.WithPath(err, ref)
+			}
 		}
 	}
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-")
@@ -229,7 +242,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 			m = nil
 		}
 	}()
-	entries, err := c.unpack(ctx, t, man, m)
+	u, err := c.unpack(ctx, t, man, m)
 	if err != nil {
 		return m, formats.WithPath(err, ref)
 	}
@@ -240,22 +253,70 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if own, err := loader.AllowlistOf(c.load...); err != nil {
 		return m, err
 	} else if own == nil {
-		al, err := verify.NewAllowlist(entries...)
+		al, err := verify.NewAllowlist(u.entries...)
 		if err != nil {
 			return m, err
 		}
 		load = append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	}
-	m.Model, err = loader.Open(ctx, dir, load...)
+	if c.requires(SignedFiles) {
+		m.Model, err = c.openSignedFiles(ctx, dir, u, filesBundles, desc, load)
+	} else {
+		m.Model, err = loader.Open(ctx, dir, load...)
+	}
 	if err != nil {
 		return m, err
 	}
 	m.Model.Path = ref
-	if m.Model.Verified.Signer == "" {
+	switch files := m.Model.Verified.Signer; {
+	case files == "":
 		m.Model.Verified.Signer = signer
+	case signer != "":
+		m.Model.Verified.Signer = signer + "; " + files
 	}
 	m.Model.OnClose(func() error { return os.RemoveAll(dir) })
 	return m, nil
+}
+
+// openSignedFiles gates the tree with loader.Open under the verifier,
+// trying each model_signing bundle the artifact carries: its bundle
+// layers and a model.sig at the root of the tree (files of the tree, so
+// the verifier leaves them out, as model_signing does), then those of
+// its referrers; the first the verifier accepts wins.
+func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, referrers []bundleBlob, desc ocispec.Descriptor, load []loader.Option) (*loader.Model, error) {
+	var cands []string
+	for _, name := range u.bundles {
+		cands = append(cands, filepath.Join(dir, filepath.FromSlash(name)))
+	}
+	if u.files[defaultBundle] && !slices.Contains(u.bundles, defaultBundle) {
+		cands = append(cands, filepath.Join(dir, defaultBundle))
+	}
+	if len(referrers) > 0 {
+		sigs, err := os.MkdirTemp(c.tmp, "modelgate-oci-sig-")
+		if err != nil {
+			return nil, formats.IOError(formats.NoOffset, err)
+		}
+		defer os.RemoveAll(sigs)
+		for i, bb := range referrers {
+			p := filepath.Join(sigs, fmt.Sprintf("referrer-%d.sigstore.json", i))
+			if err := os.WriteFile(p, bb.b, 0o600); err != nil {
+				return nil, formats.IOError(formats.NoOffset, err)
+			}
+			cands = append(cands, p)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no files signature: no model_signing bundle is a layer of manifest %s (a Sigstore bundle layer, or model.sig at the root of its files) or refers to it", desc.Digest)
+	}
+	var last error
+	for _, p := range cands[:min(len(cands), maxSignatures)] {
+		lm, err := loader.Open(ctx, dir, append(slices.Clone(load), loader.WithSignatureVerifier(c.signatures), loader.WithBundle(p))...)
+		if err == nil {
+			return lm, nil
+		}
+		last = err
+	}
+	return nil, last
 }
 
 // open returns the store r names.
@@ -407,8 +468,14 @@ func onlyManifest(dir string, limit int64) (ocispec.Descriptor, error) {
 // fetchSmall fetches a manifest or config blob, verifying its digest and
 // size, within MaxManifestBytes.
 func (c *config) fetchSmall(ctx context.Context, t target, d ocispec.Descriptor) ([]byte, error) {
-	if d.Size < 0 || d.Size > c.limits.MaxManifestBytes {
-		return nil, formats.Errorf(formats.KindLimitExceeded, formats.NoOffset, "blob %s of %d bytes is over the limit MaxManifestBytes=%d", d.Digest, d.Size, c.limits.MaxManifestBytes)
+	return c.fetchLimited(ctx, t, d, c.limits.MaxManifestBytes, "MaxManifestBytes")
+}
+
+// fetchLimited fetches a blob of at most limit bytes (named so in the
+// refusal), verifying its digest and size.
+func (c *config) fetchLimited(ctx context.Context, t target, d ocispec.Descriptor, limit int64, name string) ([]byte, error) {
+	if d.Size < 0 || d.Size > limit {
+		return nil, formats.Errorf(formats.KindLimitExceeded, formats.NoOffset, "blob %s of %d bytes is over the limit %s=%d", d.Digest, d.Size, name, limit)
 	}
 	if err := d.Digest.Validate(); err != nil {
 		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "digest %q: %v", d.Digest, err)

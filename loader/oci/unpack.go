@@ -33,7 +33,7 @@ const (
 // form returns how a layer of media type mt is unpacked, refusing types
 // neither modelgate nor the caller names.
 func (c *config) form(mt string) (layerForm, error) {
-	if !(modelPackLayer(mt) || mt == MediaTypeDockerGGUF || mt == MediaTypeDockerLicense || c.mediaTypes[mt]) {
+	if !(modelPackLayer(mt) || mt == MediaTypeDockerGGUF || mt == MediaTypeDockerLicense || sigstoreBundle(mt) || c.mediaTypes[mt]) {
 		return 0, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "layer media type %q is not one modelgate knows", mt)
 	}
 	switch {
@@ -47,9 +47,13 @@ func (c *config) form(mt string) (layerForm, error) {
 	return formRaw, nil
 }
 
+// defaultBundle is the name model_signing gives its bundle.
+const defaultBundle = "model.sig"
+
 // unpacker writes layers' files under one root and remembers what each
 // name is and what its bytes hash to.
 type unpacker struct {
+	bundles []string // files of Sigstore bundle layers
 	root    *os.Root
 	lim     Limits
 	dirs    map[string]bool
@@ -60,8 +64,8 @@ type unpacker struct {
 }
 
 // unpack checks the manifest's types and config, then streams each layer
-// into m's directory, and returns the allowlist of every file written.
-func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m *Model) ([]verify.Entry, error) {
+// into m's directory; the unpacker returned lists every file written.
+func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m *Model) (*unpacker, error) {
 	if err := c.knownArtifact(man); err != nil {
 		return nil, err
 	}
@@ -90,8 +94,11 @@ func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m 
 			return nil, formats.WithPath(err, "layer "+l.Digest.String())
 		}
 		m.Layers = append(m.Layers, Layer{MediaType: l.MediaType, Digest: l.Digest.String(), Size: l.Size, Files: files})
+		if sigstoreBundle(l.MediaType) {
+			u.bundles = append(u.bundles, files...)
+		}
 	}
-	return u.entries, nil
+	return u, nil
 }
 
 // layer streams one blob once: the digest and size are checked over every
@@ -201,6 +208,10 @@ func rawName(l ocispec.Descriptor) (string, error) {
 		case MediaTypeDockerLicense:
 			name = "license-" + l.Digest.Encoded() + ".txt"
 		default:
+			if sigstoreBundle(l.MediaType) {
+				name = defaultBundle
+				break
+			}
 			return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "raw layer has no %s or %s annotation to name its file", AnnotationFilepath, ocispec.AnnotationTitle)
 		}
 	}

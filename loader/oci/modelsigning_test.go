@@ -1,0 +1,168 @@
+package oci_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader/oci"
+	"github.com/modelgate/modelgate/verify/signature"
+)
+
+// signFiles signs files (name -> bytes) with key as model_signing does
+// (verify/signature's SignModel: a DSSE statement listing every file),
+// as if they were a model directory, and returns the bundle.
+func signFiles(t testing.TB, key *ecdsa.PrivateKey, files map[string][]byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+	b, err := signature.SignModel(context.Background(), dir, key, signature.SignOptions{})
+	require.NoError(t, err)
+	return b
+}
+
+// referrer stores b as a Sigstore bundle referrer of md, as oras attach
+// --artifact-type application/vnd.dev.sigstore.bundle.v0.3+json writes
+// one, and returns its descriptor.
+func (a *artifact) referrer(t testing.TB, md ocispec.Descriptor, b []byte) ocispec.Descriptor {
+	t.Helper()
+	empty := a.blob([]byte("{}"))
+	ref := ocispec.Manifest{
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: oci.ArtifactTypeSigstoreBundle,
+		Config:       ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: empty, Size: 2},
+		Layers: []ocispec.Descriptor{{MediaType: oci.ArtifactTypeSigstoreBundle, Digest: a.blob(b), Size: int64(len(b)),
+			Annotations: map[string]string{ocispec.AnnotationTitle: "model.sig"}}},
+		Subject: &ocispec.Descriptor{MediaType: md.MediaType, Digest: md.Digest, Size: md.Size},
+	}
+	ref.SchemaVersion = 2
+	rb, err := jsonMarshal(ref)
+	require.NoError(t, err)
+	return ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: oci.ArtifactTypeSigstoreBundle, Digest: a.blob(rb), Size: int64(len(rb))}
+}
+
+// A model_signing bundle carried in the artifact, as a layer (a Sigstore
+// bundle layer, or model.sig at the root of the files) or as a referrer,
+// is verified over the unpacked tree by the verifier a directory with
+// model.sig gets: every file must be covered. The policy names which
+// signatures are required, and a missing one is refused.
+func TestModelSigningInArtifact(t *testing.T) {
+	good, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	sv, err := signature.NewVerifier(signature.WithPublicKey("release", good.Public()))
+	require.NoError(t, err)
+	w, v := safetensors("w"), safetensors("v")
+	signed := map[string][]byte{"m.safetensors": w}
+	files := oci.RequireSignatures(oci.SignedFiles)
+	both := oci.RequireSignatures(oci.SignedFiles, oci.SignedManifest)
+	const bundleMT = oci.ArtifactTypeSigstoreBundle
+
+	for _, tc := range []struct {
+		name  string
+		build func(a *artifact) // layers beyond m.safetensors
+		ref   []byte            // a referrer's bundle
+		mfst  *ecdsa.PrivateKey // a cosign signature of the manifest
+		req   []oci.Option
+		kind  formats.Kind
+	}{
+		{name: "bundle layer named model.sig", req: []oci.Option{files},
+			build: func(a *artifact) {
+				a.layer(bundleMT, signFiles(t, good, signed), ocispec.AnnotationTitle, "model.sig")
+			}},
+		{name: "bundle layer without a name is model.sig", req: []oci.Option{files},
+			build: func(a *artifact) { a.layer(bundleMT, signFiles(t, good, signed)) }},
+		{name: "bundle layer under another name", req: []oci.Option{files},
+			build: func(a *artifact) {
+				a.layer(bundleMT, signFiles(t, good, signed), ocispec.AnnotationTitle, "signature.sigstore.json")
+			}},
+		{name: "model.sig as a ModelPack doc layer", req: []oci.Option{files},
+			build: func(a *artifact) {
+				a.layer("application/vnd.cncf.model.doc.v1.raw", signFiles(t, good, signed), oci.AnnotationFilepath, "model.sig")
+			}},
+		{name: "model.sig inside a tar layer", req: []oci.Option{files},
+			build: func(a *artifact) {
+				a.layer("application/vnd.cncf.model.doc.v1.tar", tarOf(t, file("model.sig", signFiles(t, good, signed))))
+			}},
+		{name: "referrer", req: []oci.Option{files}, ref: signFiles(t, good, signed)},
+		{name: "referrer and manifest signature, both required", req: []oci.Option{both}, ref: signFiles(t, good, signed), mfst: good},
+
+		{name: "a file the bundle does not list", req: []oci.Option{files}, kind: formats.KindDigestMismatch,
+			build: func(a *artifact) {
+				a.raw("extra.safetensors", v)
+				a.layer(bundleMT, signFiles(t, good, signed))
+			}},
+		{name: "a referrer's bundle not listing a file", req: []oci.Option{files}, kind: formats.KindDigestMismatch,
+			build: func(a *artifact) { a.raw("extra.safetensors", v) }, ref: signFiles(t, good, signed)},
+		{name: "a file whose bytes differ from the signed ones", req: []oci.Option{files}, kind: formats.KindDigestMismatch,
+			ref: signFiles(t, good, map[string][]byte{"m.safetensors": v})},
+		{name: "signed by another key", req: []oci.Option{files}, kind: formats.KindSignatureInvalid,
+			build: func(a *artifact) { a.layer(bundleMT, signFiles(t, other, signed)) }},
+		{name: "files required, none", req: []oci.Option{files}, kind: formats.KindNotAllowlisted},
+		{name: "files required, only a manifest signature", req: []oci.Option{files}, mfst: good, kind: formats.KindNotAllowlisted},
+		{name: "both required, only files", req: []oci.Option{both}, ref: signFiles(t, good, signed), kind: formats.KindNotAllowlisted},
+		{name: "both required, only the manifest", req: []oci.Option{both}, mfst: good, kind: formats.KindNotAllowlisted},
+		{name: "manifest required (the default), only a model_signing referrer", ref: signFiles(t, good, signed), kind: formats.KindNotAllowlisted},
+		{name: "manifest required, a model_signing layer does not sign the manifest", kind: formats.KindNotAllowlisted,
+			build: func(a *artifact) { a.layer(bundleMT, signFiles(t, good, signed)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newModelPack()
+			a.raw("m.safetensors", w)
+			if tc.build != nil {
+				tc.build(a)
+			}
+			md := a.manifest(t)
+			descs := []ocispec.Descriptor{md}
+			if tc.ref != nil {
+				descs = append(descs, a.referrer(t, md, tc.ref))
+			}
+			if tc.mfst != nil {
+				descs = append(descs, a.signManifest(t, md, tc.mfst))
+			}
+			descs[0].Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
+			dir := a.writeIndex(t, descs...)
+			m, err := oci.Open(context.Background(), "oci-layout:"+dir+":v1", append([]oci.Option{oci.WithSignatureVerifier(sv)}, tc.req...)...)
+			if tc.kind != "" {
+				assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			defer m.Close()
+			assert.Contains(t, m.Verified.Signer, "release")
+			assert.True(t, m.Verified.Allowlisted)
+			assert.Len(t, m.Tensors, 1)
+		})
+	}
+}
+
+// Naming a signature kind modelgate does not know, or requiring
+// signatures with no verifier, is a usage error.
+func TestRequireSignaturesUsage(t *testing.T) {
+	a := newModelPack()
+	a.raw("m.safetensors", safetensors("w"))
+	dir, _ := a.writeLayout(t, "v1")
+	_, err := oci.Open(context.Background(), "oci-layout:"+dir+":v1", oci.RequireSignatures("tree"))
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err), "%v", err)
+	_, err = oci.Open(context.Background(), "oci-layout:"+dir+":v1", oci.RequireSignatures(oci.SignedFiles))
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err), "%v", err)
+	for _, s := range []string{"manifest", "files"} {
+		k, err := oci.ParseSigned(s)
+		require.NoError(t, err)
+		assert.Equal(t, s, string(k))
+	}
+}
