@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -46,6 +47,8 @@ type ociFlags struct {
 	mediaTypes  []string
 	pinned      bool // require an @sha256 pin (verify without a signature)
 	policySigns bool // the policy names signers
+	policy      *verify.Policy
+	signatures  []string // --oci-signatures
 }
 
 // sigFlags say whose signature to require.
@@ -157,6 +160,9 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.oci.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
 	fl.StringArrayVar(&f.oci.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
 	if digests {
+		fl.StringSliceVar(&f.oci.signatures, "oci-signatures", nil, "the signatures an OCI artifact needs: `manifest` (cosign over the manifest digest; the default with --key, --ca or --identity), files (model_signing over the unpacked files; the default with a policy's signatures), or both")
+	}
+	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")
 		fl.StringVar(&f.blake3, "blake3", "", "require the file's BLAKE3 (as b3sum prints it) to be `HEX`")
@@ -213,15 +219,25 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if f.sha256File != "" || f.root != "" {
 		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
 	}
+	var required []oci.Signed
+	for _, s := range f.oci.signatures {
+		k, err := oci.ParseSigned(s)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--oci-signatures: %w", err)}
+		}
+		required = append(required, k)
+	}
 	var opts []oci.Option
-	if f.sig.set() && f.sig.bundle == "" {
-		// The signers named verify the manifest's Sigstore referrers; a
-		// --bundle instead signs the unpacked files (model_signing).
+	flagSigners := f.sig.set() && f.sig.bundle == ""
+	if flagSigners {
+		// The signers named verify the manifest's Sigstore referrers, or
+		// the files (--oci-signatures); a --bundle instead signs the
+		// unpacked files (model_signing).
 		sv, err := f.sig.verifier()
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, oci.WithSignatureVerifier(sv))
+		opts = append(opts, oci.WithSignatureVerifier(sv), oci.RequireSignatures(required...))
 		saved := f.sig
 		f.sig = sigFlags{ignorePaths: saved.ignorePaths}
 		defer func() { f.sig = saved }()
@@ -229,6 +245,30 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	lopts, err := f.options("")
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case flagSigners:
+	case f.oci.policySigns:
+		// A policy's signatures check the unpacked files, wherever the
+		// artifact carries their model_signing bundle; the same verifier
+		// may check the manifest too.
+		ch, err := f.oci.policy.Checks()
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--policy: %w", err)}
+		}
+		sv, ok := ch.Signatures.(oci.SignatureVerifier)
+		if !ok {
+			return nil, usageError{fmt.Errorf("--policy: its signature verifier cannot check an OCI artifact")}
+		}
+		if len(required) == 0 {
+			required = []oci.Signed{oci.SignedFiles}
+		}
+		if !slices.Contains(required, oci.SignedFiles) {
+			return nil, usageError{fmt.Errorf("--oci-signatures: a policy's signatures always check the files; name files too")}
+		}
+		opts = append(opts, oci.WithSignatureVerifier(sv), oci.RequireSignatures(required...))
+	case len(required) > 0:
+		return nil, usageError{fmt.Errorf("--oci-signatures: name who may sign: --key, --ca, --identity with --issuer, or a policy's signatures")}
 	}
 	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
 	if f.oci.plainHTTP {
@@ -279,7 +319,7 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 			return nil, usageError{fmt.Errorf("--policy: %w", err)}
 		}
 		policySigns = p.Signatures != nil
-		f.oci.policySigns = policySigns
+		f.oci.policySigns, f.oci.policy = policySigns, p
 		opts = append(opts, loader.WithPolicy(p))
 	}
 	sv, err := f.sig.verifier()

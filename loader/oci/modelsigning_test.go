@@ -166,3 +166,21 @@ func TestRequireSignaturesUsage(t *testing.T) {
 		assert.Equal(t, s, string(k))
 	}
 }
+
+// Without a verifier an artifact carrying a model_signing bundle opens:
+// the bundle is an inert file of the tree, approved by its layer, as
+// model.sig is in a directory.
+func TestBundleLayerWithoutVerifier(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	w := safetensors("w")
+	a := newModelPack()
+	a.raw("m.safetensors", w)
+	a.layer(oci.ArtifactTypeSigstoreBundle, signFiles(t, key, map[string][]byte{"m.safetensors": w}))
+	dir, _ := a.writeLayout(t, "v1")
+	m, err := oci.Open(context.Background(), "oci-layout:"+dir+":v1")
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Equal(t, []string{"model.sig"}, m.Layers[1].Files)
+	assert.Empty(t, m.Verified.Signer)
+}
