@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -183,4 +184,68 @@ func TestBundleLayerWithoutVerifier(t *testing.T) {
 	defer m.Close()
 	assert.Equal(t, []string{"model.sig"}, m.Layers[1].Files)
 	assert.Empty(t, m.Verified.Signer)
+}
+
+// orasBin returns the oras CLI ($MODELGATE_ORAS or PATH); without it the
+// test is skipped, and fails under CI=true.
+func orasBin(t *testing.T) string {
+	bin := os.Getenv("MODELGATE_ORAS")
+	if bin == "" {
+		bin, _ = exec.LookPath("oras")
+	}
+	if bin == "" {
+		const install = "go install oras.land/oras/cmd/oras@v1.3.6"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("the oras CLI is missing: %s", install)
+		}
+		t.Skipf("needs the oras CLI: %s (or set MODELGATE_ORAS)", install)
+	}
+	return bin
+}
+
+// A model_signing bundle attached with the real oras CLI (oras attach,
+// the bundle as a Sigstore bundle layer of a referrer), or pushed with
+// oras push as a layer of the artifact beside the weights, verifies the
+// files of the artifact in a real registry; the same bundle over other
+// files is refused.
+func TestRegistryModelSigningWithOras(t *testing.T) {
+	r := startRegistry(t)
+	bin := orasBin(t)
+	r.dockerConfig(t, r.host)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	sv, err := signature.NewVerifier(signature.WithPublicKey("release", key.Public()))
+	require.NoError(t, err)
+	work := t.TempDir()
+	w := safetensors("w")
+	require.NoError(t, os.WriteFile(filepath.Join(work, "model.safetensors"), w, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "model.sig"), signFiles(t, key, map[string][]byte{"model.safetensors": w}), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(work, "other.sig"), signFiles(t, key, map[string][]byte{"model.safetensors": safetensors("v")}), 0o644))
+	oras := func(args ...string) {
+		cmd := exec.Command(bin, append(args[:1:1], append([]string{"--plain-http", "-u", r.user, "-p", r.pass}, args[1:]...)...)...)
+		cmd.Dir = work
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "oras %v: %s", args, out)
+	}
+	weight := "model.safetensors:application/vnd.cncf.model.weight.v1.raw"
+	open := func(repo string) error {
+		m, err := oci.Open(context.Background(), "oci://"+r.host+"/"+repo+":v1", oci.WithSignatureVerifier(sv), oci.RequireSignatures(oci.SignedFiles))
+		if err == nil {
+			assert.Contains(t, m.Verified.Signer, "release")
+			m.Close()
+		}
+		return err
+	}
+
+	oras("push", r.host+"/ms/attached:v1", "--artifact-type", oci.ArtifactTypeModelPack, weight)
+	assert.Equal(t, formats.KindNotAllowlisted, formats.KindOf(open("ms/attached")), "no bundle yet")
+	oras("attach", "--artifact-type", oci.ArtifactTypeSigstoreBundle, r.host+"/ms/attached:v1", "model.sig:"+oci.ArtifactTypeSigstoreBundle)
+	require.NoError(t, open("ms/attached"))
+
+	oras("push", r.host+"/ms/layer:v1", "--artifact-type", oci.ArtifactTypeModelPack, weight, "model.sig:"+oci.ArtifactTypeSigstoreBundle)
+	require.NoError(t, open("ms/layer"))
+
+	oras("push", r.host+"/ms/wrong:v1", "--artifact-type", oci.ArtifactTypeModelPack, weight)
+	oras("attach", "--artifact-type", oci.ArtifactTypeSigstoreBundle, r.host+"/ms/wrong:v1", "other.sig:"+oci.ArtifactTypeSigstoreBundle)
+	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(open("ms/wrong")))
 }
