@@ -340,8 +340,15 @@ func (u *unpacker) tar(r io.Reader) ([]string, []verify.Entry, error) {
 			}
 			names = append(names, name)
 			entries = append(entries, verify.NewEntry(name, verify.SHA256, sum))
-		case tar.TypeSymlink, tar.TypeLink:
-			return nil, nil, linkErr(hdr, name)
+		case tar.TypeLink:
+			sum, err := u.hardLink(hdr, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			names = append(names, name)
+			entries = append(entries, verify.NewEntry(name, verify.SHA256, sum))
+		case tar.TypeSymlink:
+			return nil, nil, symlinkErr(hdr, name)
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			return nil, nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a device or FIFO entry (type %q) is not a model file", hdr.Typeflag), name)
 		default:
@@ -383,17 +390,52 @@ func entryName(hdr *tar.Header) (string, error) {
 	return name, nil
 }
 
-// linkErr refuses a link: one that leaves the root is path-traversal, one
-// inside it unsupported (only regular files and directories unpack).
-func linkErr(hdr *tar.Header, name string) error {
+// hardLink unpacks a hard link as oras (content/file extractHardLink)
+// and containerd (archive.Apply) do when its target is a file unpacked
+// before it inside the root: another name for the same bytes. It is
+// written as a copy, so that it costs its size against MaxUnpackedBytes
+// (a thousand links to one large file are a thousand files to hash) and
+// the tree holds single-link regular files, as loader.WithoutHardLinks
+// wants. A target leaving the root is path-traversal; one that is not a
+// file unpacked before it (a directory, a later or missing name) is
+// malformed: oras and containerd fail on it too.
+func (u *unpacker) hardLink(hdr *tar.Header, name string) (verify.Digest, error) {
 	target := hdr.Linkname
-	if hdr.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
+	for strings.HasPrefix(target, "./") {
+		target = target[2:]
+	}
+	if err := checkName(target); err != nil {
+		return verify.Digest{}, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a hard link to %s leaves the artifact", hdr.Linkname), name)
+	}
+	if !u.files[target] {
+		return verify.Digest{}, formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "a hard link to %s, which no earlier entry unpacked as a file", hdr.Linkname), name)
+	}
+	f, err := u.root.Open(target)
+	if err != nil {
+		return verify.Digest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), target)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return verify.Digest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), target)
+	}
+	return u.write(name, f, st.Size())
+}
+
+// symlinkErr refuses a symbolic link: one leaving the root, and one
+// inside it too, which the directory walker refuses in a model directory
+// (a model's files must be its own; model_signing refuses links too), so
+// unpacking it as oras does would only move the refusal; the kind is the
+// walker's, path-traversal.
+func symlinkErr(hdr *tar.Header, name string) error {
+	target := hdr.Linkname
+	if !path.IsAbs(target) {
 		target = path.Join(path.Dir(name), target)
 	}
 	if path.IsAbs(target) || !filepath.IsLocal(target) || strings.Contains(target, "\\") {
-		return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a link to %s leaves the artifact", hdr.Linkname), name)
+		return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a symbolic link to %s leaves the artifact", hdr.Linkname), name)
 	}
-	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a link to %s: only regular files and directories are unpacked", hdr.Linkname), name)
+	return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a symbolic link to %s: a model's files must be its own, as in a directory", hdr.Linkname), name)
 }
 
 // ratioReader refuses a decompressed stream longer than max bytes.
