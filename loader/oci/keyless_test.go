@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -173,12 +174,16 @@ func (r *registry) pushReferrer(t *testing.T, repo string, desc ocispec.Descript
 	require.NoError(t, dst.Push(ctx, desc, bytes.NewReader(a.blobs[desc.Digest])))
 }
 
+// sanitize makes a test name a repository name component: lower case
+// letters and digits, separated by single dashes.
 func sanitize(s string) string {
-	out := []byte(s)
-	for i, c := range out {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			out[i] = '-'
+	var out []byte
+	for _, c := range []byte(strings.ToLower(s)) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			out = append(out, c)
+		} else if len(out) > 0 && out[len(out)-1] != '-' {
+			out = append(out, '-')
 		}
 	}
-	return string(out)
+	return strings.TrimSuffix(string(out), "-")
 }
