@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -45,9 +44,8 @@ type ociFlags struct {
 	plainHTTP   bool
 	platform    string
 	mediaTypes  []string
-	pinned      bool // require an @sha256 pin (verify without a signature)
-	policySigns bool // the policy names signers
-	policy      *verify.Policy
+	pinned      bool     // require an @sha256 pin (verify without a signature)
+	policySigns bool     // the policy names signers
 	signatures  []string // --oci-signatures
 }
 
@@ -160,7 +158,7 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.StringVar(&f.oci.platform, "platform", "", "choose an OCI index's manifest for `OS/ARCH[/VARIANT]`")
 	fl.StringArrayVar(&f.oci.mediaTypes, "media-type", nil, "accept a further OCI artifact or layer media `TYPE` (repeatable)")
 	if digests {
-		fl.StringSliceVar(&f.oci.signatures, "oci-signatures", nil, "the signatures an OCI artifact needs: `manifest` (cosign over the manifest digest; the default with --key, --ca or --identity), files (model_signing over the unpacked files; the default with a policy's signatures), or both")
+		fl.StringSliceVar(&f.oci.signatures, "oci-signatures", nil, "the signatures an OCI artifact needs: `manifest` (cosign over the manifest digest; the default with --key, --ca or --identity), files (model_signing over the unpacked files; a policy's signatures.oci default), or both")
 	}
 	if digests {
 		f.sig.register(fl)
@@ -246,29 +244,12 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case flagSigners:
-	case f.oci.policySigns:
-		// A policy's signatures check the unpacked files, wherever the
-		// artifact carries their model_signing bundle; the same verifier
-		// may check the manifest too.
-		ch, err := f.oci.policy.Checks()
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--policy: %w", err)}
+	if !flagSigners && len(required) > 0 {
+		if !f.oci.policySigns {
+			return nil, usageError{fmt.Errorf("--oci-signatures: name who may sign: --key, --ca, --identity with --issuer, or a policy's signatures")}
 		}
-		sv, ok := ch.Signatures.(oci.SignatureVerifier)
-		if !ok {
-			return nil, usageError{fmt.Errorf("--policy: its signature verifier cannot check an OCI artifact")}
-		}
-		if len(required) == 0 {
-			required = []oci.Signed{oci.SignedFiles}
-		}
-		if !slices.Contains(required, oci.SignedFiles) {
-			return nil, usageError{fmt.Errorf("--oci-signatures: a policy's signatures always check the files; name files too")}
-		}
-		opts = append(opts, oci.WithSignatureVerifier(sv), oci.RequireSignatures(required...))
-	case len(required) > 0:
-		return nil, usageError{fmt.Errorf("--oci-signatures: name who may sign: --key, --ca, --identity with --issuer, or a policy's signatures")}
+		// They add to what the policy's signatures.oci requires.
+		opts = append(opts, oci.RequireSignatures(required...))
 	}
 	opts = append(opts, oci.WithLoaderOptions(lopts...), oci.WithMediaTypes(f.oci.mediaTypes...))
 	if f.oci.plainHTTP {
@@ -319,7 +300,7 @@ func (f *loadFlags) options(model string) ([]loader.Option, error) {
 			return nil, usageError{fmt.Errorf("--policy: %w", err)}
 		}
 		policySigns = p.Signatures != nil
-		f.oci.policySigns, f.oci.policy = policySigns, p
+		f.oci.policySigns = policySigns
 		opts = append(opts, loader.WithPolicy(p))
 	}
 	sv, err := f.sig.verifier()

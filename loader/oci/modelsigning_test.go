@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/loader/oci"
+	"github.com/modelgate/modelgate/verify"
 	"github.com/modelgate/modelgate/verify/signature"
 )
 
@@ -248,4 +252,62 @@ func TestRegistryModelSigningWithOras(t *testing.T) {
 	oras("push", r.host+"/ms/wrong:v1", "--artifact-type", oci.ArtifactTypeModelPack, weight)
 	oras("attach", "--artifact-type", oci.ArtifactTypeSigstoreBundle, r.host+"/ms/wrong:v1", "other.sig:"+oci.ArtifactTypeSigstoreBundle)
 	assert.Equal(t, formats.KindDigestMismatch, formats.KindOf(open("ms/wrong")))
+}
+
+// A policy's signatures, given to the loader, are checked over the
+// artifact as its signatures.oci says: files (the default) or the
+// manifest, or both. A policy asking for the manifest only opens an
+// artifact whose files carry no model_signing bundle.
+func TestPolicySignaturesOverArtifact(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "release.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+	policy := func(oci string) *verify.Policy {
+		p, err := verify.ParsePolicy([]byte("signatures:\n  keys: [release.pub]\n"+oci), dir)
+		require.NoError(t, err)
+		return p
+	}
+	w := safetensors("w")
+	for _, tc := range []struct {
+		name         string
+		oci          string
+		files, mfest bool
+		kind         formats.Kind
+	}{
+		{"files by default", "", true, false, ""},
+		{"files by default, only the manifest signed", "", false, true, formats.KindNotAllowlisted},
+		{"manifest", "  oci: [manifest]\n", false, true, ""},
+		{"manifest, none", "  oci: [manifest]\n", false, false, formats.KindNotAllowlisted},
+		{"manifest, only the files signed", "  oci: [manifest]\n", true, false, formats.KindNotAllowlisted},
+		{"both", "  oci: [manifest, files]\n", true, true, ""},
+		{"both, only the files signed", "  oci: [files, manifest]\n", true, false, formats.KindNotAllowlisted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newModelPack()
+			a.raw("m.safetensors", w)
+			md := a.manifest(t)
+			descs := []ocispec.Descriptor{md}
+			if tc.files {
+				descs = append(descs, a.referrer(t, md, signFiles(t, key, map[string][]byte{"m.safetensors": w})))
+			}
+			if tc.mfest {
+				descs = append(descs, a.signManifest(t, md, key))
+			}
+			descs[0].Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
+			layout := a.writeIndex(t, descs...)
+			m, err := oci.Open(context.Background(), "oci-layout:"+layout+":v1", oci.WithLoaderOptions(loader.WithPolicy(policy(tc.oci))))
+			if tc.kind != "" {
+				assert.Equal(t, tc.kind, formats.KindOf(err), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			defer m.Close()
+			assert.NotEmpty(t, m.Verified.Signer)
+		})
+	}
+	_, err = verify.ParsePolicy([]byte("signatures:\n  keys: [release.pub]\n  oci: [tree]\n"), dir)
+	assert.ErrorContains(t, err, "signatures.oci")
 }

@@ -215,22 +215,29 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return nil, formats.WithPath(err, ref)
 	}
-	if len(c.required) > 0 && c.signatures == nil {
-		return nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "signatures are required but no signature verifier is given")
+	signers, sigLoad, err := c.signers()
+	if err != nil {
+		return nil, formats.WithPath(err, ref)
 	}
-	var signer string
+	var manifestSigners []string
 	var filesBundles []bundleBlob
-	if c.signatures != nil {
+	if len(signers) > 0 {
 		var overDigest []bundleBlob
-		if overDigest, filesBundles, err = c.referrerBundles(ctx, t, desc); err != nil {
+		if overDigest, filesBundles, err = c.referrerBundles(ctx, t, desc, signers[0].v); err != nil {
 			return nil, formats.WithPath(err, ref)
 		}
-		if c.requires(SignedManifest) {
-			if signer, err = c.verifyManifest(ctx, t, desc, overDigest); err != nil {
+		for _, s := range signers {
+			if !s.manifest {
+				continue
+			}
+			who, err := c.verifyManifest(ctx, t, desc, overDigest, s.v)
+			if err != nil {
 				return nil, formats.WithPath(err, ref)
 			}
+			manifestSigners = append(manifestSigners, who)
 		}
 	}
+	signer := strings.Join(manifestSigners, "; ")
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-")
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), ref)
@@ -246,7 +253,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return m, formats.WithPath(err, ref)
 	}
-	load := c.load
+	load := slices.Clone(c.load)
 	// The manifest approves what was unpacked, unless the caller's own
 	// allowlist is given: then it alone decides, as for a directory (a
 	// merged one would approve files the caller's does not list).
@@ -259,7 +266,15 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 		}
 		load = append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	}
-	if c.requires(SignedFiles) {
+	load = append(load, sigLoad...)
+	filesSigned := false
+	for _, s := range signers {
+		if s.files && !s.policy {
+			load = append(load, loader.WithSignatureVerifier(s.v))
+		}
+		filesSigned = filesSigned || s.files
+	}
+	if filesSigned {
 		m.Model, err = c.openSignedFiles(ctx, dir, u, filesBundles, desc, load)
 	} else {
 		m.Model, err = loader.Open(ctx, dir, load...)
@@ -278,7 +293,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	return m, nil
 }
 
-// openSignedFiles gates the tree with loader.Open under the verifier,
+// openSignedFiles gates the tree with loader.Open under the verifiers,
 // trying each model_signing bundle the artifact carries: its bundle
 // layers and a model.sig at the root of the tree (files of the tree, so
 // the verifier leaves them out, as model_signing does), then those of
@@ -310,7 +325,7 @@ func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, r
 	}
 	var last error
 	for _, p := range cands[:min(len(cands), maxSignatures)] {
-		lm, err := loader.Open(ctx, dir, append(slices.Clone(load), loader.WithSignatureVerifier(c.signatures), loader.WithBundle(p))...)
+		lm, err := loader.Open(ctx, dir, append(slices.Clone(load), loader.WithBundle(p))...)
 		if err == nil {
 			return lm, nil
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // ArtifactTypeSigstoreBundle is the media type of a Sigstore bundle (the
@@ -95,15 +96,55 @@ func RequireSignatures(kinds ...Signed) Option {
 	}
 }
 
-// requires reports whether a signature of kind k is required.
-func (c *config) requires(k Signed) bool {
-	if c.signatures == nil {
-		return false
+// signer is one verifier and the signatures it requires.
+type signer struct {
+	v               SignatureVerifier
+	manifest, files bool
+	policy          bool // the policy's: loader.Open checks its files signature itself
+}
+
+// signers returns who must sign what: the verifier WithSignatureVerifier
+// gave (RequireSignatures, default the manifest), and a policy's
+// signatures given to the loader (its oci list, default the files, with
+// RequireSignatures too when no verifier was given), and the loader
+// options that follow from them.
+func (c *config) signers() ([]signer, []loader.Option, error) {
+	var out []signer
+	var load []loader.Option
+	if c.signatures != nil {
+		out = append(out, signer{v: c.signatures, manifest: len(c.required) == 0 || c.required[SignedManifest], files: c.required[SignedFiles]})
 	}
-	if len(c.required) == 0 {
-		return k == SignedManifest
+	p, err := loader.PolicyOf(c.load...)
+	if err != nil {
+		return nil, nil, err
 	}
-	return c.required[k]
+	if p != nil && p.Signatures != nil {
+		ch, err := p.Checks()
+		if err != nil {
+			return nil, nil, err
+		}
+		v, ok := ch.Signatures.(SignatureVerifier)
+		if !ok {
+			return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "the policy's signature verifier cannot check an OCI artifact's manifest")
+		}
+		s := signer{v: v, policy: true, files: len(p.Signatures.OCI) == 0}
+		for _, k := range p.Signatures.OCI {
+			s.manifest = s.manifest || k == verify.OCISignedManifest
+			s.files = s.files || k == verify.OCISignedFiles
+		}
+		if c.signatures == nil {
+			s.manifest = s.manifest || c.required[SignedManifest]
+			s.files = s.files || c.required[SignedFiles]
+		}
+		if !s.files {
+			load = append(load, loader.WithPolicySignaturesCheckedElsewhereUnsafe())
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 && len(c.required) > 0 {
+		return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "signatures are required but no signature verifier or policy signatures are given")
+	}
+	return out, load, nil
 }
 
 // bundleBlob is a Sigstore bundle found as a referrer.
@@ -115,7 +156,7 @@ type bundleBlob struct {
 // referrerBundles fetches the Sigstore bundles of the manifest's
 // referrers and sorts them: model_signing bundles sign files, the others
 // the manifest digest.
-func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Descriptor) (overDigest, overFiles []bundleBlob, err error) {
+func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (overDigest, overFiles []bundleBlob, err error) {
 	var cands []ocispec.Descriptor
 	switch s := t.(type) {
 	case registry.ReferrerLister:
@@ -158,7 +199,7 @@ func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Des
 			if err != nil {
 				continue
 			}
-			if c.signatures.SignsFiles(bb) {
+			if v.SignsFiles(bb) {
 				overFiles = append(overFiles, bundleBlob{l.Digest.String(), bb})
 			} else {
 				overDigest = append(overDigest, bundleBlob{l.Digest.String(), bb})
@@ -171,20 +212,20 @@ func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Des
 // verifyManifest returns the signer of the first bundle over the
 // manifest digest the verifier accepts, among the referrers' and then
 // cosign's sha256-HEX.sig tag.
-func (c *config) verifyManifest(ctx context.Context, t target, desc ocispec.Descriptor, bundles []bundleBlob) (string, error) {
+func (c *config) verifyManifest(ctx context.Context, t target, desc ocispec.Descriptor, bundles []bundleBlob, v SignatureVerifier) (string, error) {
 	digest, err := hex.DecodeString(desc.Digest.Encoded())
 	if err != nil {
 		return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "manifest digest %s: %v", desc.Digest, err)
 	}
 	var last error
 	for _, bb := range bundles {
-		signer, err := c.verifyBundleBytes(bb.b, desc.Digest.Algorithm().String(), digest)
+		signer, err := c.verifyBundleBytes(v, bb.b, desc.Digest.Algorithm().String(), digest)
 		if err == nil {
 			return signer, nil
 		}
 		last = err
 	}
-	signer, err := c.verifySigTag(ctx, t, desc)
+	signer, err := c.verifySigTag(ctx, t, desc, v)
 	if err == nil || last == nil {
 		return signer, err
 	}
@@ -201,7 +242,7 @@ const (
 // verifySigTag reads the sha256-HEX.sig tag: each simple-signing payload
 // must name the manifest digest, and its signature is checked by the
 // verifier as a Sigstore message-signature bundle over the payload.
-func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descriptor) (string, error) {
+func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (string, error) {
 	none := formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no manifest signature: no Sigstore bundle referring to manifest %s signs its digest, and no cosign signature is tagged for it", desc.Digest)
 	sd, err := t.Resolve(ctx, desc.Digest.Algorithm().String()+"-"+desc.Digest.Encoded()+".sig")
 	if err != nil {
@@ -246,7 +287,7 @@ func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descri
 				"signature":     sig,
 			},
 		})
-		signer, err := c.verifyBundleBytes(bundle, "sha256", sum[:])
+		signer, err := c.verifyBundleBytes(v, bundle, "sha256", sum[:])
 		if err == nil {
 			return signer, nil
 		}
@@ -256,7 +297,7 @@ func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descri
 }
 
 // verifyBundleBytes has the verifier check bundle b over digest.
-func (c *config) verifyBundleBytes(b []byte, alg string, digest []byte) (string, error) {
+func (c *config) verifyBundleBytes(v SignatureVerifier, b []byte, alg string, digest []byte) (string, error) {
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-sig-")
 	if err != nil {
 		return "", formats.IOError(formats.NoOffset, err)
@@ -266,5 +307,5 @@ func (c *config) verifyBundleBytes(b []byte, alg string, digest []byte) (string,
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return "", formats.IOError(formats.NoOffset, err)
 	}
-	return c.signatures.VerifyDigest(p, alg, digest)
+	return v.VerifyDigest(p, alg, digest)
 }
