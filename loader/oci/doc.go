@@ -12,7 +12,6 @@
 //     to the one manifest it lists, or to the one matching WithPlatform,
 //     and one listing several without a platform choice is refused (kind
 //     unsupported);
-//
 //  2. when a manifest signature is required (WithSignatureVerifier,
 //     RequireSignatures(SignedManifest), the default; or a policy's
 //     signatures.oci naming "manifest"), find the manifest's Sigstore
@@ -28,13 +27,11 @@
 //     layer is fetched. A referrer's model_signing bundle (a DSSE
 //     statement of model_signing's predicate types) is never a manifest
 //     signature;
-//
 //  3. fetch the manifest and the config within MaxManifestBytes, checking
 //     each against its digest and size (kind digest-mismatch); a manifest
 //     whose media type differs from its descriptor's, or a config or
 //     artifact type that is neither ModelPack's nor Docker's model config,
 //     is refused unless WithMediaTypes names it (kind unsupported);
-//
 //  4. stream each layer once, hashing it as it lands: a blob whose digest
 //     or size differs from its descriptor's is refused (digest-mismatch),
 //     and nothing unpacked from it is ever gated; a layer media type other
@@ -42,7 +39,6 @@
 //     (raw, tar, tar+gzip, tar+zstd), Docker's GGUF and license layers and
 //     Sigstore bundles (application/vnd.dev.sigstore.bundle*, unpacked as
 //     raw files) is refused unless named (kind unsupported);
-//
 //  5. unpack into a private directory (mode 0700) through os.Root. A raw
 //     layer is one file named by its org.cncf.model.filepath or
 //     org.opencontainers.image.title annotation (a Sigstore bundle layer
@@ -61,7 +57,6 @@
 //     more than MaxEntries entries, more than
 //     MaxUnpackedBytes in all, or a compressed layer expanding beyond
 //     MaxRatio times its size plus 1 MiB (limit-exceeded);
-//
 //  6. gate the tree exactly as a directory with loader.Open, under an
 //     allowlist built from the manifest: a raw layer's file is approved by
 //     the layer's own sha256 digest (its bytes are the blob), and a tar
@@ -74,15 +69,15 @@
 //     approves the files, exactly as for a directory: a file of the
 //     artifact it does not list is not-allowlisted.
 //
-//     When a files signature is required (RequireSignatures(SignedFiles),
-//     or a policy's signatures, whose signatures.oci default is "files"),
-//     loader.Open checks a model_signing bundle over the tree with the
-//     verifier, exactly as a directory holding model.sig: every file must
-//     be signed. The bundles tried, in order: the files of Sigstore bundle
-//     layers, a model.sig at the root of the tree, and referrers'
-//     model_signing bundles; none is not-allowlisted, a bundle the
-//     verifier refuses is its refusal (files that differ from the signed
-//     ones: digest-mismatch).
+// When a files signature is required (RequireSignatures(SignedFiles),
+// or a policy's signatures, whose signatures.oci default is "files"),
+// loader.Open checks a model_signing bundle over the tree with the
+// verifier, exactly as a directory holding model.sig: every file must
+// be signed. The bundles tried, in order: the files of Sigstore bundle
+// layers, a model.sig at the root of the tree, and referrers'
+// model_signing bundles; none is not-allowlisted, a bundle the
+// verifier refuses is its refusal (files that differ from the signed
+// ones: digest-mismatch).
 //
 // The unpacked directory is removed by Model.Close.
 package oci
