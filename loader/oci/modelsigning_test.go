@@ -311,3 +311,35 @@ func TestPolicySignaturesOverArtifact(t *testing.T) {
 	_, err = verify.ParsePolicy([]byte("signatures:\n  keys: [release.pub]\n  oci: [tree]\n"), dir)
 	assert.ErrorContains(t, err, "signatures.oci")
 }
+
+// stubVerifier is a policy's signature verifier that cannot check an OCI
+// manifest (it has no VerifyDigest).
+type stubVerifier struct{}
+
+func (stubVerifier) VerifyModel(context.Context, *verify.ModelDigests) (string, error) {
+	return "stub", nil
+}
+
+// A policy whose signature verifier (from another builder than
+// verify/signature's) cannot check an OCI manifest is a usage error,
+// rather than its signatures going unchecked.
+func TestPolicyVerifierWithoutDigestsIsUsage(t *testing.T) {
+	verify.RegisterSignatures(func(*verify.Signatures, string, ...verify.Algorithm) (verify.ModelVerifier, error) {
+		return stubVerifier{}, nil
+	})
+	t.Cleanup(func() {
+		verify.RegisterSignatures(func(s *verify.Signatures, dir string, algs ...verify.Algorithm) (verify.ModelVerifier, error) {
+			return signature.FromPolicy(s, dir, algs...)
+		})
+	})
+	dir := t.TempDir()
+	p, err := verify.ParsePolicy([]byte("signatures:\n  keys: [k.pub]\n"), dir)
+	require.NoError(t, err)
+	a := newModelPack()
+	a.raw("m.safetensors", safetensors("w"))
+	layout, _ := a.writeLayout(t, "v1")
+	_, err = oci.Open(context.Background(), "oci-layout:"+layout+":v1", oci.WithLoaderOptions(loader.WithPolicy(p)))
+	assert.Equal(t, formats.KindUsage, formats.KindOf(err), "%v", err)
+	_, err = verify.ParsePolicy([]byte("signatures:\n  keys: [k.pub]\n  oci: [files, files]\n"), dir)
+	assert.ErrorContains(t, err, "listed twice")
+}
