@@ -220,9 +220,9 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 		return nil, formats.WithPath(err, ref)
 	}
 	var manifestSigners []string
-	var filesBundles []bundleBlob
+	var filesBundles [][]byte
 	if len(signers) > 0 {
-		var overDigest []bundleBlob
+		var overDigest [][]byte
 		if overDigest, filesBundles, err = c.referrerBundles(ctx, t, desc, signers[0].v); err != nil {
 			return nil, formats.WithPath(err, ref)
 		}
@@ -298,7 +298,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 // layers and a model.sig at the root of the tree (files of the tree, so
 // the verifier leaves them out, as model_signing does), then those of
 // its referrers; the first the verifier accepts wins.
-func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, referrers []bundleBlob, desc ocispec.Descriptor, load []loader.Option) (*loader.Model, error) {
+func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, referrers [][]byte, desc ocispec.Descriptor, load []loader.Option) (*loader.Model, error) {
 	var cands []string
 	for _, name := range u.bundles {
 		cands = append(cands, filepath.Join(dir, filepath.FromSlash(name)))
@@ -314,7 +314,7 @@ func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, r
 		defer os.RemoveAll(sigs)
 		for i, bb := range referrers {
 			p := filepath.Join(sigs, fmt.Sprintf("referrer-%d.sigstore.json", i))
-			if err := os.WriteFile(p, bb.b, 0o600); err != nil {
+			if err := os.WriteFile(p, bb, 0o600); err != nil {
 				return nil, formats.IOError(formats.NoOffset, err)
 			}
 			cands = append(cands, p)

@@ -147,16 +147,10 @@ func (c *config) signers() ([]signer, []loader.Option, error) {
 	return out, load, nil
 }
 
-// bundleBlob is a Sigstore bundle found as a referrer.
-type bundleBlob struct {
-	digest string
-	b      []byte
-}
-
 // referrerBundles fetches the Sigstore bundles of the manifest's
 // referrers and sorts them: model_signing bundles sign files, the others
 // the manifest digest.
-func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (overDigest, overFiles []bundleBlob, err error) {
+func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (overDigest, overFiles [][]byte, err error) {
 	var cands []ocispec.Descriptor
 	switch s := t.(type) {
 	case registry.ReferrerLister:
@@ -200,9 +194,9 @@ func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Des
 				continue
 			}
 			if v.SignsFiles(bb) {
-				overFiles = append(overFiles, bundleBlob{l.Digest.String(), bb})
+				overFiles = append(overFiles, bb)
 			} else {
-				overDigest = append(overDigest, bundleBlob{l.Digest.String(), bb})
+				overDigest = append(overDigest, bb)
 			}
 		}
 	}
@@ -212,14 +206,14 @@ func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Des
 // verifyManifest returns the signer of the first bundle over the
 // manifest digest the verifier accepts, among the referrers' and then
 // cosign's sha256-HEX.sig tag.
-func (c *config) verifyManifest(ctx context.Context, t target, desc ocispec.Descriptor, bundles []bundleBlob, v SignatureVerifier) (string, error) {
+func (c *config) verifyManifest(ctx context.Context, t target, desc ocispec.Descriptor, bundles [][]byte, v SignatureVerifier) (string, error) {
 	digest, err := hex.DecodeString(desc.Digest.Encoded())
 	if err != nil {
 		return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "manifest digest %s: %v", desc.Digest, err)
 	}
 	var last error
 	for _, bb := range bundles {
-		signer, err := c.verifyBundleBytes(v, bb.b, desc.Digest.Algorithm().String(), digest)
+		signer, err := c.verifyBundleBytes(v, bb, desc.Digest.Algorithm().String(), digest)
 		if err == nil {
 			return signer, nil
 		}
