@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,11 +38,31 @@ const (
 	keylessSAN    = "https://github.com/acme/models/.github/workflows/release.yml@refs/heads/main"
 )
 
-// noCT is a VirtualSigstore without CT logs: its leaf certificates carry
-// no SCTs, and modelgate requires one whenever the root has a CT log.
-type noCT struct{ *ca.VirtualSigstore }
-
-func (noCT) CTLogs() map[string]*root.TransparencyLog { return nil }
+// trustedRootFile writes the VirtualSigstore's CA, log and timestamping
+// authority as a trusted_root.json, as a private Sigstore instance
+// publishes it, and returns its path. It lists no CT log: the
+// VirtualSigstore's leaf certificates carry no SCTs, and modelgate
+// requires one whenever the root has a CT log.
+func trustedRootFile(t testing.TB, vs *ca.VirtualSigstore) string {
+	t.Helper()
+	// VirtualSigstore keeps each log's ID as its hex text; a trusted root
+	// holds the raw key ID, which verifiers hex-encode again.
+	logs := map[string]*root.TransparencyLog{}
+	for id, tl := range vs.RekorLogs() {
+		raw, err := hex.DecodeString(id)
+		require.NoError(t, err)
+		c := *tl
+		c.ID = raw
+		logs[id] = &c
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, vs.FulcioCertificateAuthorities(), nil, vs.TimestampingAuthorities(), logs)
+	require.NoError(t, err)
+	b, err := tr.MarshalJSON()
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+	return p
+}
 
 // keylessBundle signs b keyless with the offline VirtualSigstore (a
 // Fulcio-like CA issuing san/issuer a short-lived certificate, and a
@@ -103,8 +125,9 @@ func TestRegistryKeylessSignature(t *testing.T) {
 	r.dockerConfig(t, r.host)
 	vs, err := ca.NewVirtualSigstore()
 	require.NoError(t, err)
+	trusted := trustedRootFile(t, vs)
 	verifier := func(issuer, san string) *signature.Verifier {
-		v, err := signature.NewVerifier(signature.WithTrustedMaterial(noCT{vs}), signature.WithIdentity(issuer, san, ""))
+		v, err := signature.NewVerifier(signature.WithTrustedRootFile(trusted), signature.WithIdentity(issuer, san, ""))
 		require.NoError(t, err)
 		return v
 	}
@@ -126,7 +149,7 @@ func TestRegistryKeylessSignature(t *testing.T) {
 			v := tc.v
 			if v == nil {
 				var err error
-				v, err = signature.NewVerifier(signature.WithTrustedMaterial(noCT{vs}), signature.WithIdentity(keylessIssuer, "", `https://github\.com/acme/.*`))
+				v, err = signature.NewVerifier(signature.WithTrustedRootFile(trusted), signature.WithIdentity(keylessIssuer, "", `https://github\.com/acme/.*`))
 				require.NoError(t, err)
 			}
 			repo := "keyless/" + sanitize(tc.name)
