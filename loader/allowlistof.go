@@ -15,3 +15,14 @@ func AllowlistOf(opts ...Option) (*verify.Allowlist, error) {
 	}
 	return c.checks.Allowlist, nil
 }
+
+// PolicyOf returns the policy opts give (WithPolicy), or nil. loader/oci
+// reads a policy's signatures from it, to check them over an OCI
+// artifact's manifest as well as its files.
+func PolicyOf(opts ...Option) (*verify.Policy, error) {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return c.given.policy, nil
+}

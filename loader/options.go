@@ -122,6 +122,9 @@ type given struct {
 	bundle     string
 	allowCode  bool
 	verifiers  []SignatureVerifier
+	// policySignaturesElsewhere: the caller checks the policy's signatures
+	// (WithPolicySignaturesCheckedElsewhereUnsafe).
+	policySignaturesElsewhere bool
 }
 
 // build combines the policy and the options into one configuration:
@@ -143,7 +146,7 @@ func (c *config) build() error {
 		c.checks.Exclude = slices.Clone(ch.Exclude)
 		c.checks.Evidence = slices.Clone(ch.Evidence)
 		c.checks.Signatures = nil
-		if ch.Signatures != nil {
+		if ch.Signatures != nil && !g.policySignaturesElsewhere {
 			verifiers = append(verifiers, ch.Signatures)
 		}
 		switch {
@@ -353,6 +356,15 @@ func WithLogger(l *slog.Logger) Option {
 		}
 		return nil
 	}
+}
+
+// WithPolicySignaturesCheckedElsewhereUnsafe leaves the policy's
+// signatures section to the caller, which must check it itself: loader/oci
+// gives it when a policy requires an OCI artifact's manifest signature
+// only, which it has verified before unpacking. Given by anyone else it
+// drops the policy's signatures.
+func WithPolicySignaturesCheckedElsewhereUnsafe() Option {
+	return func(c *config) error { c.given.policySignaturesElsewhere = true; return nil }
 }
 
 // WithSignatureVerifier checks the model's signature (see package

@@ -105,7 +105,19 @@ type Signatures struct {
 	Keys        []string   `yaml:"keys" json:"keys,omitempty"` // PEM public keys
 	CAs         []string   `yaml:"cas" json:"cas,omitempty"`   // PEM CA certificates
 	IgnorePaths []string   `yaml:"ignore_paths" json:"ignore_paths,omitempty"`
+	// OCI names the signatures an OCI artifact needs (loader/oci):
+	// "manifest", a cosign signature over its manifest digest; "files", a
+	// model_signing bundle over its unpacked files (the default: what
+	// the signatures of a directory mean).
+	OCI []string `yaml:"oci" json:"oci,omitempty"`
 }
+
+// The signatures an OCI artifact can be required to carry
+// (Signatures.OCI).
+const (
+	OCISignedManifest = "manifest"
+	OCISignedFiles    = "files"
+)
 
 // ScanSection is the policy's scan section: path patterns (path.Match,
 // relative to each scanned directory) whose files scan ignores when they
@@ -415,6 +427,14 @@ func (s *Signatures) empty() bool {
 func (s *Signatures) validate() error {
 	if s.empty() {
 		return fmt.Errorf("signatures: name at least one identity, key or CA")
+	}
+	for i, k := range s.OCI {
+		if k != OCISignedManifest && k != OCISignedFiles {
+			return fmt.Errorf("signatures.oci: %q is not manifest or files", k)
+		}
+		if slices.Contains(s.OCI[:i], k) {
+			return fmt.Errorf("signatures.oci: %q is listed twice", k)
+		}
 	}
 	for _, id := range s.Identities {
 		if id.Issuer == "" {

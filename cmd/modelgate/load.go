@@ -40,8 +40,9 @@ type ociFlags struct {
 	plainHTTP   bool
 	platform    string
 	mediaTypes  []string
-	pinned      bool // require an @sha256 pin (verify without a signature)
-	policySigns bool // the policy names signers
+	pinned      bool     // require an @sha256 pin (verify without a signature)
+	policySigns bool     // the policy names signers
+	signatures  []string // --oci-signatures
 }
 
 func (o *ociFlags) register(fl *pflag.FlagSet) {
@@ -56,6 +57,7 @@ func (o *ociFlags) register(fl *pflag.FlagSet) {
 type sigVerifier interface {
 	loader.SignatureVerifier
 	VerifyDigest(bundlePath, algorithm string, digest []byte) (signer string, err error)
+	SignsFiles(bundle []byte) bool
 }
 
 // sigFlags say whose signature to require.
@@ -106,6 +108,9 @@ func (f *loadFlags) register(cmd *cobra.Command, digests bool) {
 	fl.BoolVar(&f.allowCode, "allow-code", false, "accept code that runs on load (*.py, auto_map) when digests or a signature cover it")
 	fl.StringArrayVar(&f.templates, "allow-chat-template", nil, "approve a chat template that reaches what a sandboxed renderer forbids, by the sha256 of its text (sha256:HEX; repeatable)")
 	f.oci.register(fl)
+	if digests {
+		fl.StringSliceVar(&f.oci.signatures, "oci-signatures", nil, "the signatures an OCI artifact needs: `manifest` (cosign over the manifest digest; the default with --key, --ca or --identity), files (model_signing over the unpacked files; a policy's signatures.oci default), or both")
+	}
 	if digests {
 		f.sig.register(fl)
 		fl.StringVar(&f.sha256, "sha256", "", "require the file's SHA-256 to be `HEX`")

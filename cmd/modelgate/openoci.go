@@ -26,15 +26,25 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	if f.sha256File != "" || f.root != "" {
 		return nil, usageError{fmt.Errorf("--sha256-file and --root name files on disk; an OCI artifact's files are approved by its manifest")}
 	}
+	var required []oci.Signed
+	for _, s := range f.oci.signatures {
+		k, err := oci.ParseSigned(s)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--oci-signatures: %w", err)}
+		}
+		required = append(required, k)
+	}
 	var opts []oci.Option
-	if f.sig.set() && f.sig.bundle == "" {
-		// The signers named verify the manifest's Sigstore referrers; a
-		// --bundle instead signs the unpacked files (model_signing).
+	flagSigners := f.sig.set() && f.sig.bundle == ""
+	if flagSigners {
+		// The signers named verify the manifest's Sigstore referrers, or
+		// the files (--oci-signatures); a --bundle instead signs the
+		// unpacked files (model_signing).
 		sv, err := f.sig.verifier()
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, oci.WithSignatureVerifier(sv))
+		opts = append(opts, oci.WithSignatureVerifier(sv), oci.RequireSignatures(required...))
 		saved := f.sig
 		f.sig = sigFlags{ignorePaths: saved.ignorePaths}
 		defer func() { f.sig = saved }()
@@ -42,6 +52,13 @@ func (f *loadFlags) openOCI(ctx context.Context, ref string) (*loader.Model, err
 	lopts, err := f.options("")
 	if err != nil {
 		return nil, err
+	}
+	if !flagSigners && len(required) > 0 {
+		if !f.oci.policySigns {
+			return nil, usageError{fmt.Errorf("--oci-signatures: name who may sign: --key, --ca, --identity with --issuer, or a policy's signatures")}
+		}
+		// They add to what the policy's signatures.oci requires.
+		opts = append(opts, oci.RequireSignatures(required...))
 	}
 	opts = append(opts, oci.WithLoaderOptions(lopts...))
 	opts = append(opts, f.oci.options()...)

@@ -12,16 +12,21 @@
 //     to the one manifest it lists, or to the one matching WithPlatform,
 //     and one listing several without a platform choice is refused (kind
 //     unsupported);
-//  2. under WithSignatureVerifier, find the manifest's Sigstore bundles
-//     stored as OCI referrers (subject the manifest, a layer of media
-//     type application/vnd.dev.sigstore.bundle*, as cosign v2.6.5
-//     --new-bundle-format writes them)
-//     and require one the verifier accepts over the manifest digest;
-//     without referrers, cosign's older scheme: a manifest tagged
-//     sha256-HEX.sig whose simple-signing payload names the manifest
-//     digest, its signature checked by the same verifier (none:
-//     not-allowlisted; a bad one, or a payload naming another manifest:
-//     signature-invalid), before any layer is fetched;
+//  2. when a manifest signature is required (WithSignatureVerifier,
+//     RequireSignatures(SignedManifest), the default; or a policy's
+//     signatures.oci naming "manifest"), find the manifest's Sigstore
+//     bundles stored as OCI referrers (subject the manifest, a layer of
+//     media type application/vnd.dev.sigstore.bundle*, as cosign v2.6.5
+//     --new-bundle-format writes them), key or keyless, and require one
+//     the verifier accepts over the manifest digest; without one,
+//     cosign's older scheme: a manifest tagged sha256-HEX.sig whose
+//     simple-signing payload names the manifest digest, its signature
+//     checked by the same verifier (none: not-allowlisted; a bad one, or
+//     a payload naming another manifest: signature-invalid; a keyless
+//     one by another identity or issuer: identity-mismatch), before any
+//     layer is fetched. A referrer's model_signing bundle (a DSSE
+//     statement of model_signing's predicate types) is never a manifest
+//     signature;
 //  3. fetch the manifest and the config within MaxManifestBytes, checking
 //     each against its digest and size (kind digest-mismatch); a manifest
 //     whose media type differs from its descriptor's, or a config or
@@ -31,20 +36,25 @@
 //     or size differs from its descriptor's is refused (digest-mismatch),
 //     and nothing unpacked from it is ever gated; a layer media type other
 //     than ModelPack's weight, weight.config, doc, code and dataset types
-//     (raw, tar, tar+gzip, tar+zstd) and Docker's GGUF and license layers
-//     is refused unless named (kind unsupported);
+//     (raw, tar, tar+gzip, tar+zstd), Docker's GGUF and license layers and
+//     Sigstore bundles (application/vnd.dev.sigstore.bundle*, unpacked as
+//     raw files) is refused unless named (kind unsupported);
 //  5. unpack into a private directory (mode 0700) through os.Root. A raw
 //     layer is one file named by its org.cncf.model.filepath or
-//     org.opencontainers.image.title annotation. A tar layer refuses:
-//     absolute names, "..", backslashes and NUL (path-traversal); symbolic
-//     links and hard links leaving the root (path-traversal), and those
-//     inside it (unsupported: modelgate unpacks regular files and
-//     directories only); devices, FIFOs and other special entries
-//     (unsupported); whiteouts .wh.* (unsupported: a model artifact is not
-//     a filesystem diff); duplicate names within or across layers
-//     (malformed); sparse entries, in GNU or PAX form, and PAX global
-//     headers, which other unpackers would apply to later entries
-//     (unsupported); more than MaxEntries entries, more than
+//     org.opencontainers.image.title annotation (a Sigstore bundle layer
+//     without one is model.sig). A hard link in a tar layer to a file
+//     unpacked before it is written as a copy of that file, as oras and
+//     containerd link it. A tar layer refuses: absolute names, "..",
+//     backslashes and NUL (path-traversal); hard links leaving the root,
+//     and every symbolic link, inside the root too, as the directory
+//     walker refuses one in a model directory (path-traversal); devices,
+//     FIFOs and other special entries (unsupported); whiteouts .wh.*
+//     (unsupported: a model artifact is not a filesystem diff); duplicate
+//     names within or across layers, and hard links to a directory or to
+//     a name not unpacked before them (malformed); sparse entries, in GNU
+//     form or as any GNU.sparse.* PAX record, and PAX global headers,
+//     which other unpackers would apply to later entries (unsupported);
+//     more than MaxEntries entries, more than
 //     MaxUnpackedBytes in all, or a compressed layer expanding beyond
 //     MaxRatio times its size plus 1 MiB (limit-exceeded);
 //  6. gate the tree exactly as a directory with loader.Open, under an
@@ -58,6 +68,16 @@
 //     policy's digests, loader.WithAllowlist), that allowlist alone
 //     approves the files, exactly as for a directory: a file of the
 //     artifact it does not list is not-allowlisted.
+//
+// When a files signature is required (RequireSignatures(SignedFiles),
+// or a policy's signatures, whose signatures.oci default is "files"),
+// loader.Open checks a model_signing bundle over the tree with the
+// verifier, exactly as a directory holding model.sig: every file must
+// be signed. The bundles tried, in order: the files of Sigstore bundle
+// layers, a model.sig at the root of the tree, and referrers'
+// model_signing bundles; none is not-allowlisted, a bundle the
+// verifier refuses is its refusal (files that differ from the signed
+// ones: digest-mismatch).
 //
 // The unpacked directory is removed by Model.Close.
 //

@@ -20,6 +20,9 @@ func FuzzTarLayer(f *testing.F) {
 	f.Add(tarOf(f, file("../m.safetensors", w)))
 	f.Add(tarOf(f, special("m.safetensors", tar.TypeSymlink, "/etc/passwd")))
 	f.Add(gnuSparse(f, "m.safetensors", w))
+	f.Add(paxTar("m.safetensors", w, "GNU.sparse.numblocks", "1", "GNU.sparse.map", "0,8", "GNU.sparse.size", "64"))
+	f.Add(paxTar("m.safetensors", w, "mtime", "1700000000.5"))
+	f.Add(tarOf(f, file("a.txt", []byte("a\n")), special("b.txt", tar.TypeLink, "a.txt")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a := newModelPack()
 		a.layer("application/vnd.cncf.model.weight.v1.tar", b)

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/formats"
@@ -91,7 +93,8 @@ type config struct {
 	limits        Limits
 	tmp           string
 	creds         credentials.Store
-	signatures    DigestVerifier
+	signatures    SignatureVerifier
+	required      map[Signed]bool
 }
 
 // WithLoaderOptions passes options to loader.Open, which gates the
@@ -209,12 +212,29 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 	if err != nil {
 		return nil, formats.WithPath(err, ref)
 	}
-	var signer string
-	if c.signatures != nil {
-		if signer, err = c.verifySignature(ctx, t, desc); err != nil {
+	signers, sigLoad, err := c.signers()
+	if err != nil {
+		return nil, formats.WithPath(err, ref)
+	}
+	var manifestSigners []string
+	var filesBundles [][]byte
+	if len(signers) > 0 {
+		var overDigest [][]byte
+		if overDigest, filesBundles, err = c.referrerBundles(ctx, t, desc, signers[0].v); err != nil {
 			return nil, formats.WithPath(err, ref)
 		}
+		for _, s := range signers {
+			if !s.manifest {
+				continue
+			}
+			who, err := c.verifyManifest(ctx, t, desc, overDigest, s.v)
+			if err != nil {
+				return nil, formats.WithPath(err, ref)
+			}
+			manifestSigners = append(manifestSigners, who)
+		}
 	}
+	signer := strings.Join(manifestSigners, "; ")
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-")
 	if err != nil {
 		return nil, formats.WithPath(formats.IOError(formats.NoOffset, err), ref)
@@ -226,30 +246,45 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 			m = nil
 		}
 	}()
-	entries, err := c.unpack(ctx, t, man, m)
+	u, err := c.unpack(ctx, t, man, m)
 	if err != nil {
 		return m, formats.WithPath(err, ref)
 	}
-	load := c.load
+	load := slices.Clone(c.load)
 	// The manifest approves what was unpacked, unless the caller's own
 	// allowlist is given: then it alone decides, as for a directory (a
 	// merged one would approve files the caller's does not list).
 	if own, err := loader.AllowlistOf(c.load...); err != nil {
 		return m, err
 	} else if own == nil {
-		al, err := verify.NewAllowlist(entries...)
+		al, err := verify.NewAllowlist(u.entries...)
 		if err != nil {
 			return m, err
 		}
 		load = append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	}
-	m.Model, err = loader.Open(ctx, dir, load...)
+	load = append(load, sigLoad...)
+	filesSigned := false
+	for _, s := range signers {
+		if s.files && !s.policy {
+			load = append(load, loader.WithSignatureVerifier(s.v))
+		}
+		filesSigned = filesSigned || s.files
+	}
+	if filesSigned {
+		m.Model, err = c.openSignedFiles(ctx, dir, u, filesBundles, desc, load)
+	} else {
+		m.Model, err = loader.Open(ctx, dir, load...)
+	}
 	if err != nil {
 		return m, err
 	}
 	m.Model.Path = ref
-	if m.Model.Verified.Signer == "" {
+	switch files := m.Model.Verified.Signer; {
+	case files == "":
 		m.Model.Verified.Signer = signer
+	case signer != "":
+		m.Model.Verified.Signer = signer + "; " + files
 	}
 	m.Model.OnClose(func() error { return os.RemoveAll(dir) })
 	return m, nil
@@ -257,7 +292,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 
 // newConfig applies the options over the defaults.
 func newConfig(opts []Option) (*config, error) {
-	c := &config{mediaTypes: map[string]bool{}}
+	c := &config{mediaTypes: map[string]bool{}, required: map[Signed]bool{}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -265,6 +300,47 @@ func newConfig(opts []Option) (*config, error) {
 	}
 	c.limits = c.limits.withDefaults()
 	return c, nil
+}
+
+// openSignedFiles gates the tree with loader.Open under the verifiers,
+// trying each model_signing bundle the artifact carries: its bundle
+// layers and a model.sig at the root of the tree (files of the tree, so
+// the verifier leaves them out, as model_signing does), then those of
+// its referrers; the first the verifier accepts wins.
+func (c *config) openSignedFiles(ctx context.Context, dir string, u *unpacker, referrers [][]byte, desc ocispec.Descriptor, load []loader.Option) (*loader.Model, error) {
+	var cands []string
+	for _, name := range u.bundles {
+		cands = append(cands, filepath.Join(dir, filepath.FromSlash(name)))
+	}
+	if u.files[defaultBundle] && !slices.Contains(u.bundles, defaultBundle) {
+		cands = append(cands, filepath.Join(dir, defaultBundle))
+	}
+	if len(referrers) > 0 {
+		sigs, err := os.MkdirTemp(c.tmp, "modelgate-oci-sig-")
+		if err != nil {
+			return nil, formats.IOError(formats.NoOffset, err)
+		}
+		defer os.RemoveAll(sigs)
+		for i, bb := range referrers {
+			p := filepath.Join(sigs, fmt.Sprintf("referrer-%d.sigstore.json", i))
+			if err := os.WriteFile(p, bb, 0o600); err != nil {
+				return nil, formats.IOError(formats.NoOffset, err)
+			}
+			cands = append(cands, p)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no files signature: no model_signing bundle is a layer of manifest %s (a Sigstore bundle layer, or model.sig at the root of its files) or refers to it", desc.Digest)
+	}
+	var last error
+	for _, p := range cands[:min(len(cands), maxSignatures)] {
+		lm, err := loader.Open(ctx, dir, append(slices.Clone(load), loader.WithBundle(p))...)
+		if err == nil {
+			return lm, nil
+		}
+		last = err
+	}
+	return nil, last
 }
 
 // open returns the store r names.
@@ -425,8 +501,14 @@ func onlyManifest(dir string, limit int64) (ocispec.Descriptor, error) {
 // fetchSmall fetches a manifest or config blob, verifying its digest and
 // size, within MaxManifestBytes.
 func (c *config) fetchSmall(ctx context.Context, t target, d ocispec.Descriptor) ([]byte, error) {
-	if d.Size < 0 || d.Size > c.limits.MaxManifestBytes {
-		return nil, formats.Errorf(formats.KindLimitExceeded, formats.NoOffset, "blob %s of %d bytes is over the limit MaxManifestBytes=%d", d.Digest, d.Size, c.limits.MaxManifestBytes)
+	return c.fetchLimited(ctx, t, d, c.limits.MaxManifestBytes, "MaxManifestBytes")
+}
+
+// fetchLimited fetches a blob of at most limit bytes (named so in the
+// refusal), verifying its digest and size.
+func (c *config) fetchLimited(ctx context.Context, t target, d ocispec.Descriptor, limit int64, name string) ([]byte, error) {
+	if d.Size < 0 || d.Size > limit {
+		return nil, formats.Errorf(formats.KindLimitExceeded, formats.NoOffset, "blob %s of %d bytes is over the limit %s=%d", d.Digest, d.Size, name, limit)
 	}
 	if err := d.Digest.Validate(); err != nil {
 		return nil, formats.Errorf(formats.KindMalformed, formats.NoOffset, "digest %q: %v", d.Digest, err)

@@ -231,17 +231,7 @@ func TestRegistrySignedManifest(t *testing.T) {
 // by tag.
 func TestRegistryOrasCLIPush(t *testing.T) {
 	r := startRegistry(t)
-	bin := os.Getenv("MODELGATE_ORAS")
-	if bin == "" {
-		bin, _ = exec.LookPath("oras")
-	}
-	if bin == "" {
-		const install = "go install oras.land/oras/cmd/oras@v1.3.6"
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("the oras CLI is missing: %s", install)
-		}
-		t.Skipf("needs the oras CLI: %s (or set MODELGATE_ORAS)", install)
-	}
+	bin := orasBin(t)
 	r.dockerConfig(t, r.host)
 	work := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(work, "model.safetensors"), safetensors("w"), 0o644))

@@ -15,33 +15,142 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/loader"
+	"github.com/modelgate/modelgate/verify"
 )
 
 // ArtifactTypeSigstoreBundle is the media type of a Sigstore bundle (the
-// layer of a referrer that carries one).
+// layer of a referrer that carries one, as cosign --new-bundle-format and
+// oras attach write it, or a layer of the artifact itself).
 const ArtifactTypeSigstoreBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
-// maxSignatures bounds how many referrers are tried.
-const maxSignatures = 16
-
-// DigestVerifier checks a Sigstore bundle over an artifact known by its
-// digest and returns the signer (*signature.Verifier, of verify/signature, is one).
-type DigestVerifier interface {
-	VerifyDigest(bundlePath, algorithm string, digest []byte) (string, error)
+// sigstoreBundle reports whether a layer media type is a Sigstore
+// bundle's (any version).
+func sigstoreBundle(mt string) bool {
+	return strings.HasPrefix(mt, "application/vnd.dev.sigstore.bundle")
 }
 
-// WithSignatureVerifier requires a Sigstore bundle, stored as a referrer
-// of the manifest (its subject) or in cosign's sha256-HEX.sig tag, that v
-// accepts over the manifest's
-// digest; it is checked before any layer is fetched. No bundle is kind
-// not-allowlisted; a bundle v refuses is v's refusal.
-func WithSignatureVerifier(v DigestVerifier) Option {
+// maxSignatures bounds how many referrers, and bundles, are tried;
+// maxBundleBytes is a bundle's size bound (verify/signature's
+// MaxBundleBytes: a model_signing bundle lists every file).
+const (
+	maxSignatures  = 16
+	maxBundleBytes = 16 << 20
+)
+
+// SignatureVerifier checks Sigstore bundles over an artifact known by its
+// digest (a cosign signature of the manifest), and model_signing bundles
+// over the files of the unpacked model; SignsFiles tells the two apart.
+// *signature.Verifier, of verify/signature, is one.
+type SignatureVerifier interface {
+	VerifyDigest(bundlePath, algorithm string, digest []byte) (string, error)
+	loader.SignatureVerifier
+	SignsFiles(bundle []byte) bool
+}
+
+// Signed names what a required signature signs.
+type Signed string
+
+const (
+	// SignedManifest is a cosign signature over the manifest digest: a
+	// Sigstore bundle referring to the manifest, or cosign's
+	// sha256-HEX.sig tag.
+	SignedManifest Signed = "manifest"
+	// SignedFiles is a model_signing bundle over the unpacked files: a
+	// layer of the artifact (a Sigstore bundle layer, or a file model.sig
+	// at the root of the tree) or a referrer of the manifest.
+	SignedFiles Signed = "files"
+)
+
+// ParseSigned parses "manifest" or "files".
+func ParseSigned(s string) (Signed, error) {
+	switch Signed(s) {
+	case SignedManifest, SignedFiles:
+		return Signed(s), nil
+	}
+	return "", formats.Errorf(formats.KindUsage, formats.NoOffset, "required signature %q: the kinds are manifest (cosign over the manifest digest) and files (model_signing over the files)", s)
+}
+
+// WithSignatureVerifier requires signatures that v accepts: by default
+// SignedManifest, or those RequireSignatures names. A manifest signature
+// is checked after the reference resolves and before any layer is
+// fetched; a files signature once the tree is unpacked, by loader.Open
+// with v, exactly as for a directory holding model.sig, so every unpacked
+// file must be covered. A required signature that is missing is kind
+// not-allowlisted; one v refuses is v's refusal.
+func WithSignatureVerifier(v SignatureVerifier) Option {
 	return func(c *config) error { c.signatures = v; return nil }
 }
 
-// verifySignature finds the manifest's Sigstore referrers and returns the
-// signer of the first bundle the verifier accepts.
-func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Descriptor) (string, error) {
+// RequireSignatures names the signatures WithSignatureVerifier requires:
+// SignedManifest, SignedFiles, or both.
+func RequireSignatures(kinds ...Signed) Option {
+	return func(c *config) error {
+		for _, k := range kinds {
+			if _, err := ParseSigned(string(k)); err != nil {
+				return err
+			}
+			c.required[k] = true
+		}
+		return nil
+	}
+}
+
+// signer is one verifier and the signatures it requires.
+type signer struct {
+	v               SignatureVerifier
+	manifest, files bool
+	policy          bool // the policy's: loader.Open checks its files signature itself
+}
+
+// signers returns who must sign what: the verifier WithSignatureVerifier
+// gave (RequireSignatures, default the manifest), and a policy's
+// signatures given to the loader (its oci list, default the files, with
+// RequireSignatures too when no verifier was given), and the loader
+// options that follow from them.
+func (c *config) signers() ([]signer, []loader.Option, error) {
+	var out []signer
+	var load []loader.Option
+	if c.signatures != nil {
+		out = append(out, signer{v: c.signatures, manifest: len(c.required) == 0 || c.required[SignedManifest], files: c.required[SignedFiles]})
+	}
+	p, err := loader.PolicyOf(c.load...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p != nil && p.Signatures != nil {
+		ch, err := p.Checks()
+		if err != nil {
+			return nil, nil, err
+		}
+		v, ok := ch.Signatures.(SignatureVerifier)
+		if !ok {
+			return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "the policy's signature verifier cannot check an OCI artifact's manifest")
+		}
+		s := signer{v: v, policy: true, files: len(p.Signatures.OCI) == 0}
+		for _, k := range p.Signatures.OCI {
+			s.manifest = s.manifest || k == verify.OCISignedManifest
+			s.files = s.files || k == verify.OCISignedFiles
+		}
+		if c.signatures == nil {
+			s.manifest = s.manifest || c.required[SignedManifest]
+			s.files = s.files || c.required[SignedFiles]
+		}
+		if !s.files {
+			load = append(load, loader.WithPolicySignaturesCheckedElsewhereUnsafe())
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 && len(c.required) > 0 {
+		return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset, "signatures are required but no signature verifier or policy signatures are given")
+	}
+	return out, load, nil
+}
+
+// referrerBundles fetches the Sigstore bundles of the manifest's
+// referrers and sorts them: model_signing bundles sign files, the others
+// the manifest digest.
+func (c *config) referrerBundles(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (overDigest, overFiles [][]byte, err error) {
 	var cands []ocispec.Descriptor
 	switch s := t.(type) {
 	case registry.ReferrerLister:
@@ -53,20 +162,15 @@ func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Des
 			return nil
 		})
 		if err != nil {
-			return "", fetchErr(err, "referrers of "+desc.Digest.String())
+			return nil, nil, fetchErr(err, "referrers of "+desc.Digest.String())
 		}
 	case content.PredecessorFinder:
 		ds, err := s.Predecessors(ctx, desc)
 		if err != nil {
-			return "", fetchErr(err, "referrers of "+desc.Digest.String())
+			return nil, nil, fetchErr(err, "referrers of "+desc.Digest.String())
 		}
 		cands = ds
 	}
-	digest, err := hex.DecodeString(desc.Digest.Encoded())
-	if err != nil {
-		return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "manifest digest %s: %v", desc.Digest, err)
-	}
-	var last error
 	tried := 0
 	for _, d := range cands {
 		if d.MediaType != ocispec.MediaTypeImageManifest || tried >= maxSignatures {
@@ -75,25 +179,47 @@ func (c *config) verifySignature(ctx context.Context, t target, desc ocispec.Des
 		tried++
 		b, err := c.fetchSmall(ctx, t, d)
 		if err != nil {
-			last = err
-			continue
+			continue // a referrer that does not fetch signs nothing
 		}
 		var ref ocispec.Manifest
 		if json.Unmarshal(b, &ref) != nil || ref.Subject == nil || ref.Subject.Digest != desc.Digest {
 			continue
 		}
-		for _, l := range ref.Layers {
-			if !strings.HasPrefix(l.MediaType, "application/vnd.dev.sigstore.bundle") {
+		for i, l := range ref.Layers {
+			if !sigstoreBundle(l.MediaType) || i >= maxSignatures {
 				continue
 			}
-			signer, err := c.checkBundle(ctx, t, l, desc.Digest.Algorithm().String(), digest)
-			if err == nil {
-				return signer, nil
+			bb, err := c.fetchLimited(ctx, t, l, maxBundleBytes, "MaxBundleBytes")
+			if err != nil {
+				continue
 			}
-			last = err
+			if v.SignsFiles(bb) {
+				overFiles = append(overFiles, bb)
+			} else {
+				overDigest = append(overDigest, bb)
+			}
 		}
 	}
-	signer, err := c.verifySigTag(ctx, t, desc)
+	return overDigest, overFiles, nil
+}
+
+// verifyManifest returns the signer of the first bundle over the
+// manifest digest the verifier accepts, among the referrers' and then
+// cosign's sha256-HEX.sig tag.
+func (c *config) verifyManifest(ctx context.Context, t target, desc ocispec.Descriptor, bundles [][]byte, v SignatureVerifier) (string, error) {
+	digest, err := hex.DecodeString(desc.Digest.Encoded())
+	if err != nil {
+		return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "manifest digest %s: %v", desc.Digest, err)
+	}
+	var last error
+	for _, bb := range bundles {
+		signer, err := c.verifyBundleBytes(v, bb, desc.Digest.Algorithm().String(), digest)
+		if err == nil {
+			return signer, nil
+		}
+		last = err
+	}
+	signer, err := c.verifySigTag(ctx, t, desc, v)
 	if err == nil || last == nil {
 		return signer, err
 	}
@@ -110,8 +236,8 @@ const (
 // verifySigTag reads the sha256-HEX.sig tag: each simple-signing payload
 // must name the manifest digest, and its signature is checked by the
 // verifier as a Sigstore message-signature bundle over the payload.
-func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descriptor) (string, error) {
-	none := formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no Sigstore bundle refers to manifest %s, and no cosign signature is tagged for it", desc.Digest)
+func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descriptor, v SignatureVerifier) (string, error) {
+	none := formats.Errorf(formats.KindNotAllowlisted, formats.NoOffset, "no manifest signature: no Sigstore bundle referring to manifest %s signs its digest, and no cosign signature is tagged for it", desc.Digest)
 	sd, err := t.Resolve(ctx, desc.Digest.Algorithm().String()+"-"+desc.Digest.Encoded()+".sig")
 	if err != nil {
 		return "", none
@@ -155,7 +281,7 @@ func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descri
 				"signature":     sig,
 			},
 		})
-		signer, err := c.verifyBundleBytes(bundle, "sha256", sum[:])
+		signer, err := c.verifyBundleBytes(v, bundle, "sha256", sum[:])
 		if err == nil {
 			return signer, nil
 		}
@@ -164,18 +290,8 @@ func (c *config) verifySigTag(ctx context.Context, t target, desc ocispec.Descri
 	return "", last
 }
 
-// checkBundle fetches one bundle (verified against its descriptor) and
-// has the verifier check it over the manifest digest.
-func (c *config) checkBundle(ctx context.Context, t target, l ocispec.Descriptor, alg string, digest []byte) (string, error) {
-	b, err := c.fetchSmall(ctx, t, l)
-	if err != nil {
-		return "", err
-	}
-	return c.verifyBundleBytes(b, alg, digest)
-}
-
 // verifyBundleBytes has the verifier check bundle b over digest.
-func (c *config) verifyBundleBytes(b []byte, alg string, digest []byte) (string, error) {
+func (c *config) verifyBundleBytes(v SignatureVerifier, b []byte, alg string, digest []byte) (string, error) {
 	dir, err := os.MkdirTemp(c.tmp, "modelgate-oci-sig-")
 	if err != nil {
 		return "", formats.IOError(formats.NoOffset, err)
@@ -185,5 +301,5 @@ func (c *config) verifyBundleBytes(b []byte, alg string, digest []byte) (string,
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		return "", formats.IOError(formats.NoOffset, err)
 	}
-	return c.signatures.VerifyDigest(p, alg, digest)
+	return v.VerifyDigest(p, alg, digest)
 }

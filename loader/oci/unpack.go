@@ -33,7 +33,7 @@ const (
 // form returns how a layer of media type mt is unpacked, refusing types
 // neither modelgate nor the caller names.
 func (c *config) form(mt string) (layerForm, error) {
-	if !(modelPackLayer(mt) || mt == MediaTypeDockerGGUF || mt == MediaTypeDockerLicense || c.mediaTypes[mt]) {
+	if !(modelPackLayer(mt) || mt == MediaTypeDockerGGUF || mt == MediaTypeDockerLicense || sigstoreBundle(mt) || c.mediaTypes[mt]) {
 		return 0, formats.Errorf(formats.KindUnsupported, formats.NoOffset, "layer media type %q is not one modelgate knows", mt)
 	}
 	switch {
@@ -47,9 +47,13 @@ func (c *config) form(mt string) (layerForm, error) {
 	return formRaw, nil
 }
 
+// defaultBundle is the name model_signing gives its bundle.
+const defaultBundle = "model.sig"
+
 // unpacker writes layers' files under one root and remembers what each
 // name is and what its bytes hash to.
 type unpacker struct {
+	bundles []string // files of Sigstore bundle layers
 	root    *os.Root
 	lim     Limits
 	dirs    map[string]bool
@@ -60,8 +64,8 @@ type unpacker struct {
 }
 
 // unpack checks the manifest's types and config, then streams each layer
-// into m's directory, and returns the allowlist of every file written.
-func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m *Model) ([]verify.Entry, error) {
+// into m's directory; the unpacker returned lists every file written.
+func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m *Model) (*unpacker, error) {
 	if err := c.knownArtifact(man); err != nil {
 		return nil, err
 	}
@@ -90,8 +94,11 @@ func (c *config) unpack(ctx context.Context, t target, man *ocispec.Manifest, m 
 			return nil, formats.WithPath(err, "layer "+l.Digest.String())
 		}
 		m.Layers = append(m.Layers, Layer{MediaType: l.MediaType, Digest: l.Digest.String(), Size: l.Size, Files: files})
+		if sigstoreBundle(l.MediaType) {
+			u.bundles = append(u.bundles, files...)
+		}
 	}
-	return u.entries, nil
+	return u, nil
 }
 
 // layer streams one blob once: the digest and size are checked over every
@@ -201,6 +208,10 @@ func rawName(l ocispec.Descriptor) (string, error) {
 		case MediaTypeDockerLicense:
 			name = "license-" + l.Digest.Encoded() + ".txt"
 		default:
+			if sigstoreBundle(l.MediaType) {
+				name = defaultBundle
+				break
+			}
 			return "", formats.Errorf(formats.KindMalformed, formats.NoOffset, "raw layer has no %s or %s annotation to name its file", AnnotationFilepath, ocispec.AnnotationTitle)
 		}
 	}
@@ -329,8 +340,15 @@ func (u *unpacker) tar(r io.Reader) ([]string, []verify.Entry, error) {
 			}
 			names = append(names, name)
 			entries = append(entries, verify.NewEntry(name, verify.SHA256, sum))
-		case tar.TypeSymlink, tar.TypeLink:
-			return nil, nil, linkErr(hdr, name)
+		case tar.TypeLink:
+			sum, err := u.hardLink(hdr, name)
+			if err != nil {
+				return nil, nil, err
+			}
+			names = append(names, name)
+			entries = append(entries, verify.NewEntry(name, verify.SHA256, sum))
+		case tar.TypeSymlink:
+			return nil, nil, symlinkErr(hdr, name)
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 			return nil, nil, formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a device or FIFO entry (type %q) is not a model file", hdr.Typeflag), name)
 		default:
@@ -372,17 +390,52 @@ func entryName(hdr *tar.Header) (string, error) {
 	return name, nil
 }
 
-// linkErr refuses a link: one that leaves the root is path-traversal, one
-// inside it unsupported (only regular files and directories unpack).
-func linkErr(hdr *tar.Header, name string) error {
+// hardLink unpacks a hard link as oras (content/file extractHardLink)
+// and containerd (archive.Apply) do when its target is a file unpacked
+// before it inside the root: another name for the same bytes. It is
+// written as a copy, so that it costs its size against MaxUnpackedBytes
+// (a thousand links to one large file are a thousand files to hash) and
+// the tree holds single-link regular files, as loader.WithoutHardLinks
+// wants. A target leaving the root is path-traversal; one that is not a
+// file unpacked before it (a directory, a later or missing name) is
+// malformed: oras and containerd fail on it too.
+func (u *unpacker) hardLink(hdr *tar.Header, name string) (verify.Digest, error) {
 	target := hdr.Linkname
-	if hdr.Typeflag == tar.TypeSymlink && !path.IsAbs(target) {
+	for strings.HasPrefix(target, "./") {
+		target = target[2:]
+	}
+	if err := checkName(target); err != nil {
+		return verify.Digest{}, formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a hard link to %s leaves the artifact", hdr.Linkname), name)
+	}
+	if !u.files[target] {
+		return verify.Digest{}, formats.WithPath(formats.Errorf(formats.KindMalformed, formats.NoOffset, "a hard link to %s, which no earlier entry unpacked as a file", hdr.Linkname), name)
+	}
+	f, err := u.root.Open(target)
+	if err != nil {
+		return verify.Digest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), target)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return verify.Digest{}, formats.WithPath(formats.IOError(formats.NoOffset, err), target)
+	}
+	return u.write(name, f, st.Size())
+}
+
+// symlinkErr refuses a symbolic link: one leaving the root, and one
+// inside it too, which the directory walker refuses in a model directory
+// (a model's files must be its own; model_signing refuses links too), so
+// unpacking it as oras does would only move the refusal; the kind is the
+// walker's, path-traversal.
+func symlinkErr(hdr *tar.Header, name string) error {
+	target := hdr.Linkname
+	if !path.IsAbs(target) {
 		target = path.Join(path.Dir(name), target)
 	}
 	if path.IsAbs(target) || !filepath.IsLocal(target) || strings.Contains(target, "\\") {
-		return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a link to %s leaves the artifact", hdr.Linkname), name)
+		return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a symbolic link to %s leaves the artifact", hdr.Linkname), name)
 	}
-	return formats.WithPath(formats.Errorf(formats.KindUnsupported, formats.NoOffset, "a link to %s: only regular files and directories are unpacked", hdr.Linkname), name)
+	return formats.WithPath(formats.Errorf(formats.KindPathTraversal, formats.NoOffset, "a symbolic link to %s: a model's files must be its own, as in a directory", hdr.Linkname), name)
 }
 
 // ratioReader refuses a decompressed stream longer than max bytes.

@@ -116,6 +116,18 @@ func (v *Verifier) findBundle(md *verify.ModelDigests) string {
 	return filepath.Join(filepath.Dir(md.Root), "model.sig")
 }
 
+// SignsFiles reports whether bundle b is a model_signing bundle, which
+// signs the files of a model (VerifyModel), rather than one artifact's
+// digest (VerifyDigest). loader/oci uses it to tell the bundles an OCI
+// artifact carries apart.
+func (v *Verifier) SignsFiles(b []byte) bool {
+	if len(b) > MaxBundleBytes {
+		return false
+	}
+	rb, err := parseBundle(b)
+	return err == nil && rb.isModelSigning()
+}
+
 // isModelSigning reports whether the bundle is a model_signing one: a
 // DSSE statement with one of its predicate types.
 func (rb *rawBundle) isModelSigning() bool {
