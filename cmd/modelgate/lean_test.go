@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,8 +43,12 @@ func TestLeanLinksNoSigstore(t *testing.T) {
 	}
 }
 
+// releaseBuild is how scripts/release.sh builds: static (no cgo, so no
+// dynamic loader at start-up), paths trimmed, no symbol table.
+var releaseBuild = []string{"build", "-trimpath", "-ldflags", "-s -w"}
+
 // buildPair builds the lean program as dir/modelgate and the full one as
-// dir/modelgate-full, as a release installs them.
+// dir/modelgate-full, as a release builds and installs them.
 func buildPair(t testing.TB, dir string) (lean, full string) {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
@@ -52,10 +57,12 @@ func buildPair(t testing.TB, dir string) (lean, full string) {
 	}
 	lean, full = filepath.Join(dir, "modelgate"), filepath.Join(dir, "modelgate-full")
 	for _, b := range [][]string{
-		{"build", "-trimpath", "-tags", "modelgate_lean", "-o", lean, "."},
-		{"build", "-trimpath", "-o", full, "."},
+		append(slices.Clone(releaseBuild), "-tags", "modelgate_lean", "-o", lean, "."),
+		append(slices.Clone(releaseBuild), "-o", full, "."),
 	} {
-		out, err := exec.Command(gobin, b...).CombinedOutput()
+		cmd := exec.Command(gobin, b...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "go %v: %s", b, out)
 	}
 	return lean, full

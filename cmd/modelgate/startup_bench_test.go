@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -14,7 +15,8 @@ import (
 // times pays per run: `modelgate version` and `modelgate hash` of a small
 // file, by the lean program (lean.go, with modelgate-full beside it, as a
 // release installs them) and by the full one, each against a Go hello
-// world built the same way (go build -trimpath), run alternately so that a
+// world built the same way (as scripts/release.sh builds: CGO_ENABLED=0,
+// -trimpath, -ldflags "-s -w"), run alternately so that a
 // loaded machine slows both alike. It reports each command's time, the
 // hello world's, and their ratio (x-hello; the target is 2 for the lean
 // program). Every package a binary links runs its init first:
@@ -39,8 +41,9 @@ func BenchmarkStartup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	build := exec.Command(gobin, "build", "-trimpath", "-o", hw, ".")
+	build := exec.Command(gobin, append(slices.Clone(releaseBuild), "-o", hw, ".")...)
 	build.Dir = src
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build hello: %v\n%s", err, out)
 	}
