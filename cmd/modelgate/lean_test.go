@@ -103,6 +103,10 @@ func TestLeanAgreesWithFull(t *testing.T) {
 	b, err := os.ReadFile(lean)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(alone, b, 0o755))
+	// A link to the lean program (a PATH entry, a package manager's
+	// alternatives) finds modelgate-full beside the file it resolves to.
+	linked := filepath.Join(t.TempDir(), "modelgate")
+	require.NoError(t, os.Symlink(lean, linked))
 
 	work := t.TempDir()
 	model := filepath.Join(work, "model")
@@ -159,6 +163,7 @@ func TestLeanAgreesWithFull(t *testing.T) {
 			want := runProgram(t, work, full, c.args...)
 			got := runProgram(t, work, lean, c.args...)
 			assert.Equal(t, want, got, "the pair answers otherwise than the full program")
+			assert.Equal(t, want, runProgram(t, work, linked, c.args...), "the pair, through a link, answers otherwise than the full program")
 			solo := runProgram(t, work, alone, c.args...)
 			if c.inProcess {
 				assert.Equal(t, want, solo, "the lean program alone answers otherwise than the full program")
