@@ -21,6 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/modelgate/modelgate/formats"
 	"github.com/modelgate/modelgate/loader/oci"
@@ -91,6 +92,9 @@ func TestContainerdApplyAgrees(t *testing.T) {
 					}
 				case got == "ok" && m != nil && equal(ctree, treeOf(t, m.Dir())):
 					out = fmt.Sprintf("writes the same files (%d)", len(ctree))
+					if x := xattrsOf(t, root); x != "" {
+						out += ", and sets " + x
+					}
 				default:
 					out = "writes " + describe(ctree)
 				}
@@ -222,6 +226,32 @@ func treeOf(t *testing.T, dir string) map[string]string {
 		return nil
 	}))
 	return out
+}
+
+// xattrsOf lists the extended attributes set on the files under dir
+// ("name on file, ..."), which modelgate does not apply and the tree
+// comparison leaves out (a loader reads a file's bytes).
+func xattrsOf(t *testing.T, dir string) string {
+	var out []string
+	require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.Llistxattr(p, buf)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		for _, name := range strings.Split(string(buf[:n]), "\x00") {
+			if name != "" {
+				out = append(out, "xattr "+name+" on "+filepath.ToSlash(rel))
+			}
+		}
+		return nil
+	}))
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }
 
 func equal(a, b map[string]string) bool {

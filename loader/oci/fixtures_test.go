@@ -97,6 +97,11 @@ func layerFixtures(t testing.TB) []layerFixture {
 		// layer's size, plus 1 MiB).
 		{"gzip-ratio.tar.gz", gz(t, tarOf(t, file("z.safetensors", make([]byte, 4<<20)))), string(formats.KindLimitExceeded)},
 		{"truncated.tar", truncated, string(formats.KindMalformed)},
+		// Metadata other unpackers apply and modelgate does not: an
+		// extended attribute (containerd sets it) and a contiguous file.
+		{"pax-xattr.tar", tarOf(t, entry{tar.Header{Name: "m.safetensors", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(w)),
+			PAXRecords: map[string]string{"SCHILY.xattr.user.modelgate": "x"}}, w}), ok},
+		{"contiguous-file.tar", append(append(ustar("m.safetensors", tar.TypeCont, int64(len(w)), ""), pad512(bytes.Clone(w))...), make([]byte, 1024)...), string(formats.KindUnsupported)},
 	}
 }
 
