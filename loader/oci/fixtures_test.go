@@ -97,6 +97,13 @@ func layerFixtures(t testing.TB) []layerFixture {
 		// layer's size, plus 1 MiB).
 		{"gzip-ratio.tar.gz", gz(t, tarOf(t, file("z.safetensors", make([]byte, 4<<20)))), string(formats.KindLimitExceeded)},
 		{"truncated.tar", truncated, string(formats.KindMalformed)},
+		{"dotdot-inside-root.tar", tarOf(t, file("a/../m.safetensors", w)), string(formats.KindPathTraversal)},
+		{"double-slash.tar", tarOf(t, file("a//m.safetensors", w)), string(formats.KindPathTraversal)},
+		{"pax-path-slip.tar", paxTar("m.safetensors", w, "path", "../evil.safetensors"), string(formats.KindPathTraversal)},
+		// What follows a tar's end (two zero blocks) is no entry: a file
+		// hidden there, and bytes after a gzip member's end.
+		{"entry-after-end.tar", append(tarOf(t, file("m.safetensors", w)), tarOf(t, file("hidden.safetensors", v))...), ok},
+		{"gzip-trailing-garbage.tar.gz", append(gz(t, tarOf(t, file("m.safetensors", w))), "garbage"...), string(formats.KindMalformed)},
 		// Metadata other unpackers apply and modelgate does not: an
 		// extended attribute (containerd sets it) and a contiguous file.
 		{"pax-xattr.tar", tarOf(t, entry{tar.Header{Name: "m.safetensors", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(w)),
@@ -146,16 +153,21 @@ func TestWriteLayerFixtures(t *testing.T) {
 	}
 }
 
-// plainTar is a fixture's tar stream (a .tar.gz decompressed).
+// plainTar is a fixture's tar stream (a .tar.gz's first gzip member
+// decompressed, then the bytes that follow it).
 func plainTar(t testing.TB, name string, b []byte) []byte {
 	if !strings.HasSuffix(name, ".gz") {
 		return b
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+	br := bytes.NewReader(b)
+	zr, err := gzip.NewReader(br)
 	require.NoError(t, err)
+	zr.Multistream(false)
 	out, err := io.ReadAll(zr)
 	require.NoError(t, err)
-	return out
+	rest, err := io.ReadAll(br)
+	require.NoError(t, err)
+	return append(append(out, "\x00after the member:"...), rest...)
 }
 
 // Modelgate's verdict on each fixture on disk, unpacked through oci.Open
