@@ -56,7 +56,10 @@
 //     which other unpackers would apply to later entries (unsupported);
 //     more than MaxEntries entries, more than
 //     MaxUnpackedBytes in all, or a compressed layer expanding beyond
-//     MaxRatio times its size plus 1 MiB (limit-exceeded);
+//     MaxRatio times its size plus 1 MiB (limit-exceeded). A compressed
+//     layer is decompressed to its end after the tar's, as containerd's
+//     applier reads it: bytes after its last gzip member or zstd frame,
+//     or a checksum that fails there, are malformed;
 //  6. gate the tree exactly as a directory with loader.Open, under an
 //     allowlist built from the manifest: a raw layer's file is approved by
 //     the layer's own sha256 digest (its bytes are the blob), and a tar

@@ -3,6 +3,7 @@ package oci_test
 import (
 	"archive/tar"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,11 @@ func FuzzTarLayer(f *testing.F) {
 	f.Add(paxTar("m.safetensors", w, "GNU.sparse.numblocks", "1", "GNU.sparse.map", "0,8", "GNU.sparse.size", "64"))
 	f.Add(paxTar("m.safetensors", w, "mtime", "1700000000.5"))
 	f.Add(tarOf(f, file("a.txt", []byte("a\n")), special("b.txt", tar.TypeLink, "a.txt")))
+	for _, fx := range layerFixtures(f) {
+		if !strings.HasSuffix(fx.file, ".gz") {
+			f.Add(fx.tar)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a := newModelPack()
 		a.layer("application/vnd.cncf.model.weight.v1.tar", b)

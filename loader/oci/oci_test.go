@@ -118,6 +118,17 @@ func TestHostileArtifactsRefused(t *testing.T) {
 		{"gzip bomb", func(a *artifact) {
 			a.layer("application/vnd.cncf.model.weight.v1.tar+gzip", gz(t, tarOf(t, file("z.safetensors", zeros))))
 		}, nil, formats.KindLimitExceeded},
+		{"gzip layer with bytes after its last member", func(a *artifact) {
+			a.layer("application/vnd.cncf.model.weight.v1.tar+gzip", append(gz(t, tarOf(t, file("m.safetensors", w))), "garbage"...))
+		}, nil, formats.KindMalformed},
+		{"gzip layer whose checksum fails after the tar's end", func(a *artifact) {
+			b := gz(t, tarOf(t, file("m.safetensors", w)))
+			b[len(b)-8] ^= 1 // the member's CRC-32
+			a.layer("application/vnd.cncf.model.weight.v1.tar+gzip", b)
+		}, nil, formats.KindMalformed},
+		{"zstd layer with bytes after its last frame", func(a *artifact) {
+			a.layer("application/vnd.cncf.model.weight.v1.tar+zstd", append(zst(t, tarOf(t, file("m.safetensors", w))), "garbage"...))
+		}, nil, formats.KindMalformed},
 		{"zstd bomb", func(a *artifact) {
 			a.layer("application/vnd.cncf.model.weight.v1.tar+zstd", zst(t, tarOf(t, file("z.safetensors", zeros))))
 		}, nil, formats.KindLimitExceeded},

@@ -165,6 +165,15 @@ func (u *unpacker) layer(ctx context.Context, t target, l ocispec.Descriptor, fo
 		if err != nil {
 			return nil, u.streamErr(vr, err)
 		}
+		if form != formTar {
+			// What follows the tar's end is decompressed to the end
+			// (within MaxRatio), as containerd's applier reads it: bytes
+			// after the last gzip or zstd frame, or a frame that fails its
+			// checksum, refuse the layer there too (malformed).
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return nil, u.streamErr(vr, err)
+			}
+		}
 	}
 	if _, err := io.Copy(io.Discard, vr); err != nil {
 		return nil, fetchErr(err, "read")
