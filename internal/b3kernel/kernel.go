@@ -63,7 +63,9 @@ func Active() Path { return active }
 
 // ChunkCVs sets cvs[i] to the chaining value of the whole chunk at
 // buf[i*ChunkSize:], whose chunk index is counter+i, hashed with key and
-// the domain flags (CHUNK_START and CHUNK_END are added).
+// flags, the mode's domain flags (KEYED_HASH, DERIVE_KEY_*): the kernel
+// adds CHUNK_START and CHUNK_END, which flags must not hold, nor PARENT
+// or ROOT.
 func ChunkCVs(cvs *[Lanes][8]uint32, buf *[Lanes * ChunkSize]byte, key *[8]uint32, counter uint64, flags uint32) {
 	switch active {
 	case AVX512:
@@ -77,7 +79,8 @@ func ChunkCVs(cvs *[Lanes][8]uint32, buf *[Lanes * ChunkSize]byte, key *[8]uint3
 }
 
 // ParentCVs sets out[i] to the chaining value of the parent node of
-// in[2i] and in[2i+1], hashed with key and flags (PARENT is added). out
+// in[2i] and in[2i+1], hashed with key and the mode's flags (PARENT is
+// added; flags must not hold the chunk or ROOT flags). out
 // may be the start of in: every input is read before its output is
 // written.
 func ParentCVs(out *[Lanes][8]uint32, in *[2 * Lanes][8]uint32, key *[8]uint32, flags uint32) {
