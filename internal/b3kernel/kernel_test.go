@@ -184,3 +184,12 @@ func TestActiveIsTheFastestSupported(t *testing.T) {
 		}
 	}
 }
+
+// TestSubtreeCVDoesNotAllocate: a worker hashes every segment with its
+// chaining values on the stack.
+func TestSubtreeCVDoesNotAllocate(t *testing.T) {
+	buf := make([]byte, 512*b3kernel.ChunkSize)
+	eachPath(t, func(t *testing.T) {
+		assert.Zero(t, testing.AllocsPerRun(5, func() { b3kernel.SubtreeCV(buf, 0) }))
+	})
+}
