@@ -6,14 +6,15 @@
 // power-of-two number of chunks can be hashed on its own: its chaining
 // value depends only on its bytes and its position. Sum splits the input
 // into Segment-byte subtrees, hashes them on parallel workers (each with
-// the AVX-512/AVX2 kernels of lukechampine.com/blake3/guts), and merges
-// their chaining values in order on one goroutine, exactly as the BLAKE3
-// reference merges chunk chaining values. The last 1 to Segment bytes
+// internal/b3kernel's AVX-512, AVX2 or portable kernels, chosen by CPUID),
+// and merges their chaining values in order on one goroutine, exactly as
+// the BLAKE3 reference merges chunk chaining values. The last 1 to Segment bytes
 // are hashed as the tail of the tree, and the root is finalized with the
 // ROOT flag. The result is the unkeyed 32-byte BLAKE3 hash, the one b3sum
 // prints.
 //
-// Peak memory is one Segment buffer per worker, plus 2 KiB of stack.
+// Peak memory is one Segment buffer per worker, plus 16 KiB of stack per
+// worker (a segment's chunk chaining values).
 package b3tree
 
 import (
@@ -26,6 +27,8 @@ import (
 	"sync/atomic"
 
 	"lukechampine.com/blake3/guts"
+
+	"github.com/modelgate/modelgate/internal/b3kernel"
 )
 
 // Segment is the size of the subtree a worker reads and hashes at a time:
@@ -157,22 +160,9 @@ func readFull(r io.ReaderAt, b []byte, off int64) error {
 }
 
 // segmentCV is the chaining value of the full segment whose first chunk
-// has index counter: the 64 MaxSIMD-chunk subtrees the kernel returns,
-// merged pairwise.
+// has index counter.
 func segmentCV(buf *[Segment]byte, counter uint64) [8]uint32 {
-	var cvs [Segment / simd][8]uint32
-	for i := range cvs {
-		n := guts.CompressBuffer((*[simd]byte)(buf[i*simd:]), simd, &guts.IV, counter+uint64(i*guts.MaxSIMD), 0)
-		cvs[i] = guts.ChainingValue(n)
-	}
-	level := cvs[:]
-	for len(level) > 1 {
-		for i := range len(level) / 2 {
-			level[i] = guts.ChainingValue(guts.ParentNode(level[2*i], level[2*i+1], &guts.IV, 0))
-		}
-		level = level[:len(level)/2]
-	}
-	return level[0]
+	return b3kernel.SubtreeCV(buf[:], counter)
 }
 
 // tree is the BLAKE3 chaining-value stack: at most one complete subtree
@@ -205,7 +195,7 @@ func (t *tree) finish(tail []byte) [32]byte {
 	body := tail[:last]
 	for _, h := range guts.Eigentrees(t.counter, uint64(len(body)/chunk)) {
 		n := (1 << h) * chunk
-		t.push(guts.ChainingValue(subtree(body[:n], t.counter)), h)
+		t.push(subtreeCV(body[:n], t.counter), h)
 		body = body[n:]
 	}
 	node := guts.CompressChunk(tail[last:], &guts.IV, t.counter, 0)
@@ -219,19 +209,16 @@ func (t *tree) finish(tail []byte) [32]byte {
 	return [32]byte(out[:32])
 }
 
-// subtree is the node of b, a power-of-two number of chunks (at most one
-// Segment) whose first chunk has index counter.
-func subtree(b []byte, counter uint64) guts.Node {
-	if len(b) == chunk {
-		return guts.CompressChunk(b, &guts.IV, counter, 0)
+// subtreeCV is the chaining value of b, an aligned power-of-two number
+// of chunks (at most one Segment) whose first chunk has index counter.
+func subtreeCV(b []byte, counter uint64) [8]uint32 {
+	switch {
+	case len(b) >= b3kernel.Lanes*chunk:
+		return b3kernel.SubtreeCV(b, counter)
+	case len(b) == chunk:
+		return guts.ChainingValue(guts.CompressChunk(b, &guts.IV, counter, 0))
 	}
-	if len(b) <= simd {
-		var buf [simd]byte
-		copy(buf[:], b)
-		return guts.CompressBuffer(&buf, len(b), &guts.IV, counter, 0)
-	}
-	half := len(b) / 2
-	l := guts.ChainingValue(subtree(b[:half], counter))
-	r := guts.ChainingValue(subtree(b[half:], counter+uint64(half/chunk)))
-	return guts.ParentNode(l, r, &guts.IV, 0)
+	var buf [simd]byte
+	copy(buf[:], b)
+	return guts.ChainingValue(guts.CompressBuffer(&buf, len(b), &guts.IV, counter, 0))
 }
