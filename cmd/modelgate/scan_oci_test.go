@@ -375,4 +375,12 @@ func TestScanOCIMergeOfAnOddlyNamedLayoutIsExact(t *testing.T) {
 	assert.Equal(t, string(all), string(got))
 	_, m := runScanJSON(t, append([]string{"--merge"}, files...)...)
 	assert.Equal(t, unsharded, m)
+
+	// The text says what was scanned: artifacts, not files, also merged.
+	for _, args := range [][]string{{scope}, append([]string{"--merge"}, files...)} {
+		code, out, errs := cliRun(append([]string{"scan"}, args...)...)
+		assert.Equal(t, 1, code)
+		assert.Regexp(t, `(?m)^5 artifacts: 4 accepted, 1 refused, 0 ignored$`, out)
+		assert.Contains(t, errs, ": 1 of 5 artifacts refused; the most severe: ")
+	}
 }
