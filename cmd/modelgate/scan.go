@@ -24,10 +24,10 @@ import (
 // scanSummary counts verdicts. JSON keeps the member "files" for OCI
 // artifacts too; the text says what was scanned.
 type scanSummary struct {
-	Files    int `json:"files"`
-	Accepted int `json:"accepted"`
-	Refused  int `json:"refused"`
-	Ignored  int `json:"ignored"`
+	Files    int  `json:"files"`
+	Accepted int  `json:"accepted"`
+	Refused  int  `json:"refused"`
+	Ignored  int  `json:"ignored"`
 	oci      bool // every result is an OCI artifact (a tag or digest), none a file
 }
 
