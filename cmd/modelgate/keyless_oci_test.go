@@ -31,6 +31,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	ocilayout "oras.land/oras-go/v2/content/oci"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/modelgate/modelgate/internal/testregistry"
 	"github.com/modelgate/modelgate/loader"
@@ -181,6 +182,11 @@ func attachReferrer(t testing.TB, dst oras.Target, md string, b []byte) {
 			require.NoError(t, dst.Push(ctx, d, bytes.NewReader(b)))
 		}
 	}
+	if r, ok := dst.(*remote.Repository); ok {
+		// The registry refuses DELETE: a second referrer must leave the
+		// first one's referrers-tag index in place.
+		r.SkipReferrersGC = true
+	}
 	layer := content.NewDescriptorFromBytes(oci.ArtifactTypeSigstoreBundle, b)
 	push(layer, b)
 	_, err = oras.PackManifest(ctx, dst, oras.PackManifestVersion1_1, oci.ArtifactTypeSigstoreBundle, oras.PackManifestOptions{
@@ -297,6 +303,85 @@ func TestKeylessManifestSignatureFromTheCLI(t *testing.T) {
 				got[r.Tag] = string(r.Kind)
 			}
 			assert.Equal(t, want, got)
+		})
+	}
+}
+
+// A keyless model_signing bundle (DSSE statement of the files, Fulcio
+// certificate, log entry) carried by the artifact, as a referrer or as a
+// model.sig layer, verifies the unpacked files from the CLI with
+// --oci-signatures files and the signer flags. Refused: another identity
+// or issuer (identity-mismatch), a statement of other bytes or missing a
+// file (digest-mismatch), no files signature or only a manifest one
+// (not-allowlisted), and a files bundle where a manifest signature is
+// required (not-allowlisted).
+func TestKeylessFilesSignatureInArtifactFromTheCLI(t *testing.T) {
+	vs, err := ca.NewVirtualSigstore()
+	require.NoError(t, err)
+	trusted := keylessRoot(t, vs)
+	flags := []string{"--identity", keylessSAN, "--issuer", keylessIssuer, "--trusted-root", trusted}
+	const (
+		asReferrer = iota // the files bundle is a referrer
+		asLayer           // a Sigstore bundle layer
+		asDoc             // model.sig, a ModelPack doc layer
+		none
+	)
+	for _, k := range keylessTargets(t, "keyless/files") {
+		t.Run(k.name, func(t *testing.T) {
+			for _, c := range []struct {
+				tag         string
+				san, issuer string // who signs the files
+				carried     int
+				otherBytes  bool // the statement lists other bytes
+				extraFile   bool // the artifact holds a file the statement does not list
+				manifest    bool // a keyless manifest signature too
+				signatures  string
+				kind        string
+			}{
+				{"referrer", keylessSAN, keylessIssuer, asReferrer, false, false, false, "files", ""},
+				{"layer", keylessSAN, keylessIssuer, asLayer, false, false, false, "files", ""},
+				{"model-sig-file", keylessSAN, keylessIssuer, asDoc, false, false, false, "files", ""},
+				{"both", keylessSAN, keylessIssuer, asReferrer, false, false, true, "manifest,files", ""},
+				{"evil", evilSAN, keylessIssuer, asReferrer, false, false, false, "files", "identity-mismatch"},
+				{"evil-layer", evilSAN, keylessIssuer, asLayer, false, false, false, "files", "identity-mismatch"},
+				{"issuer", keylessSAN, otherIssuer, asReferrer, false, false, false, "files", "identity-mismatch"},
+				{"other-bytes", keylessSAN, keylessIssuer, asReferrer, true, false, false, "files", "digest-mismatch"},
+				{"extra-file", keylessSAN, keylessIssuer, asReferrer, false, true, false, "files", "digest-mismatch"},
+				{"manifest-only", keylessSAN, keylessIssuer, none, false, false, true, "files", "not-allowlisted"},
+				{"unsigned", keylessSAN, keylessIssuer, none, false, false, false, "files", "not-allowlisted"},
+				{"files-for-manifest", keylessSAN, keylessIssuer, asReferrer, false, false, false, "manifest", "not-allowlisted"},
+				{"files-for-both", keylessSAN, keylessIssuer, asReferrer, false, false, false, "manifest,files", "not-allowlisted"},
+			} {
+				// Each case's README (its tag) keeps its manifest apart.
+				weights, readme := stFile("w"), []byte(c.tag)
+				layers := []ociLayer{{rawWeight, weights, "m.safetensors"}, {"application/vnd.cncf.model.doc.v1.raw", readme, "README.md"}}
+				listed := map[string][]byte{"m.safetensors": weights, "README.md": readme}
+				if c.otherBytes {
+					listed["m.safetensors"] = stFile("v")
+				}
+				if c.extraFile {
+					layers = append(layers, ociLayer{rawWeight, stFile("x"), "x.safetensors"})
+				}
+				bundle := keylessFilesBundle(t, vs, c.san, c.issuer, listed)
+				switch c.carried {
+				case asLayer:
+					layers = append(layers, ociLayer{oci.ArtifactTypeSigstoreBundle, bundle, "model.sig"})
+				case asDoc:
+					layers = append(layers, ociLayer{"application/vnd.cncf.model.doc.v1.raw", bundle, "model.sig"})
+				}
+				md := packArtifact(t, k.dst, c.tag, oci.ArtifactTypeModelPack, layers...)
+				if c.carried == asReferrer {
+					attachReferrer(t, k.dst, md, bundle)
+				}
+				if c.manifest {
+					attachReferrer(t, k.dst, md, keylessManifestBundle(t, vs, keylessSAN, keylessIssuer, manifestBytes(t, k.dst, md)))
+				}
+				t.Run(c.tag, func(t *testing.T) {
+					code, kind := verifyJSON(t, append(slices.Clone(flags), "--oci-signatures", c.signatures, k.ref(c.tag))...)
+					assert.Equal(t, c.kind, kind)
+					assert.Equal(t, map[bool]int{true: 0, false: 1}[c.kind == ""], code)
+				})
+			}
 		})
 	}
 }
