@@ -141,7 +141,7 @@ func (c *config) signers() ([]signer, []loader.Option, error) {
 		}
 		if s.bundle = ch.Bundle; s.bundle != "" && !s.files {
 			return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset,
-				"the policy's signatures name a bundle (%s), a signature of the unpacked files, but require no files signature of an OCI artifact (signatures.oci lists only the manifest): the bundle would go unchecked", ch.Bundle)
+				"the policy's signatures name a bundle (%s), a signature of the unpacked files, but require no files signature of an OCI artifact (signatures.oci lists only the manifest): the bundle would go unchecked; list files in signatures.oci, or name no bundle", ch.Bundle)
 		}
 		if !s.files {
 			load = append(load, loader.WithPolicySignaturesCheckedElsewhereUnsafe())
