@@ -31,8 +31,14 @@ func (c *cli) scanOCI(ctx context.Context, lf *loadFlags, scopes []string, shard
 		return nil, usageError{fmt.Errorf("--bundle signs one model's files; scan checks each manifest's signatures with --key, --ca or --identity")}
 	}
 	// The flags, checked once: a mistake in them is no refusal of each tag.
-	if _, err := lf.options(""); err != nil {
+	lopts, err := lf.options("")
+	if err != nil {
 		return nil, err
+	}
+	if p, err := loader.PolicyOf(lopts...); err != nil {
+		return nil, err
+	} else if p != nil && p.Signatures != nil && p.Signatures.Bundle != "" {
+		return nil, usageError{fmt.Errorf("--policy: signatures.bundle signs one model's files; scan checks each artifact's own signatures: use a policy without bundle")}
 	}
 	opts := lf.oci.options()
 	seen := map[string]bool{}

@@ -1,5 +1,9 @@
 // Package safetext makes attacker-chosen names (file, tensor and metadata
 // names) safe to print to a terminal or a CI log, and distinct in JSON.
+// Unescape reads back exactly what Escape wrote (scan's JSON lines, read
+// by scan --merge) and refuses any other spelling: a lone or unknown
+// backslash escape, upper-case or short hex, an escape of a character
+// Escape leaves as it is, or a character Escape would have escaped.
 package safetext
 
 import (
