@@ -21,12 +21,32 @@ import (
 	"github.com/modelgate/modelgate/verify"
 )
 
-// scanSummary counts verdicts.
+// scanSummary counts verdicts. JSON keeps the member "files" for OCI
+// artifacts too; the text says what was scanned.
 type scanSummary struct {
-	Files    int `json:"files"`
-	Accepted int `json:"accepted"`
-	Refused  int `json:"refused"`
-	Ignored  int `json:"ignored"`
+	Files    int  `json:"files"`
+	Accepted int  `json:"accepted"`
+	Refused  int  `json:"refused"`
+	Ignored  int  `json:"ignored"`
+	oci      bool // every result is an OCI artifact (a tag or digest), none a file
+}
+
+// what names the things scanned, n of them: files, or OCI artifacts.
+func (s scanSummary) what(n int) string {
+	switch {
+	case !s.oci:
+		return "files"
+	case n == 1:
+		return "artifact"
+	}
+	return "artifacts"
+}
+
+// isArtifact reports whether a scan result is an OCI artifact: a tag or
+// digest scanned (scan oci://, oci-layout:, or a merge of their shards),
+// or a repository that did not list.
+func isArtifact(r loader.ScanResult) bool {
+	return r.Tag != "" || r.Digest != "" || strings.HasPrefix(r.Path, "oci://") || strings.HasPrefix(r.Path, "oci-layout:")
 }
 
 func (c *cli) newScan() *cobra.Command {
@@ -248,8 +268,10 @@ func (c *cli) finishScan(results []loader.ScanResult, out scanOutputs, end shard
 func summarize(results []loader.ScanResult) (scanSummary, error) {
 	var sum scanSummary
 	var worst *loader.ScanResult
+	sum.oci = len(results) > 0
 	for i, r := range results {
 		sum.Files++
+		sum.oci = sum.oci && isArtifact(r)
 		switch r.Verdict {
 		case loader.Accepted:
 			sum.Accepted++
@@ -265,7 +287,7 @@ func summarize(results []loader.ScanResult) (scanSummary, error) {
 	if worst == nil {
 		return sum, nil
 	}
-	return sum, formats.WithPath(formats.Errorf(worst.Kind, formats.NoOffset, "%d of %d files refused; the most severe: %s", sum.Refused, sum.Files, worst.Reason), worst.Path)
+	return sum, formats.WithPath(formats.Errorf(worst.Kind, formats.NoOffset, "%d of %d %s refused; the most severe: %s", sum.Refused, sum.Files, sum.what(sum.Files), worst.Reason), worst.Path)
 }
 
 // scanError is the scan's error, for the exit code, when nothing else is
@@ -316,5 +338,5 @@ func printScan(w io.Writer, results []loader.ScanResult, sum scanSummary) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Verdict, format, kind, safetext.Escape(r.Path), safetext.Escape(r.Reason))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%d files: %d accepted, %d refused, %d ignored\n", sum.Files, sum.Accepted, sum.Refused, sum.Ignored)
+	fmt.Fprintf(w, "%d %s: %d accepted, %d refused, %d ignored\n", sum.Files, sum.what(sum.Files), sum.Accepted, sum.Refused, sum.Ignored)
 }

@@ -17,6 +17,7 @@ import (
 	godigest "github.com/opencontainers/go-digest"
 
 	"github.com/modelgate/modelgate/formats"
+	"github.com/modelgate/modelgate/internal/safetext"
 	"github.com/modelgate/modelgate/loader"
 	"github.com/modelgate/modelgate/loader/oci"
 )
@@ -30,8 +31,14 @@ func (c *cli) scanOCI(ctx context.Context, lf *loadFlags, scopes []string, shard
 		return nil, usageError{fmt.Errorf("--bundle signs one model's files; scan checks each manifest's signatures with --key, --ca or --identity")}
 	}
 	// The flags, checked once: a mistake in them is no refusal of each tag.
-	if _, err := lf.options(""); err != nil {
+	lopts, err := lf.options("")
+	if err != nil {
 		return nil, err
+	}
+	if p, err := loader.PolicyOf(lopts...); err != nil {
+		return nil, err
+	} else if p != nil && p.Signatures != nil && p.Signatures.Bundle != "" {
+		return nil, usageError{fmt.Errorf("--policy: signatures.bundle signs one model's files; scan checks each artifact's own signatures: use a policy without bundle")}
 	}
 	opts := lf.oci.options()
 	seen := map[string]bool{}
@@ -136,7 +143,7 @@ type jsonLine struct {
 func writeJSONLines(path string, stdout io.Writer, results []loader.ScanResult, end shardEnd) error {
 	var b bytes.Buffer
 	for _, r := range results {
-		line, err := marshal(r)
+		line, err := marshalJSONLine(r)
 		if err != nil {
 			return err
 		}
@@ -158,6 +165,17 @@ func writeJSONLines(path string, stdout io.Writer, results []loader.ScanResult, 
 		return formats.WithPath(formats.IOError(formats.NoOffset, err), path)
 	}
 	return nil
+}
+
+// marshalJSONLine writes one result as --json's files writes it, except
+// that the reason is always written through safetext.Escape (as the path
+// is), not only when it is not UTF-8: a merge reads both back with
+// safetext.Unescape, so that the merged report is the unsharded one, byte
+// for byte, also for a layout directory whose name holds a backslash or
+// bytes that are not UTF-8.
+func marshalJSONLine(r loader.ScanResult) ([]byte, error) {
+	r.Reason = safetext.Escape(r.Reason)
+	return marshal(r)
 }
 
 // maxLine bounds one JSON line a merge reads.
@@ -265,6 +283,13 @@ func parseJSONLine(b []byte) (loader.ScanResult, *shardEnd, error) {
 		return loader.ScanResult{}, nil, fmt.Errorf("not a JSON object")
 	}
 	r := l.ScanResult
+	var err error
+	if r.Path, err = safetext.Unescape(r.Path); err != nil {
+		return r, nil, fmt.Errorf("path %q: %v", l.Path, err)
+	}
+	if r.Reason, err = safetext.Unescape(r.Reason); err != nil {
+		return r, nil, fmt.Errorf("reason %q: %v", l.Reason, err)
+	}
 	if l.End != nil {
 		if r != (loader.ScanResult{}) {
 			return r, nil, fmt.Errorf("an end line with a result's members")

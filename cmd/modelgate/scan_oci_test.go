@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
+	ocilayout "oras.land/oras-go/v2/content/oci"
 
 	"github.com/modelgate/modelgate/internal/testregistry"
 	"github.com/modelgate/modelgate/loader"
@@ -46,12 +47,20 @@ type ociLayer struct {
 // config) with layers to repo:tag with oras-go, and returns its digest.
 func pushArtifact(t *testing.T, r *testregistry.Registry, repo, tag, artifactType string, layers ...ociLayer) string {
 	t.Helper()
+	return packArtifact(t, r.Repository(t, repo), tag, artifactType, layers...)
+}
+
+// packArtifact writes the artifact pushArtifact pushes to dst (a
+// repository or an image layout).
+func packArtifact(t *testing.T, dst oras.Target, tag, artifactType string, layers ...ociLayer) string {
+	t.Helper()
 	ctx := context.Background()
-	dst := r.Repository(t, repo)
 	push := func(mt string, b []byte, ann map[string]string) ocispec.Descriptor {
 		d := content.NewDescriptorFromBytes(mt, b)
 		d.Annotations = ann
-		require.NoError(t, dst.Push(ctx, d, bytes.NewReader(b)))
+		if ok, err := dst.Exists(ctx, d); err != nil || !ok { // a layout refuses a blob twice
+			require.NoError(t, dst.Push(ctx, d, bytes.NewReader(b)))
+		}
 		return d
 	}
 	var descs []ocispec.Descriptor
@@ -327,4 +336,51 @@ func TestScanOCIRepositoryThatDoesNotListStopsNothing(t *testing.T) {
 	code, merged := runScanJSON(t, append([]string{"--merge"}, files...)...)
 	assert.Equal(t, 3, code)
 	assert.Equal(t, res, merged)
+}
+
+// A layout directory whose name holds a backslash and a byte that is not
+// UTF-8 (which JSON lines carry escaped) merges back to the very report
+// the unsharded scan writes: SARIF byte for byte, --json equal.
+func TestScanOCIMergeOfAnOddlyNamedLayoutIsExact(t *testing.T) {
+	dir := t.TempDir()
+	layout := filepath.Join(dir, `lay\out`+"\xff"+`\x41`)
+	store, err := ocilayout.New(layout)
+	require.NoError(t, err)
+	for i := range 4 {
+		packArtifact(t, store, fmt.Sprintf("ok%d", i), oci.ArtifactTypeModelPack, ociLayer{rawWeight, stFile(fmt.Sprintf("t%d", i)), "model.safetensors"})
+	}
+	packArtifact(t, store, "unknown", oci.ArtifactTypeModelPack, ociLayer{rawWeight, []byte("not a model\\\xfe"), "w\\x\xfe.bin"})
+	scope := "oci-layout:" + layout
+
+	wantCode, _, errs := cliRun("scan", "--sarif", filepath.Join(dir, "all.sarif"), scope)
+	require.Equal(t, 1, wantCode, errs)
+	all, err := os.ReadFile(filepath.Join(dir, "all.sarif"))
+	require.NoError(t, err)
+	require.Contains(t, string(all), "lay%5Cout%FF%5Cx41", "the SARIF URI is the directory's own name")
+	_, unsharded := runScanJSON(t, scope)
+	require.Len(t, unsharded.Files, 5)
+
+	var files []string
+	for i := range 3 {
+		f := filepath.Join(dir, fmt.Sprintf("shard-%d.jsonl", i))
+		code, _, errs := cliRun("scan", "--shard", fmt.Sprintf("%d/3", i), "--jsonl", f, scope)
+		require.Contains(t, []int{0, 1}, code, errs)
+		files = append(files, f)
+	}
+	merged := filepath.Join(dir, "merged.sarif")
+	code, _, errs := cliRun(append([]string{"scan", "--merge", "--sarif", merged}, files...)...)
+	require.Equal(t, wantCode, code, errs)
+	got, err := os.ReadFile(merged)
+	require.NoError(t, err)
+	assert.Equal(t, string(all), string(got))
+	_, m := runScanJSON(t, append([]string{"--merge"}, files...)...)
+	assert.Equal(t, unsharded, m)
+
+	// The text says what was scanned: artifacts, not files, also merged.
+	for _, args := range [][]string{{scope}, append([]string{"--merge"}, files...)} {
+		code, out, errs := cliRun(append([]string{"scan"}, args...)...)
+		assert.Equal(t, 1, code)
+		assert.Regexp(t, `(?m)^5 artifacts: 4 accepted, 1 refused, 0 ignored$`, out)
+		assert.Contains(t, errs, ": 1 of 5 artifacts refused; the most severe: ")
+	}
 }

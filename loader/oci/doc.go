@@ -80,7 +80,11 @@
 // layers, a model.sig at the root of the tree, and referrers'
 // model_signing bundles; none is not-allowlisted, a bundle the
 // verifier refuses is its refusal (files that differ from the signed
-// ones: digest-mismatch).
+// ones: digest-mismatch). A policy's signatures.bundle is a files
+// signature kept beside the policy: when it names one, that bundle alone
+// is checked, the artifact's are not tried; a policy that names a
+// bundle but requires only the manifest signature is refused (kind
+// usage), since the bundle would go unchecked.
 //
 // The unpacked directory is removed by Model.Close.
 //

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -264,16 +265,22 @@ func Open(ctx context.Context, ref string, opts ...Option) (m *Model, err error)
 		load = append([]loader.Option{loader.WithAllowlist(al)}, c.load...)
 	}
 	load = append(load, sigLoad...)
-	filesSigned := false
+	filesSigned, policyBundle := false, ""
 	for _, s := range signers {
 		if s.files && !s.policy {
 			load = append(load, loader.WithSignatureVerifier(s.v))
 		}
 		filesSigned = filesSigned || s.files
+		policyBundle = cmp.Or(policyBundle, s.bundle)
 	}
-	if filesSigned {
+	switch {
+	case filesSigned && policyBundle != "":
+		// The policy names the files signature: it alone is checked (by
+		// the loader, as for a directory), not the artifact's own.
+		m.Model, err = loader.Open(ctx, dir, load...)
+	case filesSigned:
 		m.Model, err = c.openSignedFiles(ctx, dir, u, filesBundles, desc, load)
-	} else {
+	default:
 		m.Model, err = loader.Open(ctx, dir, load...)
 	}
 	if err != nil {

@@ -101,6 +101,9 @@ type signer struct {
 	v               SignatureVerifier
 	manifest, files bool
 	policy          bool // the policy's: loader.Open checks its files signature itself
+	// bundle is the policy's signatures.bundle: a files signature kept
+	// beside the policy, checked in place of the artifact's own.
+	bundle string
 }
 
 // signers returns who must sign what: the verifier WithSignatureVerifier
@@ -135,6 +138,10 @@ func (c *config) signers() ([]signer, []loader.Option, error) {
 		if c.signatures == nil {
 			s.manifest = s.manifest || c.required[SignedManifest]
 			s.files = s.files || c.required[SignedFiles]
+		}
+		if s.bundle = ch.Bundle; s.bundle != "" && !s.files {
+			return nil, nil, formats.Errorf(formats.KindUsage, formats.NoOffset,
+				"the policy's signatures name a bundle (%s), a signature of the unpacked files, but require no files signature of an OCI artifact (signatures.oci lists only the manifest): the bundle would go unchecked; list files in signatures.oci, or name no bundle", ch.Bundle)
 		}
 		if !s.files {
 			load = append(load, loader.WithPolicySignaturesCheckedElsewhereUnsafe())
