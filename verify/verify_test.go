@@ -95,6 +95,43 @@ func TestHashTree(t *testing.T) {
 	assert.Equal(t, formats.KindPathTraversal, formats.KindOf(err))
 }
 
+// TestSumModels hashes several models at once, a file and a directory,
+// with one pool of workers, as `hash A B …` does: every file of every model
+// gets its digest, and a failing file fails the whole.
+func TestSumModels(t *testing.T) {
+	dir := t.TempDir()
+	one := filepath.Join(dir, "one.bin")
+	require.NoError(t, os.WriteFile(one, bytes.Repeat([]byte("1"), 1<<20), 0o644))
+	tree := filepath.Join(dir, "tree")
+	require.NoError(t, os.MkdirAll(filepath.Join(tree, "sub"), 0o755))
+	files := map[string][]byte{"a": []byte("a"), "sub/b": bytes.Repeat([]byte("b"), 3<<20), "e": nil}
+	for name, b := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(tree, filepath.FromSlash(name)), b, 0o644))
+	}
+	m1, err := verify.ListModel(one)
+	require.NoError(t, err)
+	m2, err := verify.ListModel(tree)
+	require.NoError(t, err)
+	require.NoError(t, verify.SumModels(context.Background(), verify.BLAKE3, m1, m2))
+	require.Len(t, m1.Files, 1)
+	require.NotNil(t, m1.Files[0].BLAKE3)
+	want, err := verify.BLAKE3.Sum(context.Background(), bytes.NewReader(bytes.Repeat([]byte("1"), 1<<20)), 1<<20, nil)
+	require.NoError(t, err)
+	assert.Equal(t, want, m1.Files[0].BLAKE3[:])
+	require.Len(t, m2.Files, len(files))
+	for _, f := range m2.Files {
+		require.NotNil(t, f.BLAKE3, f.Name)
+		want, err := verify.BLAKE3.Sum(context.Background(), bytes.NewReader(files[f.Name]), int64(len(files[f.Name])), nil)
+		require.NoError(t, err)
+		assert.Equal(t, want, f.BLAKE3[:], f.Name)
+		assert.Nil(t, f.SHA256, "only the algorithm asked for")
+	}
+
+	require.NoError(t, os.Remove(filepath.Join(tree, "a")))
+	err = verify.SumModels(context.Background(), verify.SHA256, m1, m2)
+	assert.Equal(t, formats.KindIO, formats.KindOf(err), "a file gone since it was listed: %v", err)
+}
+
 func TestSumLine(t *testing.T) {
 	d := verify.Digest(sha256.Sum256(nil))
 	assert.Equal(t, d.String()+"  model.safetensors\n", verify.SumLine(d, "model.safetensors"))

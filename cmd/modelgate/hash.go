@@ -97,11 +97,11 @@ func (c *cli) hashArgs(ctx context.Context, args []string, alg verify.Algorithm,
 	bar := c.progress(total, "hashing")
 	defer bar.done()
 	ctx = verify.ContextWithProgress(ctx, bar.add)
+	if err := verify.SumModels(ctx, alg, models...); err != nil {
+		return nil, err
+	}
 	var out []verify.FileDigest
 	for _, md := range models {
-		if err := md.SumAll(ctx, alg); err != nil {
-			return nil, err
-		}
 		out = append(out, md.Files...)
 	}
 	return out, nil
