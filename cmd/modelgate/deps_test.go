@@ -3,10 +3,14 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,4 +74,53 @@ func TestDigestOnlyImporterLinksNoSigstore(t *testing.T) {
 			require.False(t, dep == heavy || strings.HasPrefix(dep, heavy+"/"), "%s is linked by a digest-only importer", dep)
 		}
 	}
+}
+
+// TestREADMEStatesWhatGoModPins holds the README's dependency table to
+// go.mod: every module go.mod requires directly appears in one of the
+// table's rows together with the version go.mod pins.
+func TestREADMEStatesWhatGoModPins(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	require.NoError(t, err)
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	var rows []string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| ") {
+			rows = append(rows, line)
+		}
+	}
+	direct := 0
+	inBlock := false
+	for _, line := range strings.Split(string(mod), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "require (":
+			inBlock = true
+			continue
+		case line == ")":
+			inBlock = false
+			continue
+		case strings.HasPrefix(line, "require "):
+			line = strings.TrimPrefix(line, "require ")
+		case !inBlock:
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.Contains(line, "// indirect") {
+			continue
+		}
+		direct++
+		// The path as a whole word (not a prefix of a longer path).
+		named := regexp.MustCompile(regexp.QuoteMeta(f[0]) + `([^A-Za-z0-9./_-]|$)`)
+		found := false
+		for _, row := range rows {
+			if named.MatchString(row) && strings.Contains(row, f[1]) {
+				found = true
+				break
+			}
+		}
+		assert.True(t, found, "README's dependency table has no row naming %s %s", f[0], f[1])
+	}
+	require.Greater(t, direct, 10, "go.mod's direct requirements were not read")
 }
