@@ -31,6 +31,12 @@ const fullName = "modelgate-full"
 func start(args []string) int {
 	if !inProcess(args) {
 		full, err := fullPath()
+		if err == nil && os.Getenv(handedOver) != "" {
+			// Only a lean program sets it, and the full one clears it: a
+			// lean build installed as modelgate-full would hand over to
+			// itself forever.
+			err = fmt.Errorf("%s is a lean build of modelgate too: install the whole program as %s", full, fullName)
+		}
 		if err == nil {
 			err = execFull(full, args)
 		}

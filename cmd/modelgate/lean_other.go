@@ -15,6 +15,7 @@ import (
 func execFull(path string, args []string) error {
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), handedOver+"=1")
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if err == nil || errors.As(err, &exit) {

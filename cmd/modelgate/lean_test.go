@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -173,4 +175,28 @@ func TestLeanAgreesWithFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLeanRefusesALeanFull: a lean build installed as modelgate-full would
+// hand every invocation to itself forever; it is refused as a
+// configuration error instead (exit 2), naming what to install.
+func TestLeanRefusesALeanFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program")
+	}
+	dir := t.TempDir()
+	lean, full := buildPair(t, dir)
+	b, err := os.ReadFile(lean)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(full))
+	require.NoError(t, os.WriteFile(full, b, 0o755))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lean, "verify", dir)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, ctx.Err(), "the lean program handed over to itself until killed")
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, exitUsage, exit.ExitCode())
+	assert.Contains(t, string(out), "is a lean build of modelgate too")
 }

@@ -12,6 +12,6 @@ import (
 // the exit status and the standard streams are the full program's own. It
 // returns only when the exec failed.
 func execFull(path string, args []string) error {
-	err := syscall.Exec(path, append([]string{path}, args...), os.Environ())
+	err := syscall.Exec(path, append([]string{path}, args...), append(os.Environ(), handedOver+"=1"))
 	return fmt.Errorf("running %s: %w", path, err)
 }

@@ -24,3 +24,7 @@ import "os"
 func main() {
 	os.Exit(start(os.Args[1:]))
 }
+
+// handedOver is set in the environment of the full program by a lean one
+// that hands it an invocation (lean.go).
+const handedOver = "MODELGATE_HANDED_OVER"

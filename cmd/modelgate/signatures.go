@@ -19,7 +19,12 @@ import (
 // sign, run) make the full program; the lean build (lean.go) leaves them
 // out, and with them the Sigstore stack and its start-up cost.
 
-func start(args []string) int { return run(args, os.Stdout, os.Stderr) }
+func start(args []string) int {
+	// Set by a lean program handing this invocation over (lean.go); not
+	// for the programs this one starts (run's consumer may call modelgate).
+	os.Unsetenv(handedOver)
+	return run(args, os.Stdout, os.Stderr)
+}
 
 func (c *cli) commands() []*cobra.Command {
 	return []*cobra.Command{c.newInspect(), c.newScan(), c.newHash(), c.newVerify(), c.newConvert(), c.newSign(), c.newRun(), c.newSandboxExec(), c.newVersion()}
