@@ -13,7 +13,7 @@
 # file (sums/model.sig), because modelgate verifies models and a directory
 # holding binaries is not one. A user checks a release from OUTDIR with:
 #   modelgate verify --key modelgate-release.pub sums
-#   sha256sum -c sums/SHA256SUMS
+#   sha256sum -c sums/SHA256SUMS  (BSD-style lines, as sha256sum --tag writes them)
 # (b3sum is not used: SHA-256 is what sha256sum, cosign and in-toto read).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +76,13 @@ if $dry; then
   echo "reproducible: ${names[0]} and ${names[2]} built twice from two directories are byte-identical"
 fi
 mkdir -p "$out/sums"
-(cd "$out" && sha256sum "${names[@]}" > sums/SHA256SUMS)
+# BSD-style lines (sha256sum --tag: "SHA256 (NAME) = HEX"), which sha256sum
+# -c and modelgate's digest-file reader both read: a GNU-style list whose
+# first digest begins with "c" is also a protocol-0 pickle that imports a
+# module named by its first line, and verify refuses it as one (about one
+# release in sixteen); a line beginning "SHA256 (" is a STRING opcode
+# CPython refuses before anything is imported.
+(cd "$out" && sha256sum --tag "${names[@]}" > sums/SHA256SUMS)
 mg="$out/${names[0]}"
 if ! "$mg" version > /dev/null 2>&1; then mg=$(mktemp -d)/modelgate; go build -o "$mg" ./cmd/modelgate; fi
 "$mg" version | grep -q "$version" || [ "$mg" != "$out/${names[0]}" ] || { echo "release.sh: the binary does not report $version" >&2; exit 1; }
